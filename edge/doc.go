@@ -1,0 +1,12 @@
+// Package edge is the read side of narthex: an HTTP server that answers the
+// Nix binary cache protocol from the local replica. Narinfo lookups, hits and
+// misses alike, are answered from the replica without touching the network;
+// NAR downloads are redirected to a store that holds the file.
+//
+// It must never write to the origin, never serve a narinfo that is not in the
+// replica, and never redirect anything but a NAR download.
+//
+//	srv, err := edge.New(edge.Config{StoreDir: "/nix/store"}, replicator)
+//	if err != nil { ... }
+//	err = srv.ListenAndServe(ctx, "127.0.0.1:8081")
+package edge

@@ -1,0 +1,74 @@
+package edge
+
+import (
+	"time"
+
+	"github.com/narthex-cache/narthex/replication"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	hits, misses, redirects, narMisses, errors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, src Source) *metrics {
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "narthex_edge_narinfo_lookups_total",
+		Help: "Narinfo lookups answered, by result (hit or miss).",
+	}, []string{"result"})
+	nars := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "narthex_edge_nar_requests_total",
+		Help: "NAR requests answered, by result (redirect or miss).",
+	}, []string{"result"})
+	errs := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "narthex_edge_replica_errors_total",
+		Help: "Replica reads that failed.",
+	})
+	m := &metrics{
+		hits:      lookups.WithLabelValues("hit"),
+		misses:    lookups.WithLabelValues("miss"),
+		redirects: nars.WithLabelValues("redirect"),
+		narMisses: nars.WithLabelValues("miss"),
+		errors:    errs,
+	}
+	status := func(f func(replication.Status) float64) func() float64 {
+		return func() float64 { return f(src.Status()) }
+	}
+	reg.MustRegister(lookups, nars, errs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_applied_lsn",
+			Help: "LSN of the last transaction applied to the replica.",
+		}, status(func(st replication.Status) float64 { return float64(st.AppliedLSN) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_staleness_seconds",
+			Help: "Seconds since the replica last held everything the origin had sent.",
+		}, status(func(st replication.Status) float64 {
+			if st.CaughtUpAt.IsZero() {
+				return -1
+			}
+			return time.Since(st.CaughtUpAt).Seconds()
+		})),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_connected",
+			Help: "1 while the replication connection is streaming.",
+		}, status(func(st replication.Status) float64 {
+			if st.Connected {
+				return 1
+			}
+			return 0
+		})),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "narthex_replication_transactions_total",
+			Help: "Transactions applied to the replica.",
+		}, status(func(st replication.Status) float64 { return float64(st.Transactions) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "narthex_replication_bootstraps_total",
+			Help: "Bootstraps of a new replica by this process.",
+		}, status(func(st replication.Status) float64 { return float64(st.Bootstraps) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "narthex_replication_reconnects_total",
+			Help: "Replication sessions that ended and were retried.",
+		}, status(func(st replication.Status) float64 { return float64(st.Reconnects) })),
+	)
+	return m
+}

@@ -1,0 +1,104 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/narthex-cache/narthex/replication"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Source is where the edge reads from: the replicator, in production.
+type Source interface {
+	// Replica returns the current replica, or nil before the first bootstrap.
+	Replica() *replication.Replica
+	Status() replication.Status
+}
+
+var _ Source = (*replication.Replicator)(nil)
+
+// Server answers the binary cache protocol from a Source.
+type Server struct {
+	cfg     Config
+	src     Source
+	log     *slog.Logger
+	metrics *metrics
+	http    *fasthttp.Server
+
+	cacheInfo                 []byte
+	hitCacheCtl, missCacheCtl []byte
+	promHandler               fasthttp.RequestHandler
+}
+
+// New makes a server. It registers its metrics, and the replicator's, on a
+// registry of its own served at /metrics.
+func New(cfg Config, src Source) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		cfg:          cfg,
+		src:          src,
+		log:          cfg.Logger.With("component", "edge"),
+		metrics:      newMetrics(reg, src),
+		cacheInfo:    fmt.Appendf(nil, "StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n", cfg.StoreDir, cfg.Priority),
+		hitCacheCtl:  []byte(cfg.HitCacheControl),
+		missCacheCtl: []byte(cfg.MissCacheControl),
+		promHandler:  fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+	}
+	s.http = &fasthttp.Server{
+		Handler:                       s.Handle,
+		Name:                          "narthex",
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		MaxRequestBodySize:            4 << 10,
+		Logger:                        fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+// Serve answers requests on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.http.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+}
+
+// ListenAndServe listens on addr and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}

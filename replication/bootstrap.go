@@ -1,0 +1,202 @@
+package replication
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// snapshotQueries copy the published columns of each table, all as text, in
+// the snapshot of the new slot. They select what the publication in
+// sql/migrations carries, in the order the tables' value functions expect.
+var snapshotQueries = []struct {
+	table   string
+	columns []string
+	query   string
+}{
+	{"store", []string{"id", "name", "kind", "base_url", "region", "latitude", "longitude", "download_priority", "policy"},
+		`SELECT id::text, name, kind, base_url, region, latitude::text, longitude::text, download_priority::text, policy FROM store`},
+	{"payload_location", []string{"url", "store_id", "key"},
+		`SELECT url, store_id::text, key FROM payload_location`},
+	{"narinfo", []string{"hash", "body"},
+		`SELECT hash, body FROM narinfo`},
+}
+
+// bootstrapBatchBytes is how much a bootstrap buffers before writing.
+const bootstrapBatchBytes = 8 << 20
+
+// bootstrap creates slot on conn (a replication connection) and copies the
+// published tables, as of the slot's consistent point, into rep. The slot's
+// snapshot is used inside a repeatable-read transaction on the same
+// connection, so no commit falls between the copy and the stream: every
+// transaction before the consistent point is in the copy, and every later one
+// comes through the slot. It returns the consistent point, the LSN the
+// stream starts from.
+func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, system string, progress func(rows int)) (pglogrepl.LSN, error) {
+	if _, err := conn.Exec(ctx, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ").ReadAll(); err != nil {
+		return 0, fmt.Errorf("begin snapshot: %w", err)
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "USE_SNAPSHOT"})
+	if err != nil {
+		return 0, fmt.Errorf("create slot %s: %w", slot, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return 0, fmt.Errorf("parse consistent point: %w", err)
+	}
+	w := &bulkWriter{db: rep.db, batch: rep.db.NewBatch(), progress: progress}
+	for _, q := range snapshotQueries {
+		if err := copyTable(ctx, conn, q.query, q.columns, tables[q.table], w); err != nil {
+			return 0, fmt.Errorf("copy %s: %w", q.table, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		return 0, fmt.Errorf("end snapshot: %w", err)
+	}
+	b := w.batch
+	if err := setLSN(b, lsn); err != nil {
+		return 0, err
+	}
+	b.Set(metaSlot, []byte(slot), nil)
+	b.Set(metaSystem, []byte(system), nil)
+	b.Set(metaBootstrapped, []byte{1}, nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("write replica: %w", err)
+	}
+	return lsn, nil
+}
+
+// bulkWriter writes rows in large unsynced batches; the final batch, with
+// the replica's metadata, is synced and makes all of them durable.
+type bulkWriter struct {
+	db       *pebble.DB
+	batch    *pebble.Batch
+	rows     int
+	progress func(rows int)
+}
+
+func (w *bulkWriter) set(k, v []byte) error {
+	if err := w.batch.Set(k, v, nil); err != nil {
+		return err
+	}
+	w.rows++
+	if w.batch.Len() < bootstrapBatchBytes {
+		return nil
+	}
+	if err := w.batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write replica: %w", err)
+	}
+	w.batch.Close()
+	w.batch = w.db.NewBatch()
+	if w.progress != nil {
+		w.progress(w.rows)
+	}
+	return nil
+}
+
+// copyTable runs query as a binary COPY and writes each row to w.
+func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns []string, t table, w *bulkWriter) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.CopyTo(ctx, pw, "COPY ("+query+") TO STDOUT (FORMAT binary)")
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := readBinaryCopy(bufio.NewReaderSize(pr, 1<<20), len(columns), func(fields [][]byte) error {
+		col := make(map[string][]byte, len(columns))
+		for i, f := range fields {
+			if f != nil {
+				col[columns[i]] = f
+			}
+		}
+		k, err := t.key(col)
+		if err != nil {
+			return err
+		}
+		v, err := t.value(col)
+		if err != nil {
+			return err
+		}
+		return w.set(k, v)
+	})
+	if err != nil {
+		pr.CloseWithError(err)
+		<-done
+		return err
+	}
+	return <-done
+}
+
+var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
+
+// readBinaryCopy decodes PostgreSQL's binary COPY format, calling fn with
+// each row's fields (nil for NULL). The slices are valid only during fn.
+func readBinaryCopy(r *bufio.Reader, ncols int, fn func(fields [][]byte) error) error {
+	var hdr [19]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return fmt.Errorf("copy header: %w", err)
+	}
+	if !bytes.Equal(hdr[:11], copySignature) {
+		return errors.New("copy header: bad signature")
+	}
+	if ext := binary.BigEndian.Uint32(hdr[15:]); ext > 0 {
+		if _, err := r.Discard(int(ext)); err != nil {
+			return fmt.Errorf("copy header: %w", err)
+		}
+	}
+	fields := make([][]byte, ncols)
+	buf := make([]byte, 0, 4096)
+	var n2 [2]byte
+	var n4 [4]byte
+	for {
+		if _, err := io.ReadFull(r, n2[:]); err != nil {
+			return fmt.Errorf("copy row: %w", err)
+		}
+		count := int16(binary.BigEndian.Uint16(n2[:]))
+		if count == -1 {
+			return nil
+		}
+		if int(count) != ncols {
+			return fmt.Errorf("copy row has %d fields, want %d", count, ncols)
+		}
+		buf = buf[:0]
+		lens := make([]int32, ncols)
+		for i := range ncols {
+			if _, err := io.ReadFull(r, n4[:]); err != nil {
+				return fmt.Errorf("copy field: %w", err)
+			}
+			l := int32(binary.BigEndian.Uint32(n4[:]))
+			lens[i] = l
+			if l < 0 {
+				continue
+			}
+			start := len(buf)
+			buf = append(buf, make([]byte, l)...)
+			if _, err := io.ReadFull(r, buf[start:]); err != nil {
+				return fmt.Errorf("copy field: %w", err)
+			}
+		}
+		off := 0
+		for i, l := range lens {
+			if l < 0 {
+				fields[i] = nil
+				continue
+			}
+			fields[i] = buf[off : off+int(l) : off+int(l)]
+			off += int(l)
+		}
+		if err := fn(fields); err != nil {
+			return err
+		}
+	}
+}

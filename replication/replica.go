@@ -1,0 +1,309 @@
+package replication
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/jackc/pglogrepl"
+)
+
+// Key layout of the replica. Every published row is one key:
+//
+//	n<hash>                narinfo body
+//	l<url>\x00<store id>   payload location key
+//	s<store id>            store, JSON
+//	\xff<name>             replica metadata
+const (
+	prefixNarinfo  = 'n'
+	prefixLocation = 'l'
+	prefixStore    = 's'
+	prefixMeta     = 0xff
+)
+
+var (
+	metaLSN          = []byte("\xfflsn")
+	metaSlot         = []byte("\xffslot")
+	metaSystem       = []byte("\xffsystem")
+	metaBootstrapped = []byte("\xffbootstrapped")
+)
+
+// Store is a place that holds NAR files, as the edge sees it.
+type Store struct {
+	ID               int      `json:"id"`
+	Name             string   `json:"name"`
+	Kind             string   `json:"kind"`
+	BaseURL          string   `json:"base_url"`
+	Region           string   `json:"region"`
+	Latitude         *float64 `json:"latitude,omitempty"`
+	Longitude        *float64 `json:"longitude,omitempty"`
+	DownloadPriority int      `json:"download_priority"`
+	Policy           string   `json:"policy"`
+}
+
+// Readable reports whether clients may download from the store.
+func (s *Store) Readable() bool { return s.Policy != "write_only" }
+
+// Location is one store holding a NAR file under Key.
+type Location struct {
+	Store *Store
+	Key   string
+}
+
+// URL is where a client downloads the file from.
+func (l Location) URL() string { return l.Store.BaseURL + "/" + l.Key }
+
+// Replica is the edge's local copy of the published tables. Reads are safe
+// from any number of goroutines.
+type Replica struct {
+	db  *pebble.DB
+	dir string
+}
+
+func openReplica(dir string) (*Replica, error) {
+	opts := &pebble.Options{
+		Cache: pebble.NewCache(64 << 20),
+	}
+	defer opts.Cache.Unref()
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	opts.Logger = quietLogger{}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open replica %s: %w", dir, err)
+	}
+	return &Replica{db: db, dir: dir}, nil
+}
+
+// Close closes the replica's store.
+func (r *Replica) Close() error { return r.db.Close() }
+
+// WriteNarinfo writes the narinfo body for hash to w and reports whether the
+// replica has it.
+func (r *Replica) WriteNarinfo(w io.Writer, hash []byte) (bool, error) {
+	var kb [1 + 64]byte
+	if len(hash) > 64 {
+		return false, nil
+	}
+	kb[0] = prefixNarinfo
+	n := copy(kb[1:], hash)
+	v, closer, err := r.db.Get(kb[:1+n])
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = w.Write(v)
+	closer.Close()
+	return err == nil, err
+}
+
+// Narinfo returns a copy of the narinfo body for hash, or nil.
+func (r *Replica) Narinfo(hash string) ([]byte, error) {
+	v, closer, err := r.db.Get(append([]byte{prefixNarinfo}, hash...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
+}
+
+// Locations lists the stores holding the NAR file at url (relative to the
+// cache root, as in a narinfo's URL field).
+func (r *Replica) Locations(url string) ([]Location, error) {
+	prefix := locationPrefix(url)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var locs []Location
+	for it.First(); it.Valid(); it.Next() {
+		id := string(it.Key()[len(prefix):])
+		st, err := r.store(id)
+		if err != nil {
+			return nil, err
+		}
+		if st == nil {
+			continue
+		}
+		locs = append(locs, Location{Store: st, Key: string(it.Value())})
+	}
+	return locs, it.Error()
+}
+
+func (r *Replica) store(id string) (*Store, error) {
+	v, closer, err := r.db.Get(append([]byte{prefixStore}, id...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	var s Store
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, fmt.Errorf("decode store %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+// Count returns the number of narinfos in the replica. It scans: for tests
+// and tools, not for request paths.
+func (r *Replica) Count() (int, error) {
+	n := 0
+	err := r.scan(prefixNarinfo, func(_, _ []byte) error { n++; return nil })
+	return n, err
+}
+
+// Narinfos calls fn for every narinfo in hash order.
+func (r *Replica) Narinfos(fn func(hash string, body []byte) error) error {
+	return r.scan(prefixNarinfo, func(k, v []byte) error { return fn(string(k), v) })
+}
+
+func (r *Replica) scan(prefix byte, fn func(k, v []byte) error) error {
+	p := []byte{prefix}
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(it.Key()[1:], it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// meta is what the replica records about itself.
+type meta struct {
+	LSN          pglogrepl.LSN
+	Slot         string
+	System       string
+	Bootstrapped bool
+}
+
+// Meta returns the replica's applied LSN and the slot it follows.
+func (r *Replica) Meta() (lsn pglogrepl.LSN, slot string, err error) {
+	m, err := r.meta()
+	return m.LSN, m.Slot, err
+}
+
+func (r *Replica) meta() (meta, error) {
+	var m meta
+	get := func(k []byte) ([]byte, error) {
+		v, closer, err := r.db.Get(k)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer closer.Close()
+		return append([]byte(nil), v...), nil
+	}
+	v, err := get(metaLSN)
+	if err != nil {
+		return m, err
+	}
+	if len(v) == 8 {
+		m.LSN = pglogrepl.LSN(binary.BigEndian.Uint64(v))
+	}
+	if v, err = get(metaSlot); err != nil {
+		return m, err
+	}
+	m.Slot = string(v)
+	if v, err = get(metaSystem); err != nil {
+		return m, err
+	}
+	m.System = string(v)
+	if v, err = get(metaBootstrapped); err != nil {
+		return m, err
+	}
+	m.Bootstrapped = v != nil
+	return m, nil
+}
+
+func setLSN(b *pebble.Batch, lsn pglogrepl.LSN) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(lsn))
+	return b.Set(metaLSN, v[:], nil)
+}
+
+func narinfoKey(hash []byte) []byte { return append([]byte{prefixNarinfo}, hash...) }
+
+func locationPrefix(url string) []byte {
+	k := make([]byte, 0, len(url)+2)
+	k = append(k, prefixLocation)
+	k = append(k, url...)
+	return append(k, 0)
+}
+
+func locationKey(url, storeID string) []byte { return append(locationPrefix(url), storeID...) }
+
+func storeKey(id string) []byte { return append([]byte{prefixStore}, id...) }
+
+// prefixEnd is the smallest key greater than every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// storeFromColumns builds the JSON value of a store row from its published
+// columns (text format; absent or NULL columns are nil).
+func storeFromColumns(col map[string][]byte) ([]byte, error) {
+	s := Store{
+		Name:    string(col["name"]),
+		Kind:    string(col["kind"]),
+		BaseURL: string(col["base_url"]),
+		Region:  string(col["region"]),
+		Policy:  string(col["policy"]),
+	}
+	var err error
+	if s.ID, err = strconv.Atoi(string(col["id"])); err != nil {
+		return nil, fmt.Errorf("store id %q: %w", col["id"], err)
+	}
+	if v := col["download_priority"]; v != nil {
+		if s.DownloadPriority, err = strconv.Atoi(string(v)); err != nil {
+			return nil, fmt.Errorf("store download_priority %q: %w", v, err)
+		}
+	}
+	for name, dst := range map[string]**float64{"latitude": &s.Latitude, "longitude": &s.Longitude} {
+		if v := col[name]; v != nil {
+			f, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return nil, fmt.Errorf("store %s %q: %w", name, v, err)
+			}
+			*dst = &f
+		}
+	}
+	return json.Marshal(s)
+}
+
+// quietLogger drops Pebble's informational messages and keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	pebble.DefaultLogger.Errorf(format, args...)
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	pebble.DefaultLogger.Fatalf(format, args...)
+}

@@ -1,0 +1,412 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Config configures a Replicator.
+type Config struct {
+	// ConnString reaches the origin database as a role with the REPLICATION
+	// attribute. Required.
+	ConnString string
+	// EdgeName names the edge; its slots are named narthex_<EdgeName>_<generation>.
+	// Required: 1–40 characters of [a-z0-9_].
+	EdgeName string
+	// Dir holds the replica. Required.
+	Dir string
+	// Publication to subscribe to. Default "narthex".
+	Publication string
+	// StatusInterval is how often the replicator reports its position and
+	// asks the server for a keepalive. Default 5s; keep it well inside the
+	// server's wal_sender_timeout (60s by default).
+	StatusInterval time.Duration
+	// MaxBackoff bounds the wait between reconnection attempts. Default 5s.
+	MaxBackoff time.Duration
+	// SwitchGrace is how long a replaced replica stays open for readers that
+	// still hold it. Default 10s.
+	SwitchGrace time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	switch {
+	case c.ConnString == "":
+		return errors.New("replication: ConnString is required")
+	case !validEdgeName.MatchString(c.EdgeName):
+		return fmt.Errorf("replication: EdgeName %q must be 1-40 characters of [a-z0-9_]", c.EdgeName)
+	case c.Dir == "":
+		return errors.New("replication: Dir is required")
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Publication == "" {
+		c.Publication = "narthex"
+	}
+	if c.StatusInterval <= 0 {
+		c.StatusInterval = 5 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	if c.SwitchGrace <= 0 {
+		c.SwitchGrace = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Status describes the replicator's progress.
+type Status struct {
+	Bootstrapped bool
+	Connected    bool
+	Slot         string
+	AppliedLSN   pglogrepl.LSN
+	ServerWALEnd pglogrepl.LSN
+	// CaughtUpAt is the last time the replica held everything the server
+	// had sent; the replica's staleness is at most time.Since(CaughtUpAt).
+	CaughtUpAt time.Time
+	// LastCommit is the origin commit time of the last applied transaction.
+	LastCommit   time.Time
+	Transactions uint64
+	Bootstraps   uint64
+	Reconnects   uint64
+}
+
+// Replicator keeps a replica in Dir current with the origin.
+type Replicator struct {
+	cfg    Config
+	log    *slog.Logger
+	cur    atomic.Pointer[Replica]
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	status Status
+	old    []*Replica // replaced replicas waiting to close
+}
+
+// Open opens the replica in cfg.Dir, if one was bootstrapped before, so that
+// it can be served before the replicator connects.
+func Open(cfg Config) (*Replicator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	r := &Replicator{cfg: cfg, log: cfg.Logger.With("component", "replication", "edge", cfg.EdgeName)}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("replica dir: %w", err)
+	}
+	current, err := readCurrent(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := removeUnused(cfg.Dir, current); err != nil {
+		return nil, err
+	}
+	if current == "" {
+		return r, nil
+	}
+	rep, err := openReplica(filepath.Join(cfg.Dir, current))
+	if err != nil {
+		return nil, err
+	}
+	m, err := rep.meta()
+	if err != nil || !m.Bootstrapped {
+		rep.Close()
+		return nil, fmt.Errorf("replica %s is not complete: %v", current, err)
+	}
+	r.cur.Store(rep)
+	r.status.Bootstrapped = true
+	r.status.Slot = m.Slot
+	r.status.AppliedLSN = m.LSN
+	return r, nil
+}
+
+// Replica returns the replica to read from, or nil before the first
+// bootstrap. A caller uses it briefly and does not keep it: after a switch
+// the old replica closes once Config.SwitchGrace has passed.
+func (r *Replicator) Replica() *Replica { return r.cur.Load() }
+
+// Status returns a snapshot of the replicator's progress.
+func (r *Replicator) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+func (r *Replicator) update(fn func(*Status)) {
+	r.mu.Lock()
+	fn(&r.status)
+	r.mu.Unlock()
+}
+
+// Start runs the replicator in the background until Close or ctx ends.
+func (r *Replicator) Start(ctx context.Context) {
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.run(ctx)
+	}()
+}
+
+// Close stops the replicator and closes the replica.
+func (r *Replicator) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	r.mu.Lock()
+	old := r.old
+	r.old = nil
+	r.mu.Unlock()
+	for _, o := range old {
+		o.Close()
+		os.RemoveAll(o.dir)
+	}
+	if rep := r.cur.Swap(nil); rep != nil {
+		return rep.Close()
+	}
+	return nil
+}
+
+func (r *Replicator) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := r.session(ctx)
+		r.update(func(s *Status) { s.Connected = false })
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > 30*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		r.log.Warn("replication interrupted", "err", err, "retry_in", backoff)
+		r.update(func(s *Status) { s.Reconnects++ })
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, r.cfg.MaxBackoff)
+	}
+}
+
+// session connects, bootstraps if the replica cannot resume, and streams
+// until an error.
+func (r *Replicator) session(ctx context.Context) error {
+	conn, err := pgconn.Connect(ctx, replicationConnString(r.cfg.ConnString))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	sys, err := pglogrepl.IdentifySystem(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("identify system: %w", err)
+	}
+	rep := r.cur.Load()
+	var m meta
+	if rep != nil {
+		if m, err = rep.meta(); err != nil {
+			return err
+		}
+	}
+	resume := rep != nil && m.System == sys.SystemID
+	if resume {
+		if resume, err = slotUsable(ctx, conn, m.Slot); err != nil {
+			return err
+		}
+	}
+	if !resume {
+		if rep != nil {
+			r.log.Warn("replica cannot resume; bootstrapping a new one while serving the old", "slot", m.Slot)
+		}
+		if rep, err = r.bootstrap(ctx, conn, sys.SystemID); err != nil {
+			return err
+		}
+		if m, err = rep.meta(); err != nil {
+			return err
+		}
+	}
+	if err := registerEdge(ctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
+		return err
+	}
+	r.update(func(s *Status) { s.Connected = true })
+	err = stream(ctx, conn, rep, r, m)
+	if isSlotLost(err) {
+		// The next session finds the slot unusable and bootstraps.
+		return fmt.Errorf("%w: %v", ErrSlotLost, err)
+	}
+	return err
+}
+
+// bootstrap fills a new replica under a new slot, makes it current, and
+// retires the previous one.
+func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system string) (*Replica, error) {
+	slot := newSlotName(r.cfg.EdgeName)
+	if err := dropStaleSlots(ctx, conn, r.cfg.EdgeName, ""); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(r.cfg.Dir, slot)
+	rep, err := openReplica(dir)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	r.log.Info("bootstrap started", "slot", slot)
+	lsn, err := bootstrap(ctx, conn, rep, slot, system, func(rows int) {
+		r.log.Info("bootstrap progress", "rows", rows)
+	})
+	if err != nil {
+		rep.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := writeCurrent(r.cfg.Dir, slot); err != nil {
+		rep.Close()
+		return nil, err
+	}
+	old := r.cur.Swap(rep)
+	r.update(func(s *Status) {
+		s.Bootstrapped = true
+		s.Slot = slot
+		s.AppliedLSN = lsn
+		s.CaughtUpAt = time.Now()
+		s.Bootstraps++
+	})
+	r.log.Info("bootstrap done", "slot", slot, "lsn", lsn, "took", time.Since(start).Round(time.Millisecond))
+	if old != nil {
+		r.retire(ctx, old)
+	}
+	return rep, nil
+}
+
+// retire closes and deletes a replaced replica after the switch grace.
+func (r *Replicator) retire(ctx context.Context, old *Replica) {
+	r.mu.Lock()
+	r.old = append(r.old, old)
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case <-ctx.Done():
+			return // Close closes it
+		case <-time.After(r.cfg.SwitchGrace):
+		}
+		r.mu.Lock()
+		for i, o := range r.old {
+			if o == old {
+				r.old = append(r.old[:i], r.old[i+1:]...)
+				break
+			}
+		}
+		r.mu.Unlock()
+		old.Close()
+		os.RemoveAll(old.dir)
+	}()
+}
+
+// registerEdge records the edge and the slot it follows, so that the origin
+// can tell which slots belong to live edges.
+func registerEdge(ctx context.Context, conn *pgconn.PgConn, edge, slot string) error {
+	q := fmt.Sprintf(`INSERT INTO edge (name, slot_name) VALUES ('%s', '%s')
+		ON CONFLICT (name) DO UPDATE SET slot_name = EXCLUDED.slot_name, last_seen = now()`, edge, slot)
+	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {
+		return fmt.Errorf("register edge: %w", err)
+	}
+	return nil
+}
+
+// replicationConnString adds replication=database to a connection string in
+// URL or keyword/value form.
+func replicationConnString(s string) string {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		u, err := url.Parse(s)
+		if err == nil {
+			q := u.Query()
+			q.Set("replication", "database")
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return s + " replication=database"
+}
+
+const currentFile = "CURRENT"
+
+func readCurrent(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, currentFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read current replica: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// writeCurrent points the replica dir at a new replica, atomically.
+func writeCurrent(dir, name string) error {
+	tmp := filepath.Join(dir, currentFile+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(name + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, currentFile)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// removeUnused deletes replicas other than current: ones replaced by a
+// switch, and ones whose bootstrap a crash interrupted.
+func removeUnused(dir, current string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != current && strings.HasPrefix(e.Name(), "narthex_") {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package sql owns the schema of the origin database: the migrations that
+// build it, the publication that edges replicate, and the queries kept as .sql
+// files. It must never hold connection settings or run anything at import.
+package sql
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/tern/v2/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Publication is the name of the publication edges subscribe to.
+const Publication = "narthex"
+
+// versionTable records which migrations have run.
+const versionTable = "narthex_schema_version"
+
+// Migrate brings the database behind conn to the newest schema. It is
+// idempotent, and safe to run from several processes at once: tern holds an
+// advisory lock while it migrates.
+func Migrate(ctx context.Context, conn *pgx.Conn) error {
+	m, err := migrate.NewMigrator(ctx, conn, versionTable)
+	if err != nil {
+		return fmt.Errorf("new migrator: %w", err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrateURL connects to connString, migrates, and disconnects.
+func MigrateURL(ctx context.Context, connString string) error {
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	return Migrate(ctx, conn)
+}
