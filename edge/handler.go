@@ -35,7 +35,9 @@ var isHash = func() (t [256]bool) {
 // Handle answers one request. It is the edge's hot path: a narinfo hit or
 // miss costs one replica lookup and no allocation.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	path := ctx.Path()
+	// Paths are matched as sent, not normalized: nothing here maps a path
+	// to a file, and an encoded or dotted NAR path is refused.
+	path := ctx.URI().PathOriginal()
 	if !ctx.IsGet() && !ctx.IsHead() {
 		if isKnownPath(path) {
 			ctx.Response.Header.SetBytesKV(headerAllow, allowGetHead)

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/narthex-cache/narthex/edge"
+	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/replication"
+)
+
+func runEdge(ctx context.Context, args []string) error {
+	f := newFlags("edge")
+	listen := f.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
+	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database, as a role with REPLICATION")
+	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	name := f.String("name", "", "edge name, 1-40 characters of [a-z0-9_]; names its replication slot (required)")
+	replicaDir := f.String("replica-dir", "./narthex-replica", "directory of the local replica")
+	storeDir := f.String("store-dir", narinfo.NixStoreDir, "Nix store directory announced in nix-cache-info")
+	priority := f.Int("priority", 40, "Priority announced in nix-cache-info (lower is preferred)")
+	hitCC := f.String("hit-cache-control", "public, max-age=3600", "Cache-Control of narinfos found")
+	missCC := f.String("miss-cache-control", "public, max-age=60", "Cache-Control of narinfos not found")
+	maxLag := f.Duration("max-lag", 30*time.Second, "replica staleness above which /readyz answers 503")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := f.logger()
+	if err != nil {
+		return err
+	}
+	url, err := databaseURL(*dbURL, *dbURLFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	return serveEdge(ctx, log, ln, replication.Config{
+		ConnString: url,
+		EdgeName:   *name,
+		Dir:        *replicaDir,
+		Logger:     log,
+	}, edge.Config{
+		StoreDir:         *storeDir,
+		Priority:         *priority,
+		HitCacheControl:  *hitCC,
+		MissCacheControl: *missCC,
+		MaxLag:           *maxLag,
+		Logger:           log,
+	}, nil)
+}
+
+// serveEdge runs a replicator and an edge server on ln until ctx ends. ready,
+// if not nil, is closed once the replica is bootstrapped.
+func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg replication.Config, ecfg edge.Config, ready chan<- struct{}) error {
+	rep, err := replication.Open(rcfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer rep.Close()
+	srv, err := edge.New(ecfg, rep)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	rep.Start(ctx)
+	if ready != nil {
+		go func() {
+			for !rep.Status().Bootstrapped {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			close(ready)
+		}()
+	}
+	log.Info("edge listening", "addr", ln.Addr().String(), "edge", rcfg.EdgeName)
+	if err := srv.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/narthex-cache/narthex/internal/pgtest"
+)
+
+// The test binary doubles as the narthex binary: with NARTHEX_TEST_AS_MAIN
+// set it runs main, so tests start real narthex processes without a build.
+func TestMain(m *testing.M) {
+	if os.Getenv("NARTHEX_TEST_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
+
+// proc is a narthex process started by a test.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stdout []string
+	stderr strings.Builder
+	lines  chan string
+	exited chan struct{}
+}
+
+// startNarthex runs "narthex args..." and stops it (SIGTERM) at cleanup.
+func startNarthex(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "NARTHEX_TEST_AS_MAIN=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 100), exited: make(chan struct{})}
+	cmd.Stderr = (*procStderr)(p)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stdout = append(p.stdout, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("narthex %s stderr:\n%s", args[0], p.logs())
+		}
+	})
+	return p
+}
+
+// procStderr collects a process's standard error as it is written.
+type procStderr proc
+
+func (w *procStderr) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stderr.Write(b)
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// waitLine waits for a line of standard output equal to want.
+func (p *proc) waitLine(t *testing.T, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l := <-p.lines:
+			if l == want {
+				return
+			}
+		case <-p.exited:
+			t.Fatalf("narthex exited before printing %q:\n%s", want, p.logs())
+		case <-deadline:
+			t.Fatalf("narthex did not print %q within %s:\n%s", want, timeout, p.logs())
+		}
+	}
+}
+
+// waitLog waits for the process to log a line containing want.
+func (p *proc) waitLog(t *testing.T, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.logs(), want) {
+		select {
+		case <-p.exited:
+			t.Fatalf("narthex exited before logging %q:\n%s", want, p.logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("narthex did not log %q within %s:\n%s", want, timeout, p.logs())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stop ends the process with SIGTERM and waits for it.
+func (p *proc) stop(t *testing.T) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Errorf("narthex did not stop within 20s of SIGINT")
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// freePorts finds a base port with n consecutive free ports on 127.0.0.1.
+func freePorts(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if base+n > 65535 {
+			continue
+		}
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+// tempDir is a temporary directory the postgres user can use too.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "narthex-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o755)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	abs, _ := filepath.Abs(d)
+	return abs
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/origin"
+	"github.com/narthex-cache/narthex/sql"
+)
+
+// originFlags are the settings of "narthex origin".
+type originFlags struct {
+	listen, databaseURL, databaseURLFile, publicURL, storeDir, localStore *string
+	signingKeyFiles, trustedKeys                                          *string
+	requireSignature                                                      *bool
+	maxNarSize, maxNarinfoSize                                            *int64
+	priority                                                              *int
+}
+
+func defineOriginFlags(f *flags) *originFlags {
+	o := &originFlags{}
+	o.listen = f.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+	o.databaseURL = f.String("database-url", "", "PostgreSQL connection string of the origin database")
+	o.databaseURLFile = f.String("database-url-file", "", "file holding the connection string (instead of --database-url, to keep a password off the command line)")
+	o.publicURL = f.String("public-url", "", "URL clients reach this origin at (default http://<listen>)")
+	o.storeDir = f.String("store-dir", narinfo.NixStoreDir, "Nix store directory of the cache")
+	o.localStore = f.String("local-store", "./narthex-nars", "directory the local store keeps NAR files in")
+	o.signingKeyFiles = f.String("signing-key-file", "", "comma-separated files with Nix secret keys to sign narinfos with")
+	o.trustedKeys = f.String("trusted-public-keys", "", "space-separated public keys (name:base64) whose signatures uploads may carry")
+	o.requireSignature = f.Bool("require-signature", false, "refuse uploads that carry no valid signature by a trusted public key")
+	o.maxNarSize = f.Int64("max-nar-size", origin.DefaultMaxNarSize, "largest NAR file accepted, in bytes")
+	o.maxNarinfoSize = f.Int64("max-narinfo-size", origin.DefaultMaxNarinfoSize, "largest narinfo accepted, in bytes")
+	o.priority = f.Int("priority", origin.DefaultPriority, "Priority announced in nix-cache-info (lower is preferred)")
+	return o
+}
+
+func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
+	cfg := origin.Config{
+		StoreDir:                *o.storeDir,
+		Priority:                *o.priority,
+		PublicURL:               *o.publicURL,
+		LocalStoreDir:           *o.localStore,
+		RequireTrustedSignature: *o.requireSignature,
+		MaxNarSize:              *o.maxNarSize,
+		MaxNarinfoSize:          *o.maxNarinfoSize,
+		Logger:                  log,
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + *o.listen
+	}
+	for _, path := range strings.Split(*o.signingKeyFiles, ",") {
+		if path = strings.TrimSpace(path); path == "" {
+			continue
+		}
+		s, err := readSecret("signing-key-file", path)
+		if err != nil {
+			return cfg, err
+		}
+		k, err := narinfo.ParseSecretKey(s)
+		if err != nil {
+			return cfg, fmt.Errorf("--signing-key-file %s: %w", path, err)
+		}
+		cfg.SigningKeys = append(cfg.SigningKeys, k)
+	}
+	for _, s := range strings.Fields(*o.trustedKeys) {
+		k, err := narinfo.ParsePublicKey(s)
+		if err != nil {
+			return cfg, fmt.Errorf("--trusted-public-keys %q: %w", s, err)
+		}
+		cfg.TrustedKeys = append(cfg.TrustedKeys, k)
+	}
+	return cfg, nil
+}
+
+func runOrigin(ctx context.Context, args []string) error {
+	f := newFlags("origin")
+	o := defineOriginFlags(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := f.logger()
+	if err != nil {
+		return err
+	}
+	dbURL, err := databaseURL(*o.databaseURL, *o.databaseURLFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(log)
+	if err != nil {
+		return err
+	}
+	if err := sql.MigrateURL(ctx, dbURL); err != nil {
+		return err
+	}
+	db, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", *o.listen)
+	if err != nil {
+		return err
+	}
+	return serveOrigin(ctx, cfg, db, ln)
+}
+
+// serveOrigin serves an origin on ln until ctx ends.
+func serveOrigin(ctx context.Context, cfg origin.Config, db *pgxpool.Pool, ln net.Listener) error {
+	srv, err := origin.New(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	cfg.Logger.Info("origin listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+}
+
+// databaseURL returns the connection string from a flag or the file another
+// flag names.
+func databaseURL(url, file string) (string, error) {
+	if file != "" {
+		return readSecret("database-url-file", file)
+	}
+	if url == "" {
+		return "", errors.New("--database-url or --database-url-file is required")
+	}
+	return url, nil
+}

@@ -1,0 +1,193 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/replication"
+	"github.com/narthex-cache/narthex/sql"
+	"github.com/valyala/fasthttp"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	hitHash = "ggbqg8lqjwj75wznkv03h0x2bjr2in0j"
+	hitBody = "StorePath: /nix/store/ggbqg8lqjwj75wznkv03h0x2bjr2in0j-a\nURL: nar/1py0ql2r3fvf5h8h9xh2fdsxkizwb8p4wgfa848nlfiv612sv3vr.nar.xz\n"
+	narURL  = "nar/1py0ql2r3fvf5h8h9xh2fdsxkizwb8p4wgfa848nlfiv612sv3vr.nar.xz"
+)
+
+// newEdge serves an edge over a replica of a fresh origin database holding
+// one narinfo and its NAR file in one store.
+func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	if err := sql.MigrateURL(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	for _, q := range []string{
+		`INSERT INTO store (name, kind, base_url) VALUES ('local', 'local', 'http://origin.test')`,
+		`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ('` + hitHash + `', 'a', 'sha256:x', 1, '` + hitBody + `')`,
+		`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ('` + narURL + `', 'sha256:x', 1, 'xz')`,
+		`INSERT INTO payload_location (url, store_id, key) SELECT '` + narURL + `', id, '` + narURL + `' FROM store`,
+	} {
+		if _, err := db.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rep, err := replication.Open(replication.Config{ConnString: url, EdgeName: "t", Dir: t.TempDir(), StatusInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rep.Close() })
+	srv, err = New(cfg, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	base = "http://" + ln.Addr().String()
+	if code, _, _ := get(t, "GET", base+"/readyz"); code != 503 {
+		t.Fatalf("readyz before bootstrap = %d, want 503", code)
+	}
+	rep.Start(t.Context())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _, _ := get(t, "GET", base+"/readyz"); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("edge never became ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return base, db, srv
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func get(t testing.TB, method, url string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.Header.Get("Content-Length") == "" {
+		t.Errorf("%s %s: no Content-Length", method, url)
+	}
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("%s %s: Content-Encoding %q on a plain body", method, url, resp.Header.Get("Content-Encoding"))
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestServer_Protocol(t *testing.T) {
+	base, _, _ := newEdge(t, Config{HitCacheControl: "max-age=7", MissCacheControl: "max-age=3"})
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		body         string
+		header       map[string]string
+	}{
+		{"GET", "/nix-cache-info", 200, "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n", map[string]string{"Content-Type": "text/x-nix-cache-info"}},
+		{"HEAD", "/nix-cache-info", 200, "", map[string]string{"Content-Length": fmt.Sprint(len("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"))}},
+		{"GET", "/" + hitHash + ".narinfo", 200, hitBody, map[string]string{"Content-Type": "text/x-nix-narinfo", "Cache-Control": "max-age=7"}},
+		{"HEAD", "/" + hitHash + ".narinfo", 200, "", map[string]string{"Content-Length": fmt.Sprint(len(hitBody)), "Cache-Control": "max-age=7"}},
+		{"GET", "/0000000000000000000000000000000a.narinfo", 404, "not found\n", map[string]string{"Cache-Control": "max-age=3"}},
+		{"HEAD", "/0000000000000000000000000000000a.narinfo", 404, "", map[string]string{"Cache-Control": "max-age=3"}},
+		{"GET", "/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.narinfo", 404, "not found\n", nil},
+		{"GET", "/" + narURL, 302, "found\n", map[string]string{"Location": "http://origin.test/" + narURL}},
+		{"GET", "/nar/0000000000000000000000000000000000000000000000000000.nar", 404, "not found\n", nil},
+		{"GET", "/nar/../etc/passwd", 400, "bad NAR path\n", nil},
+		{"GET", "/nar/%2e%2e/x", 400, "bad NAR path\n", nil},
+		{"PUT", "/" + hitHash + ".narinfo", 405, "method not allowed: the edge is read-only; upload to the origin\n", map[string]string{"Allow": "GET, HEAD"}},
+		{"POST", "/nix-cache-info", 405, "method not allowed: the edge is read-only; upload to the origin\n", nil},
+		{"GET", "/nope", 404, "not found\n", nil},
+		{"DELETE", "/nope", 404, "not found\n", nil},
+		{"GET", "/healthz", 200, "ok\n", nil},
+	} {
+		code, h, body := get(t, tc.method, base+tc.path)
+		if code != tc.code || body != tc.body {
+			t.Errorf("%s %s = %d %q, want %d %q", tc.method, tc.path, code, body, tc.code, tc.body)
+		}
+		for k, v := range tc.header {
+			if h.Get(k) != v {
+				t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.path, k, h.Get(k), v)
+			}
+		}
+	}
+	if _, _, m := get(t, "GET", base+"/metrics"); !strings.Contains(m, `narthex_edge_narinfo_lookups_total{result="hit"} 2`) {
+		t.Errorf("metrics do not count the two hits:\n%s", m)
+	}
+}
+
+func TestServer_SeesNewUploads(t *testing.T) {
+	base, db, _ := newEdge(t, Config{})
+	hash := "54dfqaxwz23zvax91bpff2q48w2d2w6s"
+	if code, _, _ := get(t, "GET", base+"/"+hash+".narinfo"); code != 404 {
+		t.Fatalf("narinfo before upload = %d", code)
+	}
+	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'b', 'sha256:x', 1, 'StorePath: x\n')`, hash); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _, _ := get(t, "GET", base+"/"+hash+".narinfo"); code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("committed narinfo never served")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkServer_Narinfo measures the lookup path, hit and miss, without
+// the network.
+func BenchmarkServer_Narinfo(b *testing.B) {
+	_, _, srv := newEdge(b, Config{})
+	for _, bc := range []struct{ name, path string }{
+		{"hit", "/" + hitHash + ".narinfo"},
+		{"miss", "/0000000000000000000000000000000a.narinfo"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var ctx fasthttp.RequestCtx
+			ctx.Request.SetRequestURI(bc.path)
+			ctx.Request.Header.SetMethod("GET")
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				srv.Handle(&ctx)
+			}
+			if code := ctx.Response.StatusCode(); code != 200 && code != 404 {
+				b.Fatalf("status %d", code)
+			}
+		})
+	}
+}

@@ -1,0 +1,70 @@
+package pgcluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Config says where a cluster lives and how its server runs.
+type Config struct {
+	// Dir is the cluster folder: data in Dir/data, unix socket in Dir/run,
+	// server log in Dir/postgres.log. It is created if missing. Required.
+	Dir string
+	// Port is the TCP port on 127.0.0.1. 0 picks a free port when the
+	// Cluster is started; restarts keep it.
+	Port int
+	// BinDir holds initdb and postgres. Default: the directory of the
+	// postgres found on PATH (symlinks resolved), else DefaultBinDir.
+	BinDir string
+	// Settings are extra server settings (postgres -c name=value); they
+	// override the defaults (see Start), except the three that keep the
+	// server on loopback, which they may not name.
+	Settings map[string]string
+	// Logger receives start, stop and crash events. Default: discard.
+	Logger *slog.Logger
+}
+
+// fixedSettings are chosen by pgcluster alone: they keep the server on
+// loopback and its socket inside Dir.
+var fixedSettings = map[string]bool{
+	"listen_addresses":        true,
+	"port":                    true,
+	"unix_socket_directories": true,
+}
+
+// Validate reports the first field that is unusable.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("pgcluster config: Dir is empty")
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("pgcluster config: Port %d is outside 0-65535", c.Port)
+	}
+	for name := range c.Settings {
+		if !validSettingName(name) {
+			return fmt.Errorf("pgcluster config: Settings: bad name %q", name)
+		}
+		if fixedSettings[strings.ToLower(name)] {
+			return fmt.Errorf("pgcluster config: Settings: %s is fixed by pgcluster", name)
+		}
+	}
+	return nil
+}
+
+// validSettingName accepts PostgreSQL parameter names, including
+// extension-qualified ones such as auto_explain.log_min_duration.
+func validSettingName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}

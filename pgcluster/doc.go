@@ -1,0 +1,33 @@
+// Package pgcluster starts and stops a local PostgreSQL cluster for
+// development (`narthex dev`) and tests.
+//
+// A Cluster owns one folder: the data directory (Dir/data), the directory of
+// its unix socket (Dir/run) and the server log (Dir/postgres.log). The server
+// runs as a child of this process, is stopped with Stop, and is killed by the
+// kernel if this process dies first, so a crashed test binary leaves no server
+// behind. The folder survives Stop: starting again on the same Dir finds the
+// same data.
+//
+// pgcluster never touches a cluster it did not create: it refuses a data
+// directory in use by a running server and never writes into an existing
+// Dir/data that lacks PG_VERSION. It never listens beyond loopback: the server
+// listens on 127.0.0.1 only, and Settings cannot change listen_addresses,
+// port or unix_socket_directories. Authentication is trust, for the superuser
+// named postgres; that is fine on loopback for dev and tests and nowhere else.
+//
+// When this process runs as root, initdb and postgres run as the postgres
+// system user (PostgreSQL refuses root), and Dir is handed to that user; every
+// parent folder of Dir must then be searchable by it.
+//
+// Example:
+//
+//	c, err := pgcluster.Start(ctx, pgcluster.Config{Dir: "/var/tmp/narthex-dev"})
+//	if err != nil {
+//		return fmt.Errorf("start postgresql: %w", err)
+//	}
+//	defer c.Stop()
+//	if err := c.CreateDatabase(ctx, "origin"); err != nil {
+//		return err
+//	}
+//	pool, err := pgxpool.New(ctx, c.ConnString("origin"))
+package pgcluster

@@ -1,0 +1,370 @@
+package replication
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/sql"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// origin is a migrated origin database for one test.
+type origin struct {
+	t    *testing.T
+	url  string
+	conn *pgx.Conn
+}
+
+func newOrigin(t *testing.T) *origin {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	if err := sql.MigrateURL(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return &origin{t: t, url: url, conn: conn}
+}
+
+func (o *origin) exec(sql string, args ...any) {
+	o.t.Helper()
+	if _, err := o.conn.Exec(context.Background(), sql, args...); err != nil {
+		o.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// addNarinfos inserts n narinfos in one transaction and returns their hashes.
+func (o *origin) addNarinfos(n int) []string {
+	o.t.Helper()
+	hashes := make([]string, n)
+	batch := &pgx.Batch{}
+	for i := range hashes {
+		hashes[i] = randomHash()
+		batch.Queue(`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`,
+			hashes[i], body(hashes[i]))
+	}
+	tx, err := o.conn.Begin(context.Background())
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if err := tx.SendBatch(context.Background(), batch).Close(); err != nil {
+		o.t.Fatal(err)
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		o.t.Fatal(err)
+	}
+	return hashes
+}
+
+func body(hash string) string { return "StorePath: /nix/store/" + hash + "-x\n" }
+
+func randomHash() string {
+	const alphabet = "0123456789abcdfghijklmnpqrsvwxyz"
+	var b [32]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+func startReplicator(t *testing.T, cfg Config) *Replicator {
+	t.Helper()
+	cfg.StatusInterval = 200 * time.Millisecond
+	cfg.MaxBackoff = 200 * time.Millisecond
+	cfg.SwitchGrace = 100 * time.Millisecond
+	r, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start(t.Context())
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// waitFor polls cond until it holds or ten seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func has(r *Replicator, hash string) bool {
+	rep := r.Replica()
+	if rep == nil {
+		return false
+	}
+	b, err := rep.Narinfo(hash)
+	return err == nil && b != nil
+}
+
+// contents returns the replica's narinfos.
+func contents(t *testing.T, r *Replicator) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	if err := r.Replica().Narinfos(func(h string, b []byte) error { got[h] = string(b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// originContents returns the origin's narinfos.
+func (o *origin) contents() map[string]string {
+	o.t.Helper()
+	rows, _ := o.conn.Query(context.Background(), "SELECT hash, body FROM narinfo")
+	want := map[string]string{}
+	for rows.Next() {
+		var h, b string
+		if err := rows.Scan(&h, &b); err != nil {
+			o.t.Fatal(err)
+		}
+		want[h] = b
+	}
+	if err := rows.Err(); err != nil {
+		o.t.Fatal(err)
+	}
+	return want
+}
+
+func TestReplicator_BootstrapThenStream(t *testing.T) {
+	o := newOrigin(t)
+	before := o.addNarinfos(20)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	for _, h := range before {
+		if !has(r, h) {
+			t.Fatalf("bootstrapped replica lacks %s", h)
+		}
+	}
+	after := o.addNarinfos(5)
+	waitFor(t, "streamed narinfos", func() bool { return has(r, after[4]) })
+
+	o.exec("UPDATE narinfo SET body = body || 'Sig: k:x\n' WHERE hash = $1", before[0])
+	o.exec("DELETE FROM narinfo WHERE hash = $1", before[1])
+	waitFor(t, "delete", func() bool { return !has(r, before[1]) })
+	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
+		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
+	}
+	var slot string
+	if err := o.conn.QueryRow(t.Context(), "SELECT slot_name FROM edge WHERE name = 'e1'").Scan(&slot); err != nil {
+		t.Fatal(err)
+	}
+	if slot != r.Status().Slot {
+		t.Errorf("edge row names slot %q, replicator follows %q", slot, r.Status().Slot)
+	}
+}
+
+func TestReplicator_Locations(t *testing.T) {
+	o := newOrigin(t)
+	o.exec(`INSERT INTO store (name, kind, base_url, download_priority) VALUES ('far', 'http', 'http://far.example', 90), ('near', 'local', 'http://near.example', 10)`)
+	url := "nar/1py0ql2r3fvf5h8h9xh2fdsxkizwb8p4wgfa848nlfiv612sv3vr.nar.xz"
+	o.exec(`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ($1, 'sha256:x', 3, 'xz')`, url)
+	o.exec(`INSERT INTO payload_location (url, store_id, key) SELECT $1, id, $1 FROM store WHERE name = 'far'`, url)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	o.exec(`INSERT INTO payload_location (url, store_id, key) SELECT $1, id, $1 FROM store WHERE name = 'near'`, url)
+	var locs []Location
+	waitFor(t, "second location", func() bool {
+		var err error
+		locs, err = r.Replica().Locations(url)
+		return err == nil && len(locs) == 2
+	})
+	var got []string
+	for _, l := range locs {
+		got = append(got, fmt.Sprintf("%s %s %d", l.Store.Name, l.URL(), l.Store.DownloadPriority))
+	}
+	want := []string{"far http://far.example/" + url + " 90", "near http://near.example/" + url + " 10"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("locations (-want +got):\n%s", diff)
+	}
+	if locs, _ := r.Replica().Locations("nar/absent.nar"); len(locs) != 0 {
+		t.Fatalf("absent file has locations %v", locs)
+	}
+}
+
+func TestReplicator_ResumesWithoutBootstrap(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	o.addNarinfos(3)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	slot := r.Status().Slot
+	r.Close()
+
+	missed := o.addNarinfos(4)
+	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	if r.Replica() == nil {
+		t.Fatal("reopened replica is not served before connecting")
+	}
+	waitFor(t, "catch up", func() bool { return has(r, missed[3]) })
+	if st := r.Status(); st.Bootstraps != 0 || st.Slot != slot {
+		t.Fatalf("resumed with %d bootstraps on slot %s, want 0 on %s", st.Bootstraps, st.Slot, slot)
+	}
+	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
+		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
+	}
+}
+
+func TestReplicator_LostSlotBootstrapsWhileServing(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	old := o.addNarinfos(3)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	slot := r.Status().Slot
+	r.Close()
+
+	o.exec("SELECT pg_drop_replication_slot($1)", slot)
+	newer := o.addNarinfos(3)
+	r, err := Open(Config{ConnString: o.url, EdgeName: "e1", Dir: dir, SwitchGrace: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if !has(r, old[0]) {
+		t.Fatal("old replica not served while the slot is lost")
+	}
+	r.Start(t.Context())
+	waitFor(t, "new bootstrap", func() bool { return r.Status().Bootstraps == 1 })
+	if r.Status().Slot == slot {
+		t.Fatal("bootstrapped onto the lost slot's name")
+	}
+	for _, h := range append(old, newer...) {
+		if !has(r, h) {
+			t.Fatalf("new replica lacks %s", h)
+		}
+	}
+	streamed := o.addNarinfos(1)
+	waitFor(t, "stream on new slot", func() bool { return has(r, streamed[0]) })
+}
+
+func TestReplicator_UnchangedToastKeepsBody(t *testing.T) {
+	o := newOrigin(t)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	h := randomHash()
+	big := make([]byte, 32<<10)
+	rand.Read(big)
+	long := body(h) + "X: " + fmt.Sprintf("%x", big) + "\n"
+	o.exec(`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`, h, long)
+	waitFor(t, "insert", func() bool { return has(r, h) })
+	// An update that leaves the TOASTed body alone sends it as unchanged.
+	o.exec(`UPDATE narinfo SET system = 'x86_64-linux' WHERE hash = $1`, h)
+	marker := o.addNarinfos(1)
+	waitFor(t, "update", func() bool { return has(r, marker[0]) })
+	got, _ := r.Replica().Narinfo(h)
+	if string(got) != long {
+		t.Fatalf("body after update has %d bytes, want %d", len(got), len(long))
+	}
+}
+
+func TestReplicator_TransactionsAreAtomic(t *testing.T) {
+	o := newOrigin(t)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	const txs, per = 20, 50
+	done := make(chan struct{})
+	var seen []int
+	go func() {
+		defer close(done)
+		for {
+			n, err := r.Replica().Count()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			seen = append(seen, n)
+			if n == txs*per {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for range txs {
+		o.addNarinfos(per)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica never reached the origin's count")
+	}
+	for _, n := range seen {
+		if n%per != 0 {
+			t.Fatalf("a reader saw %d narinfos: half a transaction (observed %v)", n, seen)
+		}
+	}
+}
+
+func TestReplicator_ServesWhilePostgresIsDown(t *testing.T) {
+	o := newOrigin(t)
+	hs := o.addNarinfos(2)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	o.conn.Close(context.Background())
+
+	cluster := pgtest.Cluster(t)
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "disconnect", func() bool { return !r.Status().Connected })
+	for _, h := range hs {
+		if !has(r, h) {
+			t.Fatalf("replica lost %s while PostgreSQL is down", h)
+		}
+	}
+	if err := cluster.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), o.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.conn = conn
+	later := o.addNarinfos(1)
+	waitFor(t, "catch up after restart", func() bool { return has(r, later[0]) })
+	if r.Status().Bootstraps != 1 {
+		t.Fatalf("%d bootstraps, want only the first", r.Status().Bootstraps)
+	}
+}
+
+func TestReplicationConnString(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u@h:5/db?sslmode=disable": "postgres://u@h:5/db?replication=database&sslmode=disable",
+		"host=h dbname=db":                    "host=h dbname=db replication=database",
+	} {
+		if got := replicationConnString(in); got != want {
+			t.Errorf("replicationConnString(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSlotPattern(t *testing.T) {
+	for _, tc := range []struct {
+		edge, slot string
+		match      bool
+	}{
+		{"a", newSlotName("a"), true},
+		{"a", newSlotName("a_b"), false},
+		{"a_b", newSlotName("a_b"), true},
+	} {
+		if got := regexp.MustCompile(slotPattern(tc.edge)).MatchString(tc.slot); got != tc.match {
+			t.Errorf("slot %s matches edge %s: %v, want %v", tc.slot, tc.edge, got, tc.match)
+		}
+	}
+}
