@@ -191,3 +191,53 @@ func BenchmarkServer_Narinfo(b *testing.B) {
 		})
 	}
 }
+
+func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
+	base, db, _ := newEdge(t, Config{MaxLag: time.Second})
+	url := db.Config().ConnString()
+	db.Close(t.Context())
+	cluster := pgtest.Cluster(t)
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Lookups go on from the replica; readiness reports the staleness.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _, _ := get(t, "GET", base+"/readyz"); code == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readyz still ready long after PostgreSQL stopped")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _, body := get(t, "GET", base+"/"+hitHash+".narinfo"); code != 200 || body != hitBody {
+		t.Fatalf("narinfo while PostgreSQL is down = %d %q", code, body)
+	}
+	if code, _, _ := get(t, "GET", base+"/"+narURL); code != 302 {
+		t.Fatalf("NAR redirect while PostgreSQL is down = %d", code)
+	}
+
+	if err := cluster.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	later := "54dfqaxwz23zvax91bpff2q48w2d2w6s"
+	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'b', 'sha256:x', 1, 'StorePath: x\n')`, later); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, _, _ := get(t, "GET", base+"/"+later+".narinfo")
+		ready, _, _ := get(t, "GET", base+"/readyz")
+		if code == 200 && ready == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after PostgreSQL returned: narinfo %d, readyz %d", code, ready)
+		}
+	}
+}
