@@ -368,3 +368,21 @@ func TestSlotPattern(t *testing.T) {
 		}
 	}
 }
+
+func TestReplicator_IdleAcknowledgesServerWALEnd(t *testing.T) {
+	o := newOrigin(t)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	// WAL that carries nothing published must not stay pinned by the slot.
+	o.exec(`INSERT INTO upload_token (name, token_sha256) VALUES ('t', sha256('x'))`)
+	var target string
+	if err := o.conn.QueryRow(t.Context(), "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "slot confirmed past unpublished WAL", func() bool {
+		var done bool
+		err := o.conn.QueryRow(t.Context(),
+			"SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2", target, r.Status().Slot).Scan(&done)
+		return err == nil && done
+	})
+}

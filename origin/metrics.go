@@ -1,0 +1,100 @@
+package origin
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the origin's Prometheus metrics, in a registry the Server
+// owns.
+type metrics struct {
+	registry         *prometheus.Registry
+	handler          http.Handler
+	uploads          *prometheus.CounterVec
+	uploadBytes      *prometheus.CounterVec
+	narinfosAccepted prometheus.Counter
+	requestErrors    *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		registry: reg,
+		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "narthex_origin_uploads_total",
+			Help: "PUT requests by kind of file and response status.",
+		}, []string{"kind", "status"}),
+		uploadBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "narthex_origin_upload_bytes_total",
+			Help: "Bytes of accepted uploads by kind of file.",
+		}, []string{"kind"}),
+		narinfosAccepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_narinfos_accepted_total",
+			Help: "Narinfos newly stored (identical re-uploads not counted).",
+		}),
+		requestErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "narthex_origin_request_errors_total",
+			Help: "Requests answered with an error, by status.",
+		}, []string{"status"}),
+	}
+	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
+	return m
+}
+
+// countUpload counts one PUT of kind answered with status.
+func (m *metrics) countUpload(k routeKind, status int) {
+	m.uploads.WithLabelValues(k.uploadKind(), strconv.Itoa(status)).Inc()
+}
+
+// serveMetrics renders the metrics into a buffer first, so that the answer
+// has a Content-Length like every other.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	var b bufferedResponse
+	s.metrics.handler.ServeHTTP(&b, r)
+	h := w.Header()
+	for k, v := range b.Header() {
+		h[k] = v
+	}
+	h.Del("Content-Encoding")
+	h.Set("Content-Length", strconv.Itoa(b.body.Len()))
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	w.Write(b.body.Bytes())
+	return nil
+}
+
+// bufferedResponse is a ResponseWriter that keeps the response in memory.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header {
+	if b.header == nil {
+		b.header = http.Header{}
+	}
+	return b.header
+}
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}

@@ -1,0 +1,111 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nix-community/go-nix/pkg/nixbase32"
+
+	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/stores"
+)
+
+// recordTimeout bounds recording an upload in the database once its bytes
+// are committed, whether or not the client is still there.
+const recordTimeout = 30 * time.Second
+
+// getNar answers GET and HEAD of a NAR file from the local store.
+func (s *Server) getNar(w http.ResponseWriter, r *http.Request, key string) error {
+	if _, _, err := narinfo.ParseNarFileName(key); err != nil {
+		return clientError(http.StatusNotFound, "not found")
+	}
+	notFound := func(err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return clientError(http.StatusNotFound, "not found")
+		}
+		return fmt.Errorf("read NAR file: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-nix-nar")
+	if r.Method == http.MethodHead {
+		size, err := s.payloads.Stat(r.Context(), key)
+		if err != nil {
+			h.Del("Content-Type")
+			return notFound(err)
+		}
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	f, size, err := s.payloads.Open(r.Context(), key)
+	if err != nil {
+		h.Del("Content-Type")
+		return notFound(err)
+	}
+	defer f.Close()
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, f); err != nil {
+		// The status is sent; a failed copy is a client that went away.
+		s.log.Debug("NAR download broke off", "key", key, "err", err)
+	}
+	return nil
+}
+
+// putNar stores an uploaded NAR file: its bytes go to the local store, and
+// are committed there only when their SHA-256 is the hash the file is named
+// after; then the file and its location are recorded in one transaction.
+func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) error {
+	fileHash, compression, err := narinfo.ParseNarFileName(key)
+	if err != nil {
+		return badRequest("%v: narthex accepts NAR files named nar/<sha256 in nixbase32>.nar[.xz|.bz2|.zst|.lzip|.lz4|.br|.gz]", err)
+	}
+	want, err := nixbase32.DecodeString(strings.TrimPrefix(fileHash, "sha256:"))
+	if err != nil {
+		return badRequest("NAR file name has an invalid sha256 hash").withDetail(err)
+	}
+	if r.ContentLength > s.cfg.MaxNarSize {
+		return tooLarge(r.ContentLength, s.cfg.MaxNarSize)
+	}
+
+	body := &countingReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxNarSize)}
+	size, sum, err := s.payloads.Put(r.Context(), key, body, want)
+	switch {
+	case body.err != nil:
+		return bodyError(body.err, body.n, s.cfg.MaxNarSize)
+	case errors.Is(err, stores.ErrDigestMismatch):
+		return badRequest("NAR body hash sha256:%s does not match %s in the file name",
+			nixbase32.EncodeToString(sum), fileHash)
+	case err != nil && r.Context().Err() != nil:
+		return badRequest("upload interrupted").withDetail(err)
+	case err != nil:
+		return fmt.Errorf("store NAR file: %w", err)
+	}
+
+	// The bytes are committed: record them even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+	defer cancel()
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, qInsertNarFile, key, fileHash, size, compression); err != nil {
+			return fmt.Errorf("insert nar_file: %w", err)
+		}
+		if _, err := tx.Exec(ctx, qInsertPayloadLocation, key, s.storeID, key); err != nil {
+			return fmt.Errorf("insert payload_location: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record NAR file %s: %w", key, err)
+	}
+	s.metrics.uploadBytes.WithLabelValues(routeNar.uploadKind()).Add(float64(size))
+	writeBody(w, http.StatusOK, "text/plain; charset=utf-8", nil)
+	return nil
+}

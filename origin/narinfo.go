@@ -1,0 +1,368 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/narthex-cache/narthex/narinfo"
+)
+
+// sqlstateForeignKeyViolation is the SQLSTATE of an insert whose foreign key
+// names a row that is not there.
+const sqlstateForeignKeyViolation = "23503"
+
+// getNarinfo answers GET and HEAD of a narinfo with its stored text.
+func (s *Server) getNarinfo(w http.ResponseWriter, r *http.Request, hash string) error {
+	if !narinfo.ValidHash(hash) {
+		return clientError(http.StatusNotFound, "not found")
+	}
+	var body string
+	err := s.db.QueryRow(r.Context(), qNarinfoBody, hash).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return clientError(http.StatusNotFound, "not found")
+	}
+	if err != nil {
+		return fmt.Errorf("read narinfo: %w", err)
+	}
+	writeBody(w, http.StatusOK, "text/x-nix-narinfo", []byte(body))
+	return nil
+}
+
+// narinfoUpload is a parsed narinfo upload on its way into the database.
+type narinfoUpload struct {
+	ni   *narinfo.NarInfo
+	urls []string // the URLs of its files, in order
+	refs []string // the hashes of the paths it references, itself excluded
+	body []byte   // the uploaded text with our Sig lines appended
+	sigs []string // the Sig values of body
+}
+
+// putNarinfo accepts a narinfo when it parses, is for the path it is put
+// at, carries no invalid signature (and a trusted one when required), lists
+// only NAR files already uploaded, and references only paths already
+// present. It stores the uploaded text byte for byte with a Sig line by each
+// signing key appended. A narinfo equal to the stored one is accepted again
+// without change; a different one is refused with 409.
+func (s *Server) putNarinfo(w http.ResponseWriter, r *http.Request, hash string) error {
+	if !narinfo.ValidHash(hash) {
+		return badRequest("%s is not a store path hash", short(hash))
+	}
+	text, err := readBody(w, r, s.cfg.MaxNarinfoSize)
+	if err != nil {
+		return err
+	}
+	u, err := s.checkNarinfo(text, hash)
+	if err != nil {
+		return err
+	}
+	created, err := s.storeNarinfo(r.Context(), u)
+	if err != nil {
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == sqlstateForeignKeyViolation {
+			return badRequest("%s", vanished(pgErr.ConstraintName)).withDetail(err)
+		}
+		return err
+	}
+	if created {
+		s.metrics.narinfosAccepted.Inc()
+		s.metrics.uploadBytes.WithLabelValues(routeNarinfo.uploadKind()).Add(float64(len(text)))
+		s.log.Debug("narinfo accepted", "store_path", u.ni.StorePath)
+	}
+	writeBody(w, http.StatusOK, "text/plain; charset=utf-8", nil)
+	return nil
+}
+
+// vanished explains a foreign key violation of the narinfo inserts: what it
+// pointed to was deleted after it was checked. The constraint names are the
+// ones PostgreSQL gives the foreign keys of sql/migrations/001_init.sql.
+func vanished(constraint string) string {
+	switch constraint {
+	case "reference_reference_fkey":
+		return "a path this narinfo references was deleted during the upload; upload it again"
+	case "narinfo_file_url_fkey":
+		return "a NAR file this narinfo lists was deleted during the upload; upload it again"
+	}
+	return "something this narinfo refers to was deleted during the upload; upload it again"
+}
+
+// checkNarinfo does the checks of an upload that need no database: syntax,
+// the path it is put at, file names, references and signatures. It returns
+// the upload, signed.
+func (s *Server) checkNarinfo(text []byte, hash string) (*narinfoUpload, error) {
+	ni, err := narinfo.Parse(text, s.cfg.StoreDir)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if ni.Hash != hash {
+		return nil, badRequest("narinfo is for %s, not for hash %s", ni.StorePath, hash)
+	}
+	if ni.NarSize > math.MaxInt64 {
+		return nil, badRequest("NarSize %d is too large", ni.NarSize)
+	}
+	u := &narinfoUpload{ni: ni}
+	for _, f := range ni.Files {
+		if _, _, err := narinfo.ParseNarFileName(f.URL); err != nil {
+			return nil, badRequest("URL %s: %v; narthex stores NAR files as nar/<sha256 in nixbase32>.nar[.xz|…]",
+				short(f.URL), err)
+		}
+		if slices.Contains(u.urls, f.URL) {
+			return nil, badRequest("URL %s is listed twice", f.URL)
+		}
+		u.urls = append(u.urls, f.URL)
+	}
+	for _, ref := range ni.References {
+		h, name, err := narinfo.ParseBaseName(ref)
+		if err != nil {
+			return nil, badRequest("reference %s: %v", short(ref), err)
+		}
+		if h == ni.Hash {
+			if name != ni.Name {
+				return nil, badRequest("reference %s has the hash of %s but another name", ref, ni.StorePath)
+			}
+			continue
+		}
+		u.refs = append(u.refs, h)
+	}
+
+	fp := ni.Fingerprint(s.cfg.StoreDir)
+	if err := s.checkSignatures(ni, fp); err != nil {
+		return nil, err
+	}
+	u.body, u.sigs = s.sign(text, ni, fp)
+	return u, nil
+}
+
+// checkSignatures refuses a narinfo with a signature that a key of its name
+// does not verify, and, when trusted signatures are required, one without a
+// valid signature by a trusted key. Signatures by unknown keys are kept.
+func (s *Server) checkSignatures(ni *narinfo.NarInfo, fp string) error {
+	trusted := false
+	for _, sig := range ni.Sigs {
+		if narinfo.CheckSig(fp, sig, s.verifyKeys) == narinfo.SigInvalid {
+			name, _, _ := strings.Cut(sig, ":")
+			return badRequest("signature by key %s does not verify for %s", short(name), ni.StorePath)
+		}
+		if narinfo.CheckSig(fp, sig, s.cfg.TrustedKeys) == narinfo.SigValid {
+			trusted = true
+		}
+	}
+	if s.cfg.RequireTrustedSignature && !trusted {
+		names := make([]string, len(s.cfg.TrustedKeys))
+		for i, k := range s.cfg.TrustedKeys {
+			names[i] = k.Name()
+		}
+		return clientError(http.StatusForbidden,
+			"narinfo for %s has no valid signature by a trusted key (%s); sign it before uploading",
+			ni.StorePath, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// sign appends to text a Sig line by each signing key that has not signed
+// it yet, and returns the new text and all its signatures.
+func (s *Server) sign(text []byte, ni *narinfo.NarInfo, fp string) ([]byte, []string) {
+	sigs := slices.Clone(ni.Sigs)
+	for _, k := range s.cfg.SigningKeys {
+		pub := []narinfo.PublicKey{k.Public()}
+		if slices.ContainsFunc(sigs, func(sig string) bool { return narinfo.CheckSig(fp, sig, pub) == narinfo.SigValid }) {
+			continue
+		}
+		sig := k.Sign(fp)
+		text = narinfo.AppendSig(text, sig)
+		sigs = append(sigs, sig)
+	}
+	return text, sigs
+}
+
+// storeNarinfo writes an upload in one transaction, after checking its files
+// and references against what is stored. It reports whether the narinfo is
+// new; an equal stored one leaves everything as it was.
+func (s *Server) storeNarinfo(ctx context.Context, u *narinfoUpload) (created bool, err error) {
+	ni := u.ni
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// A stored narinfo of this hash settles it: equal (nil) or 409.
+		if err := s.compareStored(ctx, tx, ni); !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := checkFiles(ctx, tx, ni); err != nil {
+			return err
+		}
+		if err := checkReferences(ctx, tx, s.cfg.StoreDir, ni, u.refs); err != nil {
+			return err
+		}
+		if s.beforeInsert != nil {
+			s.beforeInsert(ctx)
+		}
+		var inserted string
+		err := tx.QueryRow(ctx, qInsertNarinfo, ni.Hash, ni.Name, ni.NarHash, int64(ni.NarSize),
+			nullable(ni.Deriver), nullable(ni.System), nullable(ni.CA), u.sigs, string(u.body)).Scan(&inserted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Inserted concurrently and committed since the first look.
+			if err := s.compareStored(ctx, tx, ni); !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			return errors.New("insert narinfo: conflicting row vanished")
+		}
+		if err != nil {
+			return fmt.Errorf("insert narinfo: %w", err)
+		}
+		if _, err := tx.Exec(ctx, qInsertNarinfoFiles, ni.Hash, u.urls); err != nil {
+			return fmt.Errorf("insert narinfo_file: %w", err)
+		}
+		if len(u.refs) > 0 {
+			if _, err := tx.Exec(ctx, qInsertReferences, ni.Hash, u.refs); err != nil {
+				return fmt.Errorf("insert reference: %w", err)
+			}
+		}
+		created = true
+		return nil
+	})
+	return created, err
+}
+
+// compareStored compares ni with the stored narinfo of its hash. It returns
+// pgx.ErrNoRows when there is none, nil when the stored one is equal, and a
+// 409 when it differs.
+func (s *Server) compareStored(ctx context.Context, tx pgx.Tx, ni *narinfo.NarInfo) error {
+	var body string
+	if err := tx.QueryRow(ctx, qNarinfoBody, ni.Hash).Scan(&body); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return fmt.Errorf("read narinfo: %w", err)
+	}
+	stored, err := narinfo.Parse([]byte(body), s.cfg.StoreDir)
+	if err != nil {
+		return fmt.Errorf("parse stored narinfo %s: %w", ni.Hash, err)
+	}
+	if field := differingField(stored, ni); field != "" {
+		return clientError(http.StatusConflict,
+			"a narinfo for %s with a different %s is already stored", stored.StorePath, field)
+	}
+	return nil
+}
+
+// differingField names the first field in which a and b differ, ignoring
+// signatures and reference order, or returns "".
+func differingField(a, b *narinfo.NarInfo) string {
+	sorted := func(s []string) []string {
+		s = slices.Clone(s)
+		slices.Sort(s)
+		return slices.Compact(s)
+	}
+	switch {
+	case a.StorePath != b.StorePath:
+		return "StorePath"
+	case !slices.Equal(a.Files, b.Files):
+		return "URL, Compression, FileHash or FileSize"
+	case a.NarHash != b.NarHash:
+		return "NarHash"
+	case a.NarSize != b.NarSize:
+		return "NarSize"
+	case !slices.Equal(sorted(a.References), sorted(b.References)):
+		return "References"
+	case a.Deriver != b.Deriver:
+		return "Deriver"
+	case a.System != b.System:
+		return "System"
+	case a.CA != b.CA:
+		return "CA"
+	}
+	return ""
+}
+
+// narFile is a row of nar_file.
+type narFile struct {
+	URL         string
+	FileHash    string
+	FileSize    int64
+	Compression string
+}
+
+// checkFiles refuses a narinfo listing a NAR file that was not uploaded, or
+// describing one differently from what was uploaded.
+func checkFiles(ctx context.Context, tx pgx.Tx, ni *narinfo.NarInfo) error {
+	urls := make([]string, len(ni.Files))
+	for i, f := range ni.Files {
+		urls[i] = f.URL
+	}
+	rows, _ := tx.Query(ctx, qNarFiles, urls)
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[narFile])
+	if err != nil {
+		return fmt.Errorf("read nar_file: %w", err)
+	}
+	for _, f := range ni.Files {
+		i := slices.IndexFunc(found, func(nf narFile) bool { return nf.URL == f.URL })
+		if i < 0 {
+			return badRequest("NAR file %s has not been uploaded; upload it before its narinfo", f.URL)
+		}
+		nf := found[i]
+		compression := f.Compression
+		if compression == "" {
+			compression = "bzip2" // what Nix reads a missing Compression as
+		}
+		switch {
+		case f.FileHash != "" && f.FileHash != nf.FileHash:
+			return badRequest("FileHash of %s is %s, but the uploaded file's is %s", f.URL, f.FileHash, nf.FileHash)
+		case f.FileSize != 0 && f.FileSize != uint64(nf.FileSize):
+			return badRequest("FileSize of %s is %d, but the uploaded file has %d bytes", f.URL, f.FileSize, nf.FileSize)
+		case compression != nf.Compression:
+			return badRequest("Compression of %s is %s, but its name says %s", f.URL, compression, nf.Compression)
+		case nf.Compression == "none" && (nf.FileHash != ni.NarHash || uint64(nf.FileSize) != ni.NarSize):
+			return badRequest("uncompressed NAR file %s does not match NarHash and NarSize", f.URL)
+		}
+	}
+	return nil
+}
+
+// checkReferences refuses a narinfo that references a path (other than
+// itself) that is not stored.
+func checkReferences(ctx context.Context, tx pgx.Tx, storeDir string, ni *narinfo.NarInfo, refs []string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	rows, _ := tx.Query(ctx, qPresentPaths, refs)
+	present := map[string]string{}
+	var hash, name string
+	_, err := pgx.ForEachRow(rows, []any{&hash, &name}, func() error {
+		present[hash] = name
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read referenced narinfos: %w", err)
+	}
+	for _, ref := range ni.References {
+		h, name, _ := narinfo.ParseBaseName(ref)
+		if h == ni.Hash {
+			continue
+		}
+		if stored, ok := present[h]; !ok || stored != name {
+			return badRequest("referenced path %s/%s is not in the cache; upload it first", storeDir, ref)
+		}
+	}
+	return nil
+}
+
+// nullable maps "" to SQL NULL.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// short shortens s for an error message.
+func short(s string) string {
+	const limit = 100
+	if len(s) > limit {
+		return s[:limit] + "…"
+	}
+	return s
+}

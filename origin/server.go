@@ -1,0 +1,149 @@
+package origin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/stores"
+)
+
+// Server is the origin's HTTP service. It has no background work: it needs
+// no Close, and the database pool stays the caller's.
+type Server struct {
+	cfg        Config
+	db         *pgxpool.Pool
+	payloads   PayloadStore
+	storeID    int32
+	log        *slog.Logger
+	metrics    *metrics
+	verifyKeys []narinfo.PublicKey // TrustedKeys and the public halves of SigningKeys
+	cacheInfo  []byte              // the nix-cache-info body
+
+	// beforeInsert, when set, runs in the narinfo transaction after the
+	// checks and before the inserts, so tests can race a delete with them.
+	beforeInsert func(ctx context.Context)
+}
+
+// New validates cfg, opens the local store directory, and registers the
+// local store in the store table (or updates its base URL), remembering its
+// id. The schema must already be migrated.
+func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	local, err := stores.Open(cfg.LocalStoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("local store: %w", err)
+	}
+	baseURL := strings.TrimRight(cfg.PublicURL, "/")
+	id, err := registerLocalStore(ctx, db, cfg.LocalStoreName, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		db:       db,
+		payloads: local,
+		storeID:  id,
+		log:      cfg.Logger.With("component", "origin"),
+		metrics:  newMetrics(),
+		cacheInfo: fmt.Appendf(nil, "StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n",
+			cfg.StoreDir, cfg.Priority),
+	}
+	s.verifyKeys = append(s.verifyKeys, cfg.TrustedKeys...)
+	for _, k := range cfg.SigningKeys {
+		s.verifyKeys = append(s.verifyKeys, k.Public())
+	}
+	s.log.Info("origin ready", "store", cfg.LocalStoreName, "store_id", id,
+		"store_dir", local.Dir(), "public_url", baseURL)
+	return s, nil
+}
+
+// Handler returns the origin's HTTP handler.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	rt, err := parseRoute(r.URL.EscapedPath(), r.URL.Path)
+	if err == nil {
+		err = s.dispatch(sw, r, rt)
+	}
+	if err != nil {
+		s.writeError(sw, r, err)
+	}
+	// Uploads are counted by kind; a path no route knows counts as "other".
+	if r.Method == http.MethodPut && rt.kind != routeHealth && rt.kind != routeMetrics {
+		s.metrics.countUpload(rt.kind, sw.status)
+	}
+}
+
+// dispatch checks the method and, for uploads, the credentials, and runs the
+// route's handler.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) error {
+	if !rt.kind.allows(r.Method) {
+		return clientError(http.StatusMethodNotAllowed, "method %s not allowed", r.Method).
+			withHeader("Allow", rt.kind.allow())
+	}
+	if r.Method == http.MethodPut {
+		if err := s.authenticate(r); err != nil {
+			return err
+		}
+		if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+			return badRequest("narthex does not accept Content-Encoding %q on uploads; "+
+				"leave narinfo-compression and ls-compression unset", enc)
+		}
+	}
+	put := r.Method == http.MethodPut
+	switch rt.kind {
+	case routeCacheInfo:
+		if put {
+			return s.putCacheInfo(w, r)
+		}
+		writeBody(w, http.StatusOK, "text/x-nix-cache-info", s.cacheInfo)
+		return nil
+	case routeNarinfo:
+		if put {
+			return s.putNarinfo(w, r, rt.name)
+		}
+		return s.getNarinfo(w, r, rt.name)
+	case routeNar:
+		if put {
+			return s.putNar(w, r, rt.name)
+		}
+		return s.getNar(w, r, rt.name)
+	case routeListing, routeLog, routeRealisation, routeDebugInfo:
+		if put {
+			return badRequest("%s", notStored(rt.kind))
+		}
+		return clientError(http.StatusNotFound, "not found")
+	case routeHealth:
+		writeBody(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+		return nil
+	case routeMetrics:
+		return s.serveMetrics(w, r)
+	}
+	return clientError(http.StatusNotFound, "not found")
+}
+
+// notStored is the reason an upload of a file narthex does not keep is
+// refused.
+func notStored(k routeKind) string {
+	switch k {
+	case routeListing:
+		return "narthex does not store NAR listings; set write-nar-listing = false"
+	case routeLog:
+		return "narthex does not store build logs"
+	case routeRealisation:
+		return "narthex does not store realisations of content-addressed derivations"
+	case routeDebugInfo:
+		return "narthex does not store debug info; set index-debug-info = false"
+	}
+	return "narthex does not store this kind of file"
+}
