@@ -63,8 +63,11 @@ func (s *Server) writeError(w *statusWriter, r *http.Request, err error) {
 		status, msg = he.status, he.msg
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		level = slog.LevelError
+	case status == http.StatusNotFound:
+		level = slog.LevelDebug // misses are the common case, not news
 	}
 	s.log.Log(r.Context(), level, "request failed",
 		"method", r.Method, "path", r.URL.EscapedPath(), "status", status, "err", err)

@@ -11,7 +11,8 @@ import (
 // A table maps rows of one published table to replica keys. Columns arrive
 // in text format, keyed by name; a NULL column is absent from the map.
 type table struct {
-	prefix byte
+	// lower and upper bound the table's keys, for TRUNCATE.
+	lower, upper []byte
 	// key builds the replica key from the row's replica identity columns.
 	key func(col map[string][]byte) ([]byte, error)
 	// value builds the stored value from the published columns.
@@ -22,18 +23,18 @@ type table struct {
 // bootstrap.go select the same columns.
 var tables = map[string]table{
 	"narinfo": {
-		prefix: prefixNarinfo,
+		lower: []byte{narinfoFirst}, upper: []byte{narinfoEnd},
 		key: func(col map[string][]byte) ([]byte, error) {
 			h := col["hash"]
-			if len(h) == 0 {
-				return nil, errors.New("narinfo row without hash")
+			if len(h) != 32 {
+				return nil, fmt.Errorf("narinfo row with hash %q", h)
 			}
 			return narinfoKey(h), nil
 		},
 		value: func(col map[string][]byte) ([]byte, error) { return col["body"], nil },
 	},
 	"payload_location": {
-		prefix: prefixLocation,
+		lower: []byte{prefixLocation}, upper: []byte{prefixLocation + 1},
 		key: func(col map[string][]byte) ([]byte, error) {
 			url, id := col["url"], col["store_id"]
 			if len(url) == 0 || len(id) == 0 {
@@ -44,7 +45,7 @@ var tables = map[string]table{
 		value: func(col map[string][]byte) ([]byte, error) { return col["key"], nil },
 	},
 	"store": {
-		prefix: prefixStore,
+		lower: []byte{prefixStore}, upper: []byte{prefixStore + 1},
 		key: func(col map[string][]byte) ([]byte, error) {
 			id := col["id"]
 			if len(id) == 0 {
@@ -110,8 +111,7 @@ func (a *applier) apply(b *pebble.Batch, msg pglogrepl.Message) error {
 			if !ok {
 				continue
 			}
-			p := []byte{t.prefix}
-			if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			if err := b.DeleteRange(t.lower, t.upper, nil); err != nil {
 				return err
 			}
 		}
@@ -143,7 +143,7 @@ func (a *applier) upsert(b *pebble.Batch, relID uint32, oldTuple, newTuple *pglo
 	unchanged := unchangedColumns(a.relations[relID], newTuple)
 	if len(unchanged) > 0 {
 		// An unchanged TOAST value is not sent: the stored value stands.
-		if t.prefix != prefixNarinfo || len(unchanged) != 1 || unchanged[0] != "body" {
+		if relName := a.relations[relID].name; relName != "narinfo" || len(unchanged) != 1 || unchanged[0] != "body" {
 			return fmt.Errorf("unchanged TOAST columns %v in %s are not supported", unchanged, a.relations[relID].name)
 		}
 		v, closer, err := b.Get(oldKey)

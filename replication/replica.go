@@ -15,15 +15,20 @@ import (
 
 // Key layout of the replica. Every published row is one key:
 //
-//	n<hash>                narinfo body
-//	l<url>\x00<store id>   payload location key
-//	s<store id>            store, JSON
+//	<hash>                 narinfo body; the key is the 32-character hash itself
+//	|<url>\x00<store id>   payload location key
+//	}<store id>            store, JSON
 //	\xff<name>             replica metadata
+//
+// A narinfo key is the request's own bytes, so a lookup builds no key. The
+// other prefixes sort after every nixbase32 character, so narinfo keys are
+// exactly the range [narinfoFirst, narinfoEnd).
 const (
-	prefixNarinfo  = 'n'
-	prefixLocation = 'l'
-	prefixStore    = 's'
+	prefixLocation = '|'
+	prefixStore    = '}'
 	prefixMeta     = 0xff
+	narinfoFirst   = '0'
+	narinfoEnd     = 'z' + 1
 )
 
 var (
@@ -85,15 +90,9 @@ func openReplica(dir string) (*Replica, error) {
 func (r *Replica) Close() error { return r.db.Close() }
 
 // WriteNarinfo writes the narinfo body for hash to w and reports whether the
-// replica has it.
+// replica has it. hash must be a valid store path hash.
 func (r *Replica) WriteNarinfo(w io.Writer, hash []byte) (bool, error) {
-	var kb [1 + 64]byte
-	if len(hash) > 64 {
-		return false, nil
-	}
-	kb[0] = prefixNarinfo
-	n := copy(kb[1:], hash)
-	v, closer, err := r.db.Get(kb[:1+n])
+	v, closer, err := r.db.Get(hash)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -107,7 +106,7 @@ func (r *Replica) WriteNarinfo(w io.Writer, hash []byte) (bool, error) {
 
 // Narinfo returns a copy of the narinfo body for hash, or nil.
 func (r *Replica) Narinfo(hash string) ([]byte, error) {
-	v, closer, err := r.db.Get(append([]byte{prefixNarinfo}, hash...))
+	v, closer, err := r.db.Get(narinfoKey([]byte(hash)))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -162,24 +161,23 @@ func (r *Replica) store(id string) (*Store, error) {
 // and tools, not for request paths.
 func (r *Replica) Count() (int, error) {
 	n := 0
-	err := r.scan(prefixNarinfo, func(_, _ []byte) error { n++; return nil })
+	err := r.scan([]byte{narinfoFirst}, []byte{narinfoEnd}, func(_, _ []byte) error { n++; return nil })
 	return n, err
 }
 
 // Narinfos calls fn for every narinfo in hash order.
 func (r *Replica) Narinfos(fn func(hash string, body []byte) error) error {
-	return r.scan(prefixNarinfo, func(k, v []byte) error { return fn(string(k), v) })
+	return r.scan([]byte{narinfoFirst}, []byte{narinfoEnd}, func(k, v []byte) error { return fn(string(k), v) })
 }
 
-func (r *Replica) scan(prefix byte, fn func(k, v []byte) error) error {
-	p := []byte{prefix}
-	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+func (r *Replica) scan(lower, upper []byte, fn func(k, v []byte) error) error {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		if err := fn(it.Key()[1:], it.Value()); err != nil {
+		if err := fn(it.Key(), it.Value()); err != nil {
 			return err
 		}
 	}
@@ -241,7 +239,7 @@ func setLSN(b *pebble.Batch, lsn pglogrepl.LSN) error {
 	return b.Set(metaLSN, v[:], nil)
 }
 
-func narinfoKey(hash []byte) []byte { return append([]byte{prefixNarinfo}, hash...) }
+func narinfoKey(hash []byte) []byte { return hash }
 
 func locationPrefix(url string) []byte {
 	k := make([]byte, 0, len(url)+2)

@@ -23,7 +23,7 @@ import (
 const devDatabase = "narthex"
 
 func runDev(ctx context.Context, args []string) error {
-	f := newFlags("dev")
+	f := newFlags("dev", "Runs a throwaway PostgreSQL cluster, an origin and edges on this machine, ready for\nnix copy. State is kept in --dir; running again on the same folder resumes.")
 	dir := f.String("dir", "./narthex-dev", "state folder: PostgreSQL cluster, NAR files, replicas, keys and token")
 	port := f.Int("port", 8080, "origin port on 127.0.0.1; edge i listens on port+i")
 	edges := f.Int("edges", 2, "number of edges")

@@ -13,7 +13,7 @@ import (
 )
 
 func runEdge(ctx context.Context, args []string) error {
-	f := newFlags("edge")
+	f := newFlags("edge", "Serves narinfo lookups from a local replica of the origin database, kept current\nby logical replication, and redirects NAR downloads to a store holding the file.")
 	listen := f.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
 	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database, as a role with REPLICATION")
 	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")

@@ -18,8 +18,14 @@ type flags struct {
 	envErrs  []string
 }
 
-func newFlags(name string) *flags {
+// newFlags makes the flag set of "narthex <name>", whose -h prints summary
+// above the flags.
+func newFlags(name, summary string) *flags {
 	fs := flag.NewFlagSet("narthex "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: narthex %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
 	f := &flags{FlagSet: fs}
 	f.logLevel = f.String("log-level", "info", "log level: debug, info, warn or error")
 	return f

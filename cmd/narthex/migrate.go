@@ -8,7 +8,7 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string) error {
-	f := newFlags("migrate")
+	f := newFlags("migrate", "Brings the origin database schema up to date. Safe to run again.")
 	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database")
 	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
 	if err := f.parse(args); err != nil {

@@ -81,7 +81,7 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 }
 
 func runOrigin(ctx context.Context, args []string) error {
-	f := newFlags("origin")
+	f := newFlags("origin", "Serves the Nix binary cache protocol with uploads: narinfos and the reference\ngraph go to PostgreSQL, NAR files to the local store.")
 	o := defineOriginFlags(f)
 	if err := f.parse(args); err != nil {
 		return err

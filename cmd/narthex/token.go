@@ -14,7 +14,7 @@ func runToken(ctx context.Context, args []string) error {
 		return errors.New("usage: narthex token create|revoke NAME [--database-url URL]")
 	}
 	action, name := args[0], args[1]
-	f := newFlags("token " + action)
+	f := newFlags("token "+action+" NAME", "Creates an upload token (printed once; only its hash is stored) or revokes one.")
 	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database")
 	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
 	if err := f.parse(args[2:]); err != nil {
