@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/replication"
-	"github.com/narthex-cache/narthex/sql"
 	"github.com/valyala/fasthttp"
 )
 
@@ -29,15 +28,8 @@ const (
 // one narinfo and its NAR file in one store.
 func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
-	if err := sql.MigrateURL(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
+	url := pgtest.NewOriginDatabase(t)
+	db = pgtest.Connect(t, url)
 	for _, q := range []string{
 		`INSERT INTO store (name, kind, base_url) VALUES ('local', 'local', 'http://origin.test')`,
 		`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ('` + hitHash + `', 'a', 'sha256:x', 1, '` + hitBody + `')`,

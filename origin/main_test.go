@@ -24,7 +24,6 @@ import (
 
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/narinfo"
-	"github.com/narthex-cache/narthex/sql"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -45,10 +44,7 @@ type harness struct {
 func newHarness(t *testing.T, change func(*Config)) *harness {
 	t.Helper()
 	ctx := t.Context()
-	connString := pgtest.NewDatabase(t)
-	if err := sql.MigrateURL(ctx, connString); err != nil {
-		t.Fatal(err)
-	}
+	connString := pgtest.NewOriginDatabase(t)
 	db, err := pgxpool.New(context.Background(), connString)
 	if err != nil {
 		t.Fatal(err)

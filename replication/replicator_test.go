@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
-	"github.com/narthex-cache/narthex/sql"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -25,16 +24,8 @@ type origin struct {
 
 func newOrigin(t *testing.T) *origin {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
-	if err := sql.MigrateURL(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return &origin{t: t, url: url, conn: conn}
+	url := pgtest.NewOriginDatabase(t)
+	return &origin{t: t, url: url, conn: pgtest.Connect(t, url)}
 }
 
 func (o *origin) exec(sql string, args ...any) {

@@ -1,11 +1,9 @@
 package sql_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/sql"
 )
@@ -13,17 +11,11 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestMigrate_IdempotentAndPublishesOnlyWhatEdgesServe(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	for range 2 {
-		if err := sql.MigrateURL(t.Context(), url); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
+	url := pgtest.NewOriginDatabase(t)
+	if err := sql.MigrateURL(t.Context(), url); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	conn := pgtest.Connect(t, url)
 	rows, err := conn.Query(t.Context(),
 		`SELECT tablename, array_to_string(attnames, ',') FROM pg_publication_tables WHERE pubname = $1 ORDER BY tablename`, sql.Publication)
 	if err != nil {
@@ -48,15 +40,7 @@ func TestMigrate_IdempotentAndPublishesOnlyWhatEdgesServe(t *testing.T) {
 }
 
 func TestSchema_ReferencesMustExist(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	if err := sql.MigrateURL(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgtest.Connect(t, pgtest.NewOriginDatabase(t))
 	const a, b = "ggbqg8lqjwj75wznkv03h0x2bjr2in0j", "54dfqaxwz23zvax91bpff2q48w2d2w6s"
 	if _, err := conn.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'a', 'sha256:x', 1, 'x')`, a); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/replication"
-	"github.com/narthex-cache/narthex/sql"
 )
 
 func randomHash() string {
@@ -66,15 +65,8 @@ func writeTx(ctx context.Context, db *pgx.Conn, older []string) ([]string, error
 // transactions stream, and checks that its replica ends equal to the origin,
 // row by row, with no bootstrap after the first.
 func TestEdge_SIGKILLLosesNothing(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	if err := sql.MigrateURL(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
+	url := pgtest.NewOriginDatabase(t)
+	db := pgtest.Connect(t, url)
 	replicaDir := tempDir(t)
 	port := freePorts(t, 1)
 	edgeArgs := []string{"edge", "--name", "crash", "--replica-dir", replicaDir, "--database-url", url,
