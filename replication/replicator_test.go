@@ -377,3 +377,51 @@ func TestReplicator_IdleAcknowledgesServerWALEnd(t *testing.T) {
 		return err == nil && done
 	})
 }
+
+func TestReplicator_InvalidatedSlotBootstrapsAnew(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	old := o.addNarinfos(2)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstraps == 1 })
+	slot := r.Status().Slot
+	r.Close()
+
+	// Let the slot fall behind a WAL retention limit, as an edge that was
+	// away too long does.
+	o.exec("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+	o.exec("SELECT pg_reload_conf()")
+	t.Cleanup(func() {
+		o.conn.Exec(context.Background(), "ALTER SYSTEM RESET max_slot_wal_keep_size")
+		o.conn.Exec(context.Background(), "SELECT pg_reload_conf()")
+	})
+	var status string
+	for range 5 {
+		o.addNarinfos(10)
+		o.exec("SELECT pg_switch_wal()")
+		o.exec("CHECKPOINT")
+		if err := o.conn.QueryRow(t.Context(), "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status == "lost" {
+			break
+		}
+	}
+	if status != "lost" {
+		t.Fatalf("slot wal_status = %q after WAL switches, want lost", status)
+	}
+
+	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	if !has(r, old[0]) {
+		t.Fatal("old replica not served while its slot is invalid")
+	}
+	waitFor(t, "new bootstrap", func() bool { return r.Status().Bootstraps == 1 && r.Status().Slot != slot })
+	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
+		t.Fatalf("new replica differs from origin (-origin +replica):\n%s", diff)
+	}
+	var n int
+	o.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&n)
+	if n != 0 {
+		t.Error("the invalidated slot was not dropped")
+	}
+}
