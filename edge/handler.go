@@ -19,6 +19,7 @@ var (
 	bodyNotFound    = []byte("not found\n")
 	bodyBadMethod   = []byte("method not allowed: the edge is read-only; upload to the origin\n")
 	bodyOK          = []byte("ok\n")
+	bodyFound       = []byte("found\n")
 	bodyReady       = []byte("ready\n")
 	bodyNoReplica   = []byte("not ready: replica not bootstrapped yet\n")
 	bodyUnavailable = []byte("replica not bootstrapped yet\n")
@@ -119,12 +120,11 @@ func (s *Server) miss(ctx *fasthttp.RequestCtx) {
 }
 
 // nar redirects a NAR download to the store that holds the file with the
-// lowest download priority.
+// lowest download priority. The path is matched exactly, as sent, against
+// the URLs the narinfos list (Guix's are percent-encoded), and never maps to
+// a file here. A HEAD is answered here, not redirected: a URL presigned for
+// GET answers 403 to HEAD, which Nix reads as "missing".
 func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
-	if bytes.Contains(path, []byte("..")) || bytes.IndexByte(path, '%') >= 0 {
-		s.plain(ctx, fasthttp.StatusBadRequest, []byte("bad NAR path\n"))
-		return
-	}
 	rep := s.src.Replica()
 	if rep == nil {
 		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyUnavailable)
@@ -149,8 +149,12 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 		return
 	}
 	s.metrics.redirects.Inc()
+	if ctx.IsHead() {
+		s.plain(ctx, fasthttp.StatusOK, bodyFound)
+		return
+	}
 	ctx.Response.Header.Set("Location", locs[best].URL())
-	s.plain(ctx, fasthttp.StatusFound, []byte("found\n"))
+	s.plain(ctx, fasthttp.StatusFound, bodyFound)
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {

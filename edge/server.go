@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -72,6 +71,8 @@ func New(cfg Config, src Source) (*Server, error) {
 }
 
 // Serve answers requests on ln until ctx ends, then shuts down gracefully.
+// An error after ctx ended means requests may still be running, so the
+// replica must stay open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
@@ -81,8 +82,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.http.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
+		if err := s.http.ShutdownWithContext(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
 		}
 		return nil
 	}

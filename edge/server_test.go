@@ -22,6 +22,8 @@ const (
 	hitHash = "ggbqg8lqjwj75wznkv03h0x2bjr2in0j"
 	hitBody = "StorePath: /nix/store/ggbqg8lqjwj75wznkv03h0x2bjr2in0j-a\nURL: nar/1py0ql2r3fvf5h8h9xh2fdsxkizwb8p4wgfa848nlfiv612sv3vr.nar.xz\n"
 	narURL  = "nar/1py0ql2r3fvf5h8h9xh2fdsxkizwb8p4wgfa848nlfiv612sv3vr.nar.xz"
+	// guixURL is how guix publish names a NAR: URI-encoded, so "+" is "%2B".
+	guixURL = "nar/gzip/54dfqaxwz23zvax91bpff2q48w2d2w6s-gtk%2B-3.24.30"
 )
 
 // newEdge serves an edge over a replica of a fresh origin database holding
@@ -35,6 +37,8 @@ func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) 
 		`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ('` + hitHash + `', 'a', 'sha256:x', 1, '` + hitBody + `')`,
 		`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ('` + narURL + `', 'sha256:x', 1, 'xz')`,
 		`INSERT INTO payload_location (url, store_id, key) SELECT '` + narURL + `', id, '` + narURL + `' FROM store`,
+		`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ('` + guixURL + `', 'sha256:x', 1, 'gzip')`,
+		`INSERT INTO payload_location (url, store_id, key) SELECT '` + guixURL + `', id, '` + guixURL + `' FROM store`,
 	} {
 		if _, err := db.Exec(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -116,8 +120,11 @@ func TestServer_Protocol(t *testing.T) {
 		{"GET", "/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.narinfo", 404, "not found\n", nil},
 		{"GET", "/" + narURL, 302, "found\n", map[string]string{"Location": "http://origin.test/" + narURL}},
 		{"GET", "/nar/0000000000000000000000000000000000000000000000000000.nar", 404, "not found\n", nil},
-		{"GET", "/nar/../etc/passwd", 400, "bad NAR path\n", nil},
-		{"GET", "/nar/%2e%2e/x", 400, "bad NAR path\n", nil},
+		{"HEAD", "/" + narURL, 200, "", map[string]string{"Location": ""}},
+		{"HEAD", "/nar/0000000000000000000000000000000000000000000000000000.nar", 404, "", nil},
+		{"GET", "/" + guixURL, 302, "found\n", map[string]string{"Location": "http://origin.test/" + guixURL}},
+		{"GET", "/nar/../etc/passwd", 404, "not found\n", nil},
+		{"GET", "/nar/%2e%2e/x", 404, "not found\n", nil},
 		{"PUT", "/" + hitHash + ".narinfo", 405, "method not allowed: the edge is read-only; upload to the origin\n", map[string]string{"Allow": "GET, HEAD"}},
 		{"POST", "/nix-cache-info", 405, "method not allowed: the edge is read-only; upload to the origin\n", nil},
 		{"GET", "/nope", 404, "not found\n", nil},

@@ -70,9 +70,11 @@ type Replica struct {
 	dir string
 }
 
-func openReplica(dir string) (*Replica, error) {
+// openReplica opens the replica in dir; mustExist refuses to create one.
+func openReplica(dir string, mustExist bool) (*Replica, error) {
 	opts := &pebble.Options{
-		Cache: pebble.NewCache(64 << 20),
+		Cache:            pebble.NewCache(64 << 20),
+		ErrorIfNotExists: mustExist,
 	}
 	defer opts.Cache.Unref()
 	for i := range opts.Levels {
@@ -119,9 +121,14 @@ func (r *Replica) Narinfo(hash string) ([]byte, error) {
 
 // Locations lists the stores holding the NAR file at url (relative to the
 // cache root, as in a narinfo's URL field).
+//
+// It reads locations and stores from one snapshot, so a transaction that
+// moves a file between stores is seen whole or not at all.
 func (r *Replica) Locations(url string) ([]Location, error) {
+	snap := r.db.NewSnapshot()
+	defer snap.Close()
 	prefix := locationPrefix(url)
-	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +136,7 @@ func (r *Replica) Locations(url string) ([]Location, error) {
 	var locs []Location
 	for it.First(); it.Valid(); it.Next() {
 		id := string(it.Key()[len(prefix):])
-		st, err := r.store(id)
+		st, err := readStore(snap, id)
 		if err != nil {
 			return nil, err
 		}
@@ -141,8 +148,8 @@ func (r *Replica) Locations(url string) ([]Location, error) {
 	return locs, it.Error()
 }
 
-func (r *Replica) store(id string) (*Store, error) {
-	v, closer, err := r.db.Get(append([]byte{prefixStore}, id...))
+func readStore(snap *pebble.Snapshot, id string) (*Store, error) {
+	v, closer, err := snap.Get(storeKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}

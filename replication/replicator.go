@@ -33,10 +33,16 @@ type Config struct {
 	// asks the server for a keepalive. Default 5s; keep it well inside the
 	// server's wal_sender_timeout (60s by default).
 	StatusInterval time.Duration
+	// ReceiveTimeout ends a connection from which nothing has arrived for
+	// this long, although a reply was asked for every StatusInterval: the
+	// server or the network is gone without a word. Default 60s, as
+	// PostgreSQL's own wal_receiver_timeout.
+	ReceiveTimeout time.Duration
 	// MaxBackoff bounds the wait between reconnection attempts. Default 5s.
 	MaxBackoff time.Duration
 	// SwitchGrace is how long a replaced replica stays open for readers that
-	// still hold it. Default 10s.
+	// still hold it. Readers hold a replica for one lookup, microseconds.
+	// Default 1m.
 	SwitchGrace time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
@@ -51,6 +57,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("replication: EdgeName %q must be 1-40 characters of [a-z0-9_]", c.EdgeName)
 	case c.Dir == "":
 		return errors.New("replication: Dir is required")
+	case c.Publication != "" && !validPublication.MatchString(c.Publication):
+		return fmt.Errorf("replication: Publication %q must be a lower-case SQL identifier", c.Publication)
+	case c.StatusInterval < 0 || c.ReceiveTimeout < 0 || c.MaxBackoff < 0 || c.SwitchGrace < 0:
+		return errors.New("replication: durations must not be negative")
 	}
 	return nil
 }
@@ -62,11 +72,14 @@ func (c *Config) setDefaults() {
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = 5 * time.Second
 	}
+	if c.ReceiveTimeout == 0 {
+		c.ReceiveTimeout = 60 * time.Second
+	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Second
 	}
 	if c.SwitchGrace <= 0 {
-		c.SwitchGrace = 10 * time.Second
+		c.SwitchGrace = time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -124,14 +137,18 @@ func Open(cfg Config) (*Replicator, error) {
 	if current == "" {
 		return r, nil
 	}
-	rep, err := openReplica(filepath.Join(cfg.Dir, current))
+	rep, err := openReplica(filepath.Join(cfg.Dir, current), true)
 	if err != nil {
 		return nil, err
 	}
 	m, err := rep.meta()
-	if err != nil || !m.Bootstrapped {
+	if err != nil {
 		rep.Close()
-		return nil, fmt.Errorf("replica %s is not complete: %v", current, err)
+		return nil, fmt.Errorf("replica %s: %w", current, err)
+	}
+	if !m.Bootstrapped {
+		rep.Close()
+		return nil, fmt.Errorf("replica %s has no bootstrap record; remove %s to bootstrap anew", current, cfg.Dir)
 	}
 	r.cur.Store(rep)
 	r.status.Bootstrapped = true
@@ -232,7 +249,12 @@ func (r *Replicator) session(ctx context.Context) error {
 	}
 	resume := rep != nil && m.System == sys.SystemID
 	if resume {
-		if resume, err = slotUsable(ctx, conn, m.Slot); err != nil {
+		if resume, err = slotUsable(ctx, conn, m.Slot, m.LSN); err != nil {
+			return err
+		}
+	}
+	if resume {
+		if err := dropStaleSlots(ctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
 			return err
 		}
 	}
@@ -250,8 +272,7 @@ func (r *Replicator) session(ctx context.Context) error {
 	if err := registerEdge(ctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
 		return err
 	}
-	r.update(func(s *Status) { s.Connected = true })
-	err = stream(ctx, conn, rep, r, m)
+	err = stream(ctx, conn, rep, r, m, sys.XLogPos)
 	if isSlotLost(err) {
 		// The next session finds the slot unusable and bootstraps.
 		return fmt.Errorf("%w: %v", ErrSlotLost, err)
@@ -267,7 +288,7 @@ func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system 
 		return nil, err
 	}
 	dir := filepath.Join(r.cfg.Dir, slot)
-	rep, err := openReplica(dir)
+	rep, err := openReplica(dir, false)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +60,21 @@ func (o *origin) addNarinfos(n int) []string {
 		o.t.Fatal(err)
 	}
 	return hashes
+}
+
+// waitAcknowledged waits until slot has confirmed all WAL written so far.
+func (o *origin) waitAcknowledged(slot string) {
+	o.t.Helper()
+	var target string
+	if err := o.conn.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		o.t.Fatal(err)
+	}
+	waitFor(o.t, "slot to confirm "+target, func() bool {
+		var done bool
+		err := o.conn.QueryRow(context.Background(),
+			"SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2", target, slot).Scan(&done)
+		return err == nil && done
+	})
 }
 
 func body(hash string) string { return "StorePath: /nix/store/" + hash + "-x\n" }
@@ -232,7 +251,13 @@ func TestReplicator_LostSlotBootstrapsWhileServing(t *testing.T) {
 		t.Fatal("old replica not served while the slot is lost")
 	}
 	r.Start(t.Context())
-	waitFor(t, "new bootstrap", func() bool { return r.Status().Bootstraps == 1 })
+	// Until the switch, and through it, readers are served.
+	waitFor(t, "new bootstrap", func() bool {
+		if !has(r, old[0]) {
+			t.Fatal("a reader found no replica during the rebuild")
+		}
+		return r.Status().Bootstraps == 1
+	})
 	if r.Status().Slot == slot {
 		t.Fatal("bootstrapped onto the lost slot's name")
 	}
@@ -366,16 +391,7 @@ func TestReplicator_IdleAcknowledgesServerWALEnd(t *testing.T) {
 	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
 	// WAL that carries nothing published must not stay pinned by the slot.
 	o.exec(`INSERT INTO upload_token (name, token_sha256) VALUES ('t', sha256('x'))`)
-	var target string
-	if err := o.conn.QueryRow(t.Context(), "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "slot confirmed past unpublished WAL", func() bool {
-		var done bool
-		err := o.conn.QueryRow(t.Context(),
-			"SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2", target, r.Status().Slot).Scan(&done)
-		return err == nil && done
-	})
+	o.waitAcknowledged(r.Status().Slot)
 }
 
 func TestReplicator_InvalidatedSlotBootstrapsAnew(t *testing.T) {
@@ -424,4 +440,143 @@ func TestReplicator_InvalidatedSlotBootstrapsAnew(t *testing.T) {
 	if n != 0 {
 		t.Error("the invalidated slot was not dropped")
 	}
+}
+
+func TestReplicator_NotCurrentWhileCatchingUp(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	r.Close()
+	// Commits are acknowledged once durable, as in production; the test
+	// cluster otherwise commits asynchronously.
+	o.exec("SET synchronous_commit = on")
+	var last []string
+	for range 1000 {
+		last = o.addNarinfos(1)
+	}
+	restarted := time.Now()
+	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "catch up", func() bool {
+		caughtUp := r.Status().CaughtUpAt.After(restarted)
+		if caughtUp && !has(r, last[0]) {
+			t.Fatalf("replica reported current while still behind the origin: %+v", r.Status())
+		}
+		return caughtUp
+	})
+}
+
+func TestReplicator_RolledBackReplicaBootstrapsAnew(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	o.addNarinfos(2)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	r.Close()
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+
+	later := o.addNarinfos(3)
+	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "later narinfos", func() bool { return has(r, later[2]) })
+	o.waitAcknowledged(r.Status().Slot)
+	r.Close()
+
+	// The replica comes back from the older copy, as after a restore.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap of the restored replica", func() bool { return r.Status().Bootstraps == 1 })
+	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
+		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
+	}
+}
+
+func TestReplicator_StaleSlotsOfOtherDatabasesStay(t *testing.T) {
+	other := newOrigin(t)
+	ro := startReplicator(t, Config{ConnString: other.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap on the other database", func() bool { return ro.Status().Bootstrapped })
+	ro.Close()
+
+	o := newOrigin(t)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	var n int
+	if err := o.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ro.Status().Slot).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatal("bootstrap in one database dropped a slot of the same edge name in another")
+	}
+}
+
+// freezingProxy forwards TCP connections to PostgreSQL until freeze, after
+// which the connections it holds go silent without closing, as behind a
+// dead network path.
+type freezingProxy struct {
+	ln     net.Listener
+	target string
+	frozen atomic.Bool
+}
+
+func newFreezingProxy(t *testing.T, target string) *freezingProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezingProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			frozen := p.frozen.Load()
+			pipe := func(dst, src net.Conn) {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if err != nil {
+						dst.Close()
+						return
+					}
+					if p.frozen.Load() && !frozen {
+						select {} // hold the connection open, forward nothing
+					}
+					dst.Write(buf[:n])
+				}
+			}
+			go pipe(up, c)
+			go pipe(c, up)
+		}
+	}()
+	return p
+}
+
+func TestReplicator_SilentConnectionIsReplaced(t *testing.T) {
+	o := newOrigin(t)
+	u, err := url.Parse(o.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFreezingProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	r := startReplicator(t, Config{ConnString: u.String(), EdgeName: "e1", Dir: t.TempDir(), ReceiveTimeout: time.Second})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	proxy.frozen.Store(true)
+	h := o.addNarinfos(1)
+	waitFor(t, "a new connection", func() bool { return r.Status().Reconnects > 0 })
+	waitFor(t, "narinfo through the new connection", func() bool { return has(r, h[0]) })
 }

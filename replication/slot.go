@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/jackc/pglogrepl"
+
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -15,7 +17,10 @@ import (
 // anew under a new slot.
 var ErrSlotLost = errors.New("replication slot lost")
 
-var validEdgeName = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+var (
+	validEdgeName    = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+	validPublication = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+)
 
 // slotPattern matches every slot that belongs to the edge, whatever its
 // generation. The generation suffix has no underscore, so edge "a" never
@@ -34,29 +39,38 @@ func newSlotName(edge string) string {
 	return "narthex_" + edge + "_" + string(b[:])
 }
 
-// slotUsable reports whether slot exists in the connection's database and
-// still has the WAL it needs. conn is a replication connection, which takes
-// only the simple query protocol; slot names are checked to need no quoting.
-func slotUsable(ctx context.Context, conn *pgconn.PgConn, slot string) (bool, error) {
-	res, err := conn.Exec(ctx, "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = '"+slot+"' AND database = current_database()").ReadAll()
+// slotUsable reports whether slot exists in the connection's database, still
+// has the WAL it needs, and has confirmed nothing beyond applied. The replica
+// stores every LSN before acknowledging it, so a slot ahead of the replica
+// means the replica was rolled back (restored from an older copy): resuming
+// would skip the transactions in between. conn is a replication connection,
+// which takes only the simple query protocol; slot names are generated and
+// need no quoting.
+func slotUsable(ctx context.Context, conn *pgconn.PgConn, slot string, applied pglogrepl.LSN) (bool, error) {
+	res, err := conn.Exec(ctx, "SELECT coalesce(wal_status, ''), coalesce(confirmed_flush_lsn, '0/0') FROM pg_replication_slots"+
+		" WHERE slot_name = '"+slot+"' AND database = current_database()").ReadAll()
 	if err != nil {
 		return false, fmt.Errorf("look up slot: %w", err)
 	}
 	if len(res) == 0 || len(res[0].Rows) == 0 {
 		return false, nil
 	}
-	return string(res[0].Rows[0][0]) != "lost", nil
+	row := res[0].Rows[0]
+	confirmed, err := pglogrepl.ParseLSN(string(row[1]))
+	if err != nil {
+		return false, fmt.Errorf("slot confirmed_flush_lsn: %w", err)
+	}
+	return string(row[0]) != "lost" && confirmed <= applied, nil
 }
 
-// dropStaleSlots drops the edge's slots other than keep. A slot still held
-// by a walsender (a previous process of this edge whose connection the
-// server has not yet noticed is gone) has that walsender ended first.
+// dropStaleSlots drops the edge's slots in this database other than keep:
+// slots of replicas that were replaced, or whose bootstrap failed. A slot
+// still held by a walsender (a previous process of this edge whose connection
+// the server has not yet noticed is gone) has that walsender ended first.
 func dropStaleSlots(ctx context.Context, conn *pgconn.PgConn, edge, keep string) error {
-	q := fmt.Sprintf(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-		WHERE slot_name ~ '%s' AND slot_name <> '%s' AND active_pid IS NOT NULL;
-		SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-		WHERE slot_name ~ '%s' AND slot_name <> '%s' AND NOT active`,
-		slotPattern(edge), keep, slotPattern(edge), keep)
+	where := fmt.Sprintf("slot_name ~ '%s' AND slot_name <> '%s' AND database = current_database()", slotPattern(edge), keep)
+	q := "SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE " + where + " AND active_pid IS NOT NULL;" +
+		"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE " + where + " AND NOT active"
 	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {
 		return fmt.Errorf("drop stale slots: %w", err)
 	}

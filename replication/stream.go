@@ -12,13 +12,22 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
+// ErrSilent means nothing arrived from the server within
+// Config.ReceiveTimeout although replies were asked for.
+var ErrSilent = errors.New("replication connection silent")
+
 // stream follows the slot from the replica's LSN, applying each transaction
 // at its commit in one synced batch together with the transaction's end LSN.
-// It acknowledges only LSNs whose effects are durable in the replica: the end
-// of the last applied transaction or, when no transaction is in flight, the
-// server's WAL end from a keepalive, since everything before it has then been
-// received and applied.
-func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicator, m meta) error {
+//
+// It acknowledges only LSNs that are durable in the replica: the end of the
+// last applied transaction or, when no transaction is in flight, the WAL end
+// of a keepalive, since everything before it has then been received; that
+// LSN is stored before it is acknowledged.
+//
+// target is the server's WAL position when the session began: until the
+// replica has reached it, the replica is catching up, not current. After
+// that, it is current whenever it has applied everything the server sent.
+func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicator, m meta, target pglogrepl.LSN) error {
 	applied := m.LSN
 	err := pglogrepl.StartReplication(ctx, conn, m.Slot, applied, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,
@@ -29,7 +38,8 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 	if err != nil {
 		return fmt.Errorf("start replication: %w", err)
 	}
-	r.log.Info("streaming", "slot", m.Slot, "from", applied)
+	r.update(func(s *Status) { s.Connected = true })
+	r.log.Info("streaming", "slot", m.Slot, "from", applied, "catch_up_to", target)
 
 	a := newApplier()
 	var batch *pebble.Batch
@@ -38,15 +48,23 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 			batch.Close()
 		}
 	}()
-	ack := applied
 	var walEnd pglogrepl.LSN
+	// current reports, and records, that the replica holds everything the
+	// server has sent and has reached the session's target.
+	current := func() {
+		if applied >= target {
+			now := time.Now()
+			r.update(func(s *Status) { s.CaughtUpAt = now; s.ServerWALEnd = walEnd; s.AppliedLSN = applied })
+		}
+	}
 	next := time.Now()
+	lastHeard := time.Now()
 	for {
 		if !time.Now().Before(next) {
 			err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
-				WALWritePosition: ack,
-				WALFlushPosition: ack,
-				WALApplyPosition: ack,
+				WALWritePosition: applied,
+				WALFlushPosition: applied,
+				WALApplyPosition: applied,
 				ClientTime:       time.Now(),
 				ReplyRequested:   true,
 			})
@@ -63,10 +81,14 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				if time.Since(lastHeard) > r.cfg.ReceiveTimeout {
+					return fmt.Errorf("%w for %s", ErrSilent, time.Since(lastHeard).Round(time.Second))
+				}
 				continue
 			}
 			return fmt.Errorf("receive: %w", err)
 		}
+		lastHeard = time.Now()
 		var data []byte
 		switch msg := raw.(type) {
 		case *pgproto3.ErrorResponse:
@@ -85,10 +107,24 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 			if err != nil {
 				return fmt.Errorf("parse keepalive: %w", err)
 			}
-			walEnd = ka.ServerWALEnd
+			walEnd = max(walEnd, ka.ServerWALEnd)
 			if batch == nil {
-				ack = max(ack, ka.ServerWALEnd)
-				r.update(func(s *Status) { s.CaughtUpAt = time.Now(); s.ServerWALEnd = walEnd })
+				// Everything up to the keepalive's WAL end has arrived. Store
+				// that before acknowledging it, so that a replica restored
+				// from an older copy is never mistaken for a current one.
+				if walEnd > applied {
+					b := rep.db.NewBatch()
+					err := setLSN(b, walEnd)
+					if err == nil {
+						err = b.Commit(pebble.Sync)
+					}
+					b.Close()
+					if err != nil {
+						return fmt.Errorf("store position: %w", err)
+					}
+					applied = walEnd
+				}
+				current()
 			}
 			if ka.ReplyRequested {
 				next = time.Time{}
@@ -114,28 +150,30 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 					return errors.New("commit outside a transaction")
 				}
 				end := msg.TransactionEndLSN
-				if end > applied {
-					if err := setLSN(batch, end); err != nil {
-						return err
-					}
-					if err := batch.Commit(pebble.Sync); err != nil {
-						return fmt.Errorf("apply transaction: %w", err)
-					}
-					applied = end
-					ack = max(ack, applied)
+				if end <= applied {
+					// Applied before a restart; the server sends it again.
+					batch.Close()
+					batch = nil
+					continue
+				}
+				if err := setLSN(batch, end); err != nil {
+					return err
+				}
+				if err := batch.Commit(pebble.Sync); err != nil {
+					return fmt.Errorf("apply transaction: %w", err)
 				}
 				batch.Close()
 				batch = nil
+				applied = end
 				commitTime := msg.CommitTime
 				r.update(func(s *Status) {
 					s.AppliedLSN = applied
 					s.LastCommit = commitTime
 					s.Transactions++
-					s.ServerWALEnd = walEnd
-					if applied >= walEnd {
-						s.CaughtUpAt = time.Now()
-					}
 				})
+				if applied >= walEnd {
+					current()
+				}
 			default:
 				if err := a.apply(batch, msg); err != nil {
 					return fmt.Errorf("apply change: %w", err)

@@ -66,7 +66,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer cluster.Stop()
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			log.Error("stop PostgreSQL", "err", err)
+		}
+	}()
 	if err := ensureDatabase(ctx, cluster, devDatabase); err != nil {
 		return err
 	}

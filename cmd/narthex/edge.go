@@ -62,10 +62,10 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 		ln.Close()
 		return err
 	}
-	defer rep.Close()
 	srv, err := edge.New(ecfg, rep)
 	if err != nil {
 		ln.Close()
+		rep.Close()
 		return err
 	}
 	rep.Start(ctx)
@@ -83,7 +83,8 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 	}
 	log.Info("edge listening", "addr", ln.Addr().String(), "edge", rcfg.EdgeName)
 	if err := srv.Serve(ctx, ln); err != nil {
+		// Requests may still be reading the replica: leave it open.
 		return fmt.Errorf("serve: %w", err)
 	}
-	return nil
+	return rep.Close()
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,8 +80,17 @@ func TestDev_NixCopyThroughEdge(t *testing.T) {
 
 	// Stopping narthex dev stops PostgreSQL; running it again keeps the data.
 	dev.stop(t)
-	if out, _ := exec.Command("pgrep", "-f", "postgres -D "+dir).Output(); len(out) > 0 {
-		t.Fatalf("postgres still running after narthex dev stopped: %s", out)
+	if !dev.cmd.ProcessState.Success() {
+		t.Fatalf("narthex dev exited with %v after SIGINT", dev.cmd.ProcessState)
+	}
+	logs := dev.logs()
+	stopped := strings.LastIndex(logs, `msg="postgres stopped"`)
+	serversDone := strings.LastIndex(logs, "msg=stopped")
+	if stopped < 0 || serversDone < 0 || stopped < serversDone || strings.Contains(logs[stopped:], "level=ERROR") {
+		t.Fatalf("PostgreSQL did not stop cleanly, after the servers:\n%s", logs)
+	}
+	if pid, err := os.ReadFile(filepath.Join(dir, "postgres", "data", "postmaster.pid")); err == nil {
+		t.Fatalf("postmaster.pid remains after narthex dev stopped: %s", pid)
 	}
 	dev = startNarthex(t, "dev", "--dir", dir, "--port", fmt.Sprint(port))
 	dev.waitLine(t, "ready", 90*time.Second)
