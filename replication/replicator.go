@@ -137,24 +137,38 @@ func Open(cfg Config) (*Replicator, error) {
 	if current == "" {
 		return r, nil
 	}
-	rep, err := openReplica(filepath.Join(cfg.Dir, current), true)
+	rep, m, err := openCurrent(filepath.Join(cfg.Dir, current))
 	if err != nil {
-		return nil, err
-	}
-	m, err := rep.meta()
-	if err != nil {
-		rep.Close()
-		return nil, fmt.Errorf("replica %s: %w", current, err)
-	}
-	if !m.Bootstrapped {
-		rep.Close()
-		return nil, fmt.Errorf("replica %s has no bootstrap record; remove %s to bootstrap anew", current, cfg.Dir)
+		// The replica is a copy of the origin: one that cannot be read is
+		// rebuilt, not repaired.
+		r.log.Warn("replica unusable; it will be bootstrapped anew", "replica", current, "err", err)
+		if err := os.RemoveAll(filepath.Join(cfg.Dir, current)); err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	r.cur.Store(rep)
 	r.status.Bootstrapped = true
 	r.status.Slot = m.Slot
 	r.status.AppliedLSN = m.LSN
 	return r, nil
+}
+
+// openCurrent opens a bootstrapped replica.
+func openCurrent(dir string) (*Replica, meta, error) {
+	rep, err := openReplica(dir, true)
+	if err != nil {
+		return nil, meta{}, err
+	}
+	m, err := rep.meta()
+	if err == nil && !m.Bootstrapped {
+		err = errors.New("no bootstrap record")
+	}
+	if err != nil {
+		rep.Close()
+		return nil, meta{}, err
+	}
+	return rep, m, nil
 }
 
 // Replica returns the replica to read from, or nil before the first

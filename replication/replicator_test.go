@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -579,4 +580,19 @@ func TestReplicator_SilentConnectionIsReplaced(t *testing.T) {
 	h := o.addNarinfos(1)
 	waitFor(t, "a new connection", func() bool { return r.Status().Reconnects > 0 })
 	waitFor(t, "narinfo through the new connection", func() bool { return has(r, h[0]) })
+}
+
+func TestReplicator_UnreadableReplicaIsRebuilt(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	hs := o.addNarinfos(2)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	slot := r.Status().Slot
+	r.Close()
+	if err := os.RemoveAll(filepath.Join(dir, slot)); err != nil {
+		t.Fatal(err)
+	}
+	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	waitFor(t, "rebuilt replica", func() bool { return has(r, hs[1]) })
 }
