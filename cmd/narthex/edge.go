@@ -24,6 +24,7 @@ func runEdge(ctx context.Context, args []string) error {
 	hitCC := f.String("hit-cache-control", "public, max-age=3600", "Cache-Control of narinfos found")
 	missCC := f.String("miss-cache-control", "public, max-age=60", "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", 30*time.Second, "replica staleness above which /readyz answers 503")
+	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -33,6 +34,9 @@ func runEdge(ctx context.Context, args []string) error {
 	}
 	url, err := databaseURL(*dbURL, *dbURLFile)
 	if err != nil {
+		return err
+	}
+	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)

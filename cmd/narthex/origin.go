@@ -19,7 +19,7 @@ import (
 // originFlags are the settings of "narthex origin".
 type originFlags struct {
 	listen, databaseURL, databaseURLFile, publicURL, storeDir, localStore *string
-	signingKeyFiles, trustedKeys                                          *string
+	signingKeyFiles, trustedKeys, pprofListen                             *string
 	requireSignature                                                      *bool
 	maxNarSize, maxNarinfoSize                                            *int64
 	priority                                                              *int
@@ -39,6 +39,7 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.maxNarSize = f.Int64("max-nar-size", origin.DefaultMaxNarSize, "largest NAR file accepted, in bytes")
 	o.maxNarinfoSize = f.Int64("max-narinfo-size", origin.DefaultMaxNarinfoSize, "largest narinfo accepted, in bytes")
 	o.priority = f.Int("priority", origin.DefaultPriority, "Priority announced in nix-cache-info (lower is preferred)")
+	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	return o
 }
 
@@ -106,6 +107,9 @@ func runOrigin(ctx context.Context, args []string) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer db.Close()
+	if err := startPprof(ctx, log, *o.pprofListen); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *o.listen)
 	if err != nil {
 		return err
