@@ -8,8 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -30,8 +35,9 @@ var snapshotQueries = []struct {
 		`SELECT hash, body FROM narinfo`},
 }
 
-// bootstrapBatchBytes is how much a bootstrap buffers before writing.
-const bootstrapBatchBytes = 8 << 20
+// bootstrapChunkBytes is how much of a bootstrap is sorted in memory and
+// written as one table file.
+var bootstrapChunkBytes = 32 << 20
 
 // bootstrap creates slot on conn (a replication connection) and copies the
 // published tables, as of the slot's consistent point, into rep. The slot's
@@ -53,7 +59,7 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if err != nil {
 		return 0, fmt.Errorf("parse consistent point: %w", err)
 	}
-	w := &bulkWriter{db: rep.db, batch: rep.db.NewBatch(), progress: progress}
+	w := &bulkWriter{rep: rep, progress: progress}
 	for _, q := range snapshotQueries {
 		if err := copyTable(ctx, conn, q.query, q.columns, tables[q.table], w); err != nil {
 			return 0, fmt.Errorf("copy %s: %w", q.table, err)
@@ -62,7 +68,11 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if _, err := conn.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 		return 0, fmt.Errorf("end snapshot: %w", err)
 	}
-	b := w.batch
+	if err := w.flush(); err != nil {
+		return 0, err
+	}
+	b := rep.db.NewBatch()
+	defer b.Close()
 	if err := setLSN(b, lsn); err != nil {
 		return 0, err
 	}
@@ -75,31 +85,76 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	return lsn, nil
 }
 
-// bulkWriter writes rows in large unsynced batches; the final batch, with
-// the replica's metadata, is synced and makes all of them durable.
+// bulkWriter loads rows into an empty replica without its write-ahead log
+// or memtable: it sorts chunks of rows in memory, writes each as a table
+// file, and ingests the file into the LSM. Chunks may overlap one another;
+// Pebble's compactions merge them later.
 type bulkWriter struct {
-	db       *pebble.DB
-	batch    *pebble.Batch
+	rep      *Replica
+	arena    []byte
+	entries  []bulkEntry
 	rows     int
+	files    int
 	progress func(rows int)
 }
 
+// bulkEntry locates one key and value in the arena.
+type bulkEntry struct{ off, klen, vlen int }
+
+func (w *bulkWriter) key(e bulkEntry) []byte { return w.arena[e.off : e.off+e.klen] }
+
 func (w *bulkWriter) set(k, v []byte) error {
-	if err := w.batch.Set(k, v, nil); err != nil {
-		return err
+	if w.arena == nil {
+		// Sized once, so that a chunk never doubles the arena.
+		w.arena = make([]byte, 0, bootstrapChunkBytes+1<<20)
 	}
+	w.entries = append(w.entries, bulkEntry{off: len(w.arena), klen: len(k), vlen: len(v)})
+	w.arena = append(append(w.arena, k...), v...)
 	w.rows++
-	if w.batch.Len() < bootstrapBatchBytes {
+	if len(w.arena) < bootstrapChunkBytes {
 		return nil
 	}
-	if err := w.batch.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("write replica: %w", err)
+	if err := w.flush(); err != nil {
+		return err
 	}
-	w.batch.Close()
-	w.batch = w.db.NewBatch()
 	if w.progress != nil {
 		w.progress(w.rows)
 	}
+	return nil
+}
+
+// flush writes the buffered rows as one sorted, synced table file and
+// ingests it.
+func (w *bulkWriter) flush() error {
+	if len(w.entries) == 0 {
+		return nil
+	}
+	slices.SortFunc(w.entries, func(a, b bulkEntry) int { return bytes.Compare(w.key(a), w.key(b)) })
+	db, opts := w.rep.db, w.rep.opts
+	path := filepath.Join(w.rep.dir, fmt.Sprintf("bootstrap-%d.sst", w.files))
+	w.files++
+	f, err := opts.FS.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("bootstrap table: %w", err)
+	}
+	tw := sstable.NewWriter(objstorageprovider.NewFileWritable(f), opts.MakeWriterOptions(0, db.TableFormat()))
+	for i, e := range w.entries {
+		k := w.key(e)
+		if i > 0 && bytes.Equal(k, w.key(w.entries[i-1])) {
+			continue // a row copied twice: keep one
+		}
+		if err := tw.Set(k, w.arena[e.off+e.klen:e.off+e.klen+e.vlen]); err != nil {
+			tw.Close()
+			return fmt.Errorf("bootstrap table: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("bootstrap table: %w", err)
+	}
+	if err := db.Ingest(context.Background(), []string{path}); err != nil {
+		return fmt.Errorf("ingest bootstrap table: %w", err)
+	}
+	w.arena, w.entries = w.arena[:0], w.entries[:0]
 	return nil
 }
 

@@ -66,8 +66,9 @@ func (l Location) URL() string { return l.Store.BaseURL + "/" + l.Key }
 // Replica is the edge's local copy of the published tables. Reads are safe
 // from any number of goroutines.
 type Replica struct {
-	db  *pebble.DB
-	dir string
+	db   *pebble.DB
+	opts *pebble.Options
+	dir  string
 }
 
 // openReplica opens the replica in dir; mustExist refuses to create one.
@@ -81,11 +82,12 @@ func openReplica(dir string, mustExist bool) (*Replica, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	opts.Logger = quietLogger{}
+	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open replica %s: %w", dir, err)
 	}
-	return &Replica{db: db, dir: dir}, nil
+	return &Replica{db: db, opts: opts, dir: dir}, nil
 }
 
 // Close closes the replica's store.

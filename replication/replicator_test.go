@@ -596,3 +596,24 @@ func TestReplicator_UnreadableReplicaIsRebuilt(t *testing.T) {
 	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
 	waitFor(t, "rebuilt replica", func() bool { return has(r, hs[1]) })
 }
+
+func TestReplicator_BootstrapInManyChunks(t *testing.T) {
+	defer func(n int) { bootstrapChunkBytes = n }(bootstrapChunkBytes)
+	bootstrapChunkBytes = 64 << 10
+	o := newOrigin(t)
+	for range 10 {
+		o.addNarinfos(500)
+	}
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
+		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
+	}
+	// Rows streamed after the bootstrap land over the ingested tables.
+	o.exec("DELETE FROM narinfo WHERE hash IN (SELECT hash FROM narinfo LIMIT 100)")
+	h := o.addNarinfos(1)
+	waitFor(t, "stream", func() bool { return has(r, h[0]) })
+	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
+		t.Fatalf("replica differs from origin after streaming (-origin +replica):\n%s", diff)
+	}
+}
