@@ -5,16 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sys/unix"
 )
 
 // Config configures a Replicator.
@@ -245,7 +248,7 @@ func (r *Replicator) run(ctx context.Context) {
 // session connects, bootstraps if the replica cannot resume, and streams
 // until an error.
 func (r *Replicator) session(ctx context.Context) error {
-	conn, err := pgconn.Connect(ctx, replicationConnString(r.cfg.ConnString))
+	conn, err := r.connect(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -256,7 +259,14 @@ func (r *Replicator) session(ctx context.Context) error {
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	sys, err := pglogrepl.IdentifySystem(ctx, conn)
+	// Each setup step gets ReceiveTimeout: a server that accepted the
+	// connection and then went quiet must not hold the session forever.
+	setup := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, r.cfg.ReceiveTimeout)
+	}
+	sctx, cancel := setup()
+	defer cancel()
+	sys, err := pglogrepl.IdentifySystem(sctx, conn)
 	if err != nil {
 		return fmt.Errorf("identify system: %w", err)
 	}
@@ -269,13 +279,20 @@ func (r *Replicator) session(ctx context.Context) error {
 	}
 	resume := rep != nil && m.System == sys.SystemID
 	if resume {
-		if resume, err = slotUsable(ctx, conn, m.Slot, m.LSN); err != nil {
+		if resume, err = slotUsable(sctx, conn, m.Slot, m.LSN); err != nil {
 			return err
 		}
 	}
 	if resume {
-		if err := dropStaleSlots(ctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
+		if err := dropStaleSlots(sctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
 			return err
+		}
+		took, err := takeOver(sctx, conn, m.Slot)
+		if err != nil {
+			return err
+		}
+		if took {
+			r.log.Warn("ended a previous connection still holding the slot", "slot", m.Slot)
 		}
 	}
 	if !resume {
@@ -289,7 +306,9 @@ func (r *Replicator) session(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := registerEdge(ctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
+	sctx, cancel = setup()
+	defer cancel()
+	if err := registerEdge(sctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
 		return err
 	}
 	err = stream(ctx, conn, rep, r, m, sys.XLogPos)
@@ -298,6 +317,38 @@ func (r *Replicator) session(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrSlotLost, err)
 	}
 	return err
+}
+
+// connect opens a replication connection whose socket gives up on a peer
+// that stops answering: keepalive probes find an idle dead path, and
+// TCP_USER_TIMEOUT one with unacknowledged writes, each within about
+// ReceiveTimeout, so no read or write on the connection blocks for longer.
+func (r *Replicator) connect(ctx context.Context) (*pgconn.PgConn, error) {
+	cfg, err := pgconn.ParseConfig(replicationConnString(r.cfg.ConnString))
+	if err != nil {
+		return nil, err
+	}
+	timeout := r.cfg.ReceiveTimeout
+	probe := max(timeout/4, time.Second)
+	d := &net.Dialer{
+		Timeout:         timeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: probe, Interval: probe, Count: 3},
+		Control: func(network, address string, c syscall.RawConn) error {
+			if !strings.HasPrefix(network, "tcp") {
+				return nil
+			}
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(timeout.Milliseconds()))
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	cfg.DialFunc = d.DialContext
+	return pgconn.ConnectConfig(ctx, cfg)
 }
 
 // bootstrap fills a new replica under a new slot, makes it current, and

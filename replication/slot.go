@@ -94,3 +94,16 @@ func isSlotLost(err error) bool {
 	}
 	return false
 }
+
+// takeOver ends any walsender still holding slot: the slot is this edge's
+// alone, so a holder is a connection of this edge that died without the
+// server noticing yet, which would otherwise keep the slot busy until
+// wal_sender_timeout.
+func takeOver(ctx context.Context, conn *pgconn.PgConn, slot string) (bool, error) {
+	res, err := conn.Exec(ctx, "SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots"+
+		" WHERE slot_name = '"+slot+"' AND database = current_database() AND active_pid IS NOT NULL").ReadAll()
+	if err != nil {
+		return false, fmt.Errorf("take over slot: %w", err)
+	}
+	return len(res) > 0 && len(res[0].Rows) > 0, nil
+}

@@ -29,7 +29,9 @@ var ErrSilent = errors.New("replication connection silent")
 // that, it is current whenever it has applied everything the server sent.
 func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicator, m meta, target pglogrepl.LSN) error {
 	applied := m.LSN
-	err := pglogrepl.StartReplication(ctx, conn, m.Slot, applied, pglogrepl.StartReplicationOptions{
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.ReceiveTimeout)
+	defer cancel()
+	err := pglogrepl.StartReplication(sctx, conn, m.Slot, applied, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,
 		// Protocol 1 sends each transaction whole at its commit; in-progress
 		// streaming stays off.
