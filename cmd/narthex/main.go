@@ -20,6 +20,7 @@ Usage:
   narthex edge     [flags]   serve lookups from a local replica
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
+  narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest: measure narthex on loopback
 
 Every flag can also be set by the environment variable named in its help.
 Run "narthex <command> -h" for a command's flags.
@@ -28,11 +29,12 @@ Run "narthex <command> -h" for a command's flags.
 type command func(ctx context.Context, args []string) error
 
 var commands = map[string]command{
-	"dev":     runDev,
-	"origin":  runOrigin,
-	"edge":    runEdge,
-	"migrate": runMigrate,
-	"token":   runToken,
+	"dev":      runDev,
+	"origin":   runOrigin,
+	"edge":     runEdge,
+	"migrate":  runMigrate,
+	"token":    runToken,
+	"loadtest": runLoadtest,
 }
 
 func main() {

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/narthex-cache/narthex/loadtest"
+)
+
+const loadtestUsage = `usage: narthex loadtest <mode> [flags]
+
+Modes (every one targets loopback only and prints a table, or JSON with --json):
+  populate   write a synthetic cache of --count paths into the origin database
+  lookup     narinfo GETs against one or more servers (edges, nginx, ceiling)
+  ceiling    a bare fasthttp server answering every request with a narinfo
+  lag        commit paths at the origin and time their arrival on edges
+  bootstrap  time a fresh edge from start to ready; its memory and replica size
+  ingest     synthetic uploads through the origin's PUT API
+
+Run "narthex loadtest <mode> -h" for a mode's flags.
+`
+
+var loadtestModes = map[string]command{
+	"populate":  runPopulate,
+	"lookup":    runLookup,
+	"ceiling":   runCeiling,
+	"lag":       runLag,
+	"bootstrap": runBootstrap,
+	"ingest":    runIngest,
+}
+
+func runLoadtest(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, loadtestUsage)
+		if len(args) == 0 {
+			return errors.New("no mode given")
+		}
+		return flag.ErrHelp
+	}
+	mode, ok := loadtestModes[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown mode %q\n\n%s", args[0], loadtestUsage)
+	}
+	return mode(ctx, args[1:])
+}
+
+// report writes v to stdout as one JSON object or as its table.
+func report(asJSON bool, v any, table func(io.Writer) error) error {
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return table(os.Stdout)
+}
+
+// floatFlag defines a float64 flag defaulting from its environment variable.
+func floatFlag(f *flags, name string, def float64, help string) *float64 {
+	return envParsed(f, name, def, help, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, f.FlagSet.Float64)
+}
+
+// list splits a comma-separated flag value, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func runPopulate(ctx context.Context, args []string) error {
+	f := newFlags("loadtest populate", "Writes a synthetic cache of --count store paths into the origin database with COPY:\nnarinfos signed by a key derived from --seed, their NAR files and references to earlier\npaths. Path i has the hash loadtest.Hash(seed, i); lookup asks for the same keys.")
+	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database (loopback)")
+	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	count := f.Int("count", 0, "number of store paths (required)")
+	seed := f.Int64("seed", 1, "seed of the synthetic cache")
+	refsMax := f.Int("refs-max", loadtest.DefaultRefsMax, "largest number of references of a path (about a eighth of it on average)")
+	staticDir := f.String("static-dir", "", "also write <hash>.narinfo files and nix-cache-info here, for a static web server")
+	chunk := f.Int("chunk-size", loadtest.DefaultChunkSize, "paths per transaction")
+	timeout := f.Duration("timeout", loadtest.MaxDuration, "longest run (at most 24h)")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := databaseURL(*dbURL, *dbURLFile)
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.Populate(ctx, loadtest.PopulateConfig{
+		DatabaseURL: url, Count: *count, Seed: *seed, RefsMax: *refsMax, StaticDir: *staticDir, ChunkSize: *chunk, Timeout: *timeout,
+	})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runLookup(ctx context.Context, args []string) error {
+	f := newFlags("loadtest lookup", "Sends narinfo GETs to each --url in turn with the same settings: hits for the --keys\npaths populate made with --seed, misses for hashes nobody makes. A hit not answered 200\nor a miss not answered 404 is an error. --rate 0 is a closed loop (maximum throughput);\n--rate R sends R requests/s on a fixed timeline, latency counted from each intended send.")
+	urls := f.String("url", "", "comma-separated base URLs, http:// on loopback, each with an optional path prefix (required)")
+	keys := f.Int("keys", 0, "number of paths populate created (required)")
+	seed := f.Int64("seed", 1, "seed populate used")
+	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of requests for existing paths, 0 to 1")
+	dist := f.String("dist", string(loadtest.DistUniform), "key distribution: uniform or zipf")
+	zipfS := floatFlag(f, "zipf-exponent", loadtest.DefaultZipfExponent, "exponent s of the zipf distribution, above 1")
+	conns := f.Int("connections", 64, "keep-alive connections, one request in flight on each")
+	duration := f.Duration("duration", 10*time.Second, "length of each URL's run (at most 1h)")
+	requests := f.Int64("requests", 0, "most requests per URL (0: as many as the duration allows)")
+	rate := floatFlag(f, "rate", 0, "requests per second in total on a fixed timeline (0: closed loop)")
+	timeout := f.Duration("timeout", loadtest.DefaultRequestTimeout, "how long past the run's end an answer may take")
+	asJSON := f.Bool("json", false, "print one JSON object instead of tables")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	results, err := loadtest.Lookup(ctx, loadtest.LookupConfig{
+		URLs: list(*urls), Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist), ZipfExponent: *zipfS,
+		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout,
+	})
+	if len(results) > 0 {
+		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
+		if rerr := report(*asJSON, map[string]any{"results": results}, table); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+func runCeiling(ctx context.Context, args []string) error {
+	f := newFlags("loadtest ceiling", "Serves every request with the same narinfo-sized body (200, text/x-nix-narinfo):\nthe upper bound of any fasthttp handler on this machine. Runs until SIGINT/SIGTERM\nor --duration, then prints how many requests it served.")
+	listen := f.String("listen", "127.0.0.1:8090", "loopback address to serve HTTP on")
+	duration := f.Duration("duration", 0, "stop after this long (0: at SIGINT/SIGTERM; at most 1h)")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "ceiling listening on http://%s\n", c.Addr())
+	res, err := c.Run(ctx)
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runLag(ctx context.Context, args []string) error {
+	f := newFlags("loadtest lag", "Commits one path per transaction at the origin on a fixed schedule and measures, for\neach edge (over HTTP) and an optional native subscriber (over SQL), the time from each\ncommit's acknowledgement to the first probe that finds it. The paths stay in the cache.")
+	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database (loopback)")
+	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	edges := f.String("edge", "", "comma-separated edge base URLs, http:// on loopback")
+	subURL := f.String("subscriber-url", "", "connection string of a database subscribing to the narthex publication (loopback)")
+	subURLFile := f.String("subscriber-url-file", "", "file holding the subscriber's connection string")
+	rate := floatFlag(f, "rate", 1000, "commits per second")
+	duration := f.Duration("duration", 10*time.Second, "length of the schedule (at most 1h)")
+	commits := f.Int64("commits", 0, "most commits (0: rate × duration; at most 1000000)")
+	grace := f.Duration("grace", loadtest.DefaultLagGrace, "how long after the last commit targets may take to show it")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := databaseURL(*dbURL, *dbURLFile)
+	if err != nil {
+		return err
+	}
+	sub := *subURL
+	if *subURLFile != "" {
+		if sub, err = readSecret("subscriber-url-file", *subURLFile); err != nil {
+			return err
+		}
+	}
+	res, err := loadtest.Lag(ctx, loadtest.LagConfig{
+		DatabaseURL: url, Edges: list(*edges), SubscriberURL: sub, Rate: *rate, Duration: *duration, Commits: *commits, Grace: *grace,
+	})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runBootstrap(ctx context.Context, args []string) error {
+	f := newFlags("loadtest bootstrap", "Starts `narthex edge` on an empty replica and a free loopback port, times it until\n/readyz answers 200, reports its memory (VmRSS, VmHWM) and replica size, then stops it\nand drops its replication slot.")
+	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database, as a role with REPLICATION (loopback)")
+	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	name := f.String("edge-name", loadtest.DefaultBootstrapEdge, "name of the temporary edge; no other edge may have it")
+	dir := f.String("dir", "", "folder for the temporary replica (default: the system's temporary folder)")
+	timeout := f.Duration("timeout", loadtest.DefaultBootstrapTimeout, "longest wait for the edge to be ready")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := databaseURL(*dbURL, *dbURLFile)
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.Bootstrap(ctx, loadtest.BootstrapConfig{DatabaseURL: url, EdgeName: *name, Dir: *dir, Timeout: *timeout})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runIngest(ctx context.Context, args []string) error {
+	f := newFlags("loadtest ingest", "Uploads synthetic paths through the origin's PUT API: for each, a NAR file of random\nbytes, then a narinfo listing it. Any answer but 2xx is an error. The paths stay in the cache.")
+	url := f.String("url", "", "origin base URL, http:// on loopback (required)")
+	tokenFile := f.String("token-file", "", "file holding an upload token (required)")
+	count := f.Int("count", loadtest.DefaultIngestCount, "number of uploads")
+	narSize := f.Int("nar-size", loadtest.DefaultNarSize, "bytes per NAR file")
+	concurrency := f.Int("concurrency", 4, "uploads in flight")
+	duration := f.Duration("duration", 10*time.Minute, "longest run (at most 1h)")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *tokenFile == "" {
+		return errors.New("--token-file is required")
+	}
+	token, err := readSecret("token-file", *tokenFile)
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.Ingest(ctx, loadtest.IngestConfig{
+		URL: *url, Token: token, Count: *count, NarSize: *narSize, Concurrency: *concurrency, Duration: *duration,
+	})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}

@@ -1,0 +1,84 @@
+package loadtest_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/loadtest"
+)
+
+// dbEdge answers narinfo lookups straight from the origin database: an
+// edge without lag.
+func dbEdge(t *testing.T, url string) string {
+	t.Helper()
+	db, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body string
+		hash := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".narinfo")
+		if err := db.QueryRow(r.Context(), "SELECT body FROM narinfo WHERE hash = $1", hash).Scan(&body); err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func TestLag(t *testing.T) {
+	url := pgtest.NewOriginDatabase(t)
+	edge := dbEdge(t, url)
+	res, err := loadtest.Lag(t.Context(), loadtest.LagConfig{
+		DatabaseURL: url, Edges: []string{edge}, SubscriberURL: url,
+		Rate: 200, Duration: 500 * time.Millisecond, Grace: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Commits != 100 {
+		t.Errorf("%d commits, want 100 (200/s for 0.5 s)", res.Commits)
+	}
+	if len(res.Targets) != 2 {
+		t.Fatalf("%d targets, want 2", len(res.Targets))
+	}
+	for _, tg := range res.Targets {
+		if tg.Seen != res.Commits || tg.NeverSeen != 0 || tg.ProbeErrors != 0 || tg.Lag.Count != res.Commits {
+			t.Errorf("%s: %+v", tg.Target, tg)
+		}
+		// The origin itself shows each commit at once.
+		if tg.Lag.P99 > 100*time.Millisecond {
+			t.Errorf("%s: p99 lag %v from the origin database itself", tg.Target, tg.Lag.P99)
+		}
+	}
+	var n int
+	if err := pgtest.Connect(t, url).QueryRow(t.Context(), "SELECT count(*) FROM narinfo JOIN narinfo_file ON narinfo_hash = hash").Scan(&n); err != nil || n != 100 {
+		t.Errorf("%d narinfos with their files in the origin (%v), want 100", n, err)
+	}
+}
+
+func TestLag_NeverSeen(t *testing.T) {
+	url := pgtest.NewOriginDatabase(t)
+	// An edge that never has anything.
+	ts := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(ts.Close)
+	res, err := loadtest.Lag(t.Context(), loadtest.LagConfig{
+		DatabaseURL: url, Edges: []string{ts.URL}, Rate: 100, Duration: 200 * time.Millisecond, Grace: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg := res.Targets[0]; tg.NeverSeen != res.Commits || tg.Seen != 0 {
+		t.Errorf("an edge that shows nothing: %+v", tg)
+	}
+}

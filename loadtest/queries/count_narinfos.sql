@@ -1,0 +1,2 @@
+-- The number of narinfos (a sequential or index-only scan).
+SELECT count(*) FROM narinfo;
