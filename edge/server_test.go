@@ -240,3 +240,64 @@ func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServer_NarinfoLarge measures lookups in a replica of 100,000
+// narinfos of realistic size, keys drawn uniformly.
+func BenchmarkServer_NarinfoLarge(b *testing.B) {
+	_, db, srv := newEdge(b, Config{})
+	const n = 100000
+	if _, err := db.Exec(b.Context(), `
+		INSERT INTO narinfo (hash, name, nar_hash, nar_size, body)
+		SELECT h, 'p', 'sha256:x', 1, repeat('StorePath: /nix/store/' || h || E'-p\n', 12)
+		FROM (SELECT translate(substr(md5(i::text) || md5((i+7)::text), 1, 32), 'eotu', '0123') AS h
+		      FROM generate_series(1, $1) i) s ON CONFLICT DO NOTHING`, n); err != nil {
+		b.Fatal(err)
+	}
+	rows, err := db.Query(b.Context(), `SELECT hash FROM narinfo`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var hashes []string
+	for rows.Next() {
+		var h string
+		rows.Scan(&h)
+		hashes = append(hashes, h)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/" + hashes[len(hashes)-1] + ".narinfo")
+		srv.Handle(&ctx)
+		if ctx.Response.StatusCode() == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("replica never caught up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, bc := range []struct {
+		name string
+		key  func(i int) string
+	}{
+		{"hit", func(i int) string { return hashes[(i*7919)%len(hashes)] }},
+		{"miss", func(i int) string { return fmt.Sprintf("%032d", i%1000000) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			paths := make([][]byte, 4096)
+			for i := range paths {
+				paths[i] = []byte("/" + bc.key(i*31) + ".narinfo")
+			}
+			var ctx fasthttp.RequestCtx
+			ctx.Request.Header.SetMethod("GET")
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				ctx.Request.SetRequestURIBytes(paths[i%len(paths)])
+				ctx.Response.Reset()
+				srv.Handle(&ctx)
+				i++
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -67,9 +68,42 @@ type relation struct {
 // new applier is made for every connection.
 type applier struct {
 	relations map[uint32]relation
+	present   *presence
+	// touched lists the narinfo keys the current transaction wrote, and
+	// truncated whether it emptied the table: the memory cache drops them
+	// once the transaction is durable.
+	touched   [][]byte
+	truncated bool
 }
 
-func newApplier() *applier { return &applier{relations: make(map[uint32]relation)} }
+// committed tells the replica's memory cache what the transaction that just
+// became durable changed, and starts the next transaction afresh.
+func (a *applier) committed(rep *Replica) {
+	if a.truncated {
+		rep.hot.clear()
+	} else {
+		rep.hot.invalidate(a.touched)
+	}
+	a.discard()
+}
+
+// discard forgets the current transaction's changes.
+func (a *applier) discard() {
+	a.touched, a.truncated = a.touched[:0], false
+}
+
+func (a *applier) touch(t table, keys ...[]byte) {
+	if t.lower[0] != narinfoFirst {
+		return
+	}
+	for _, k := range keys {
+		a.touched = append(a.touched, bytes.Clone(k))
+	}
+}
+
+func newApplier(rep *Replica) *applier {
+	return &applier{relations: make(map[uint32]relation), present: rep.present}
+}
 
 // apply adds one decoded message's effect to b. b is an indexed batch, so a
 // row whose unchanged TOAST value was not sent can be read back.
@@ -100,6 +134,7 @@ func (a *applier) apply(b *pebble.Batch, msg pglogrepl.Message) error {
 		if err != nil {
 			return err
 		}
+		a.touch(t, k)
 		return b.Delete(k, nil)
 	case *pglogrepl.TruncateMessage:
 		for _, id := range m.RelationIDs {
@@ -111,6 +146,7 @@ func (a *applier) apply(b *pebble.Batch, msg pglogrepl.Message) error {
 			if !ok {
 				continue
 			}
+			a.truncated = a.truncated || t.lower[0] == narinfoFirst
 			if err := b.DeleteRange(t.lower, t.upper, nil); err != nil {
 				return err
 			}
@@ -157,7 +193,12 @@ func (a *applier) upsert(b *pebble.Batch, relID uint32, oldTuple, newTuple *pglo
 	if err != nil {
 		return err
 	}
+	a.touch(t, k)
+	if t.lower[0] == narinfoFirst {
+		a.present.add(k) // before the commit that stores it
+	}
 	if string(oldKey) != string(k) {
+		a.touch(t, oldKey)
 		if err := b.Delete(oldKey, nil); err != nil {
 			return err
 		}

@@ -71,6 +71,12 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if err := w.flush(); err != nil {
 		return 0, err
 	}
+	if 2*w.narinfos > minPresence {
+		// Sized for an empty replica; size it for this one.
+		if err := rep.loadPresence(); err != nil {
+			return 0, err
+		}
+	}
 	b := rep.db.NewBatch()
 	defer b.Close()
 	if err := setLSN(b, lsn); err != nil {
@@ -94,6 +100,7 @@ type bulkWriter struct {
 	arena    []byte
 	entries  []bulkEntry
 	rows     int
+	narinfos int
 	files    int
 	progress func(rows int)
 }
@@ -104,6 +111,10 @@ type bulkEntry struct{ off, klen, vlen int }
 func (w *bulkWriter) key(e bulkEntry) []byte { return w.arena[e.off : e.off+e.klen] }
 
 func (w *bulkWriter) set(k, v []byte) error {
+	if k[0] >= narinfoFirst && k[0] < narinfoEnd {
+		w.rep.present.add(k)
+		w.narinfos++
+	}
 	if w.arena == nil {
 		// Sized once, so that a chunk never doubles the arena.
 		w.arena = make([]byte, 0, bootstrapChunkBytes+1<<20)

@@ -69,10 +69,14 @@ type Replica struct {
 	db   *pebble.DB
 	opts *pebble.Options
 	dir  string
+	hot  *hotCache
+	// present holds every narinfo hash in the replica, and some more.
+	present *presence
 }
 
-// openReplica opens the replica in dir; mustExist refuses to create one.
-func openReplica(dir string, mustExist bool) (*Replica, error) {
+// openReplica opens the replica in dir, with a memory cache of hotBytes of
+// narinfo bodies; mustExist refuses to create one.
+func openReplica(dir string, mustExist bool, hotBytes int) (*Replica, error) {
 	opts := &pebble.Options{
 		Cache:            pebble.NewCache(64 << 20),
 		ErrorIfNotExists: mustExist,
@@ -87,7 +91,29 @@ func openReplica(dir string, mustExist bool) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open replica %s: %w", dir, err)
 	}
-	return &Replica{db: db, opts: opts, dir: dir}, nil
+	r := &Replica{db: db, opts: opts, dir: dir, hot: newHotCache(hotBytes)}
+	if err := r.loadPresence(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// minPresence is the least number of narinfos the presence filter is sized
+// for; it is sized for twice the replica's narinfos when larger.
+const minPresence = 4 << 20
+
+// loadPresence builds the presence filter from the narinfo keys.
+func (r *Replica) loadPresence() error {
+	n, err := r.Count()
+	if err != nil {
+		return err
+	}
+	r.present = newPresence(max(2*n, minPresence))
+	return r.scan([]byte{narinfoFirst}, []byte{narinfoEnd}, func(k, _ []byte) error {
+		r.present.add(k)
+		return nil
+	})
 }
 
 // Close closes the replica's store.
@@ -96,6 +122,14 @@ func (r *Replica) Close() error { return r.db.Close() }
 // WriteNarinfo writes the narinfo body for hash to w and reports whether the
 // replica has it. hash must be a valid store path hash.
 func (r *Replica) WriteNarinfo(w io.Writer, hash []byte) (bool, error) {
+	if !r.present.mayContain(hash) {
+		return false, nil
+	}
+	body, gen, ok := r.hot.get(hash)
+	if ok {
+		_, err := w.Write(body)
+		return err == nil, err
+	}
 	v, closer, err := r.db.Get(hash)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
@@ -103,8 +137,9 @@ func (r *Replica) WriteNarinfo(w io.Writer, hash []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	defer closer.Close()
+	r.hot.put(hash, v, gen)
 	_, err = w.Write(v)
-	closer.Close()
 	return err == nil, err
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	ReceiveTimeout time.Duration
 	// MaxBackoff bounds the wait between reconnection attempts. Default 5s.
 	MaxBackoff time.Duration
+	// MemoryCacheBytes bounds the memory cache of recently served narinfo
+	// bodies. Default 64 MiB; negative turns it off.
+	MemoryCacheBytes int
 	// SwitchGrace is how long a replaced replica stays open for readers that
 	// still hold it. Readers hold a replica for one lookup, microseconds.
 	// Default 1m.
@@ -80,6 +83,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Second
+	}
+	if c.MemoryCacheBytes == 0 {
+		c.MemoryCacheBytes = 64 << 20
 	}
 	if c.SwitchGrace <= 0 {
 		c.SwitchGrace = time.Minute
@@ -140,7 +146,7 @@ func Open(cfg Config) (*Replicator, error) {
 	if current == "" {
 		return r, nil
 	}
-	rep, m, err := openCurrent(filepath.Join(cfg.Dir, current))
+	rep, m, err := openCurrent(filepath.Join(cfg.Dir, current), cfg.MemoryCacheBytes)
 	if err != nil {
 		// The replica is a copy of the origin: one that cannot be read is
 		// rebuilt, not repaired.
@@ -158,8 +164,8 @@ func Open(cfg Config) (*Replicator, error) {
 }
 
 // openCurrent opens a bootstrapped replica.
-func openCurrent(dir string) (*Replica, meta, error) {
-	rep, err := openReplica(dir, true)
+func openCurrent(dir string, hotBytes int) (*Replica, meta, error) {
+	rep, err := openReplica(dir, true, hotBytes)
 	if err != nil {
 		return nil, meta{}, err
 	}
@@ -359,7 +365,7 @@ func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system 
 		return nil, err
 	}
 	dir := filepath.Join(r.cfg.Dir, slot)
-	rep, err := openReplica(dir, false)
+	rep, err := openReplica(dir, false, r.cfg.MemoryCacheBytes)
 	if err != nil {
 		return nil, err
 	}

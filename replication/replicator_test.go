@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,13 +117,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// has reports whether the replica serves hash, through the path the edge
+// uses: presence filter, memory cache, then the store.
 func has(r *Replicator, hash string) bool {
+	_, ok := served(r, hash)
+	return ok
+}
+
+func served(r *Replicator, hash string) (string, bool) {
 	rep := r.Replica()
 	if rep == nil {
-		return false
+		return "", false
 	}
-	b, err := rep.Narinfo(hash)
-	return err == nil && b != nil
+	var b strings.Builder
+	ok, err := rep.WriteNarinfo(&b, []byte(hash))
+	return b.String(), err == nil && ok
 }
 
 // contents returns the replica's narinfos.
@@ -615,5 +624,74 @@ func TestReplicator_BootstrapInManyChunks(t *testing.T) {
 	waitFor(t, "stream", func() bool { return has(r, h[0]) })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("replica differs from origin after streaming (-origin +replica):\n%s", diff)
+	}
+}
+
+func TestReplicator_ServedBodiesFollowWrites(t *testing.T) {
+	o := newOrigin(t)
+	hs := o.addNarinfos(3)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	for range 3 { // served more than once, so from memory
+		if got, _ := served(r, hs[0]); got != body(hs[0]) {
+			t.Fatalf("served %q, want %q", got, body(hs[0]))
+		}
+	}
+	o.exec("UPDATE narinfo SET body = 'changed\n' WHERE hash = $1", hs[0])
+	waitFor(t, "updated body", func() bool { got, _ := served(r, hs[0]); return got == "changed\n" })
+	o.exec("DELETE FROM narinfo WHERE hash = $1", hs[0])
+	waitFor(t, "deleted narinfo", func() bool { return !has(r, hs[0]) })
+	o.exec("TRUNCATE narinfo CASCADE")
+	waitFor(t, "truncated table", func() bool { return !has(r, hs[1]) && !has(r, hs[2]) })
+	again := o.addNarinfos(1)
+	waitFor(t, "insert after truncate", func() bool { return has(r, again[0]) })
+}
+
+func TestHotCache_StaleReadIsNotStored(t *testing.T) {
+	c := newHotCache(1 << 20)
+	k := []byte("ggbqg8lqjwj75wznkv03h0x2bjr2in0j")
+	_, gen, _ := c.get(k)
+	c.invalidate([][]byte{k}) // a commit lands while the reader reads
+	c.put(k, []byte("old"), gen)
+	if b, _, ok := c.get(k); ok {
+		t.Fatalf("stored %q read before an invalidation", b)
+	}
+	_, gen, _ = c.get(k)
+	c.put(k, []byte("new"), gen)
+	if b, _, _ := c.get(k); string(b) != "new" {
+		t.Fatalf("cache has %q, want new", b)
+	}
+}
+
+func TestHotCache_StaysWithinBudget(t *testing.T) {
+	c := newHotCache(hotShards * 1000)
+	for i := range 10000 {
+		k := []byte(fmt.Sprintf("%032d", i))
+		_, gen, _ := c.get(k)
+		c.put(k, make([]byte, 100), gen)
+	}
+	for i := range c.shards {
+		if s := &c.shards[i]; s.bytes > c.maxBytes {
+			t.Fatalf("shard %d holds %d bytes, budget %d", i, s.bytes, c.maxBytes)
+		}
+	}
+}
+
+func TestPresence_NoFalseNegatives(t *testing.T) {
+	p := newPresence(10000)
+	for i := range 10000 {
+		p.add([]byte(fmt.Sprintf("%032d", i)))
+	}
+	falsePositives := 0
+	for i := range 10000 {
+		if !p.mayContain([]byte(fmt.Sprintf("%032d", i))) {
+			t.Fatalf("added key %d reported absent", i)
+		}
+		if p.mayContain([]byte(fmt.Sprintf("x%031d", i))) {
+			falsePositives++
+		}
+	}
+	if falsePositives > 300 {
+		t.Errorf("%d of 10000 absent keys reported present", falsePositives)
 	}
 }

@@ -43,7 +43,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 	r.update(func(s *Status) { s.Connected = true })
 	r.log.Info("streaming", "slot", m.Slot, "from", applied, "catch_up_to", target)
 
-	a := newApplier()
+	a := newApplier(rep)
 	var batch *pebble.Batch
 	defer func() {
 		if batch != nil {
@@ -156,6 +156,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 					// Applied before a restart; the server sends it again.
 					batch.Close()
 					batch = nil
+					a.discard()
 					continue
 				}
 				if err := setLSN(batch, end); err != nil {
@@ -166,6 +167,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 				}
 				batch.Close()
 				batch = nil
+				a.committed(rep)
 				applied = end
 				commitTime := msg.CommitTime
 				r.update(func(s *Status) {

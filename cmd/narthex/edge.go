@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ func runEdge(ctx context.Context, args []string) error {
 	hitCC := f.String("hit-cache-control", "public, max-age=3600", "Cache-Control of narinfos found")
 	missCC := f.String("miss-cache-control", "public, max-age=60", "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", 30*time.Second, "replica staleness above which /readyz answers 503")
+	memCache := f.Int("memory-cache", 64<<20, "bytes of recently served narinfos kept in memory (0: off)")
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -48,6 +50,8 @@ func runEdge(ctx context.Context, args []string) error {
 		EdgeName:   *name,
 		Dir:        *replicaDir,
 		Logger:     log,
+		// The flag's 0 means off; the Config's zero means the default.
+		MemoryCacheBytes: cmp.Or(*memCache, -1),
 	}, edge.Config{
 		StoreDir:         *storeDir,
 		Priority:         *priority,
