@@ -16,8 +16,7 @@ import (
 func runEdge(ctx context.Context, args []string) error {
 	f := newFlags("edge", "Serves narinfo lookups from a local replica of the origin database, kept current\nby logical replication, and redirects NAR downloads to a store holding the file.")
 	listen := f.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
-	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database, as a role with REPLICATION")
-	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database, as a role with REPLICATION")
 	name := f.String("name", "", "edge name, 1-40 characters of [a-z0-9_]; names its replication slot (required)")
 	replicaDir := f.String("replica-dir", "./narthex-replica", "directory of the local replica")
 	storeDir := f.String("store-dir", narinfo.NixStoreDir, "Nix store directory announced in nix-cache-info")
@@ -34,7 +33,7 @@ func runEdge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	url, err := databaseURL(*dbURL, *dbURLFile)
+	url, err := dbURL()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -100,4 +101,21 @@ func readSecret(flagName, path string) (string, error) {
 		return "", fmt.Errorf("--%s: %w", flagName, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// databaseURL defines --database-url and --database-url-file (for a
+// connection string with a password, kept off the command line), described
+// by what; the returned function, called after parse, gives the string.
+func (f *flags) databaseURL(what string) func() (string, error) {
+	url := f.String("database-url", "", what)
+	file := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	return func() (string, error) {
+		if *file != "" {
+			return readSecret("database-url-file", *file)
+		}
+		if *url == "" {
+			return "", errors.New("--database-url or --database-url-file is required")
+		}
+		return *url, nil
+	}
 }

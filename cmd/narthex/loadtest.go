@@ -80,8 +80,7 @@ func list(s string) []string {
 
 func runPopulate(ctx context.Context, args []string) error {
 	f := newFlags("loadtest populate", "Writes a synthetic cache of --count store paths into the origin database with COPY:\nnarinfos signed by a key derived from --seed, their NAR files and references to earlier\npaths. Path i has the hash loadtest.Hash(seed, i); lookup asks for the same keys.")
-	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database (loopback)")
-	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database (loopback)")
 	count := f.Int("count", 0, "number of store paths (required)")
 	seed := f.Int64("seed", 1, "seed of the synthetic cache")
 	refsMax := f.Int("refs-max", loadtest.DefaultRefsMax, "largest number of references of a path (about a eighth of it on average)")
@@ -92,7 +91,7 @@ func runPopulate(ctx context.Context, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	url, err := databaseURL(*dbURL, *dbURLFile)
+	url, err := dbURL()
 	if err != nil {
 		return err
 	}
@@ -157,8 +156,7 @@ func runCeiling(ctx context.Context, args []string) error {
 
 func runLag(ctx context.Context, args []string) error {
 	f := newFlags("loadtest lag", "Commits one path per transaction at the origin on a fixed schedule and measures, for\neach edge (over HTTP) and an optional native subscriber (over SQL), the time from each\ncommit's acknowledgement to the first probe that finds it. The paths stay in the cache.")
-	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database (loopback)")
-	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database (loopback)")
 	edges := f.String("edge", "", "comma-separated edge base URLs, http:// on loopback")
 	subURL := f.String("subscriber-url", "", "connection string of a database subscribing to the narthex publication (loopback)")
 	subURLFile := f.String("subscriber-url-file", "", "file holding the subscriber's connection string")
@@ -170,7 +168,7 @@ func runLag(ctx context.Context, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	url, err := databaseURL(*dbURL, *dbURLFile)
+	url, err := dbURL()
 	if err != nil {
 		return err
 	}
@@ -191,8 +189,7 @@ func runLag(ctx context.Context, args []string) error {
 
 func runBootstrap(ctx context.Context, args []string) error {
 	f := newFlags("loadtest bootstrap", "Starts `narthex edge` on an empty replica and a free loopback port, times it until\n/readyz answers 200, reports its memory (VmRSS, VmHWM) and replica size, then stops it\nand drops its replication slot.")
-	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database, as a role with REPLICATION (loopback)")
-	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database, as a role with REPLICATION (loopback)")
 	name := f.String("edge-name", loadtest.DefaultBootstrapEdge, "name of the temporary edge; no other edge may have it")
 	dir := f.String("dir", "", "folder for the temporary replica (default: the system's temporary folder)")
 	timeout := f.Duration("timeout", loadtest.DefaultBootstrapTimeout, "longest wait for the edge to be ready")
@@ -200,7 +197,7 @@ func runBootstrap(ctx context.Context, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	url, err := databaseURL(*dbURL, *dbURLFile)
+	url, err := dbURL()
 	if err != nil {
 		return err
 	}

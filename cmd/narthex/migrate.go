@@ -9,12 +9,11 @@ import (
 
 func runMigrate(ctx context.Context, args []string) error {
 	f := newFlags("migrate", "Brings the origin database schema up to date. Safe to run again.")
-	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database")
-	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	url, err := databaseURL(*dbURL, *dbURLFile)
+	url, err := dbURL()
 	if err != nil {
 		return err
 	}

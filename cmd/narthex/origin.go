@@ -18,18 +18,18 @@ import (
 
 // originFlags are the settings of "narthex origin".
 type originFlags struct {
-	listen, databaseURL, databaseURLFile, publicURL, storeDir, localStore *string
-	signingKeyFiles, trustedKeys, pprofListen                             *string
-	requireSignature                                                      *bool
-	maxNarSize, maxNarinfoSize                                            *int64
-	priority                                                              *int
+	listen, publicURL, storeDir, localStore   *string
+	signingKeyFiles, trustedKeys, pprofListen *string
+	databaseURL                               func() (string, error)
+	requireSignature                          *bool
+	maxNarSize, maxNarinfoSize                *int64
+	priority                                  *int
 }
 
 func defineOriginFlags(f *flags) *originFlags {
 	o := &originFlags{}
 	o.listen = f.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-	o.databaseURL = f.String("database-url", "", "PostgreSQL connection string of the origin database")
-	o.databaseURLFile = f.String("database-url-file", "", "file holding the connection string (instead of --database-url, to keep a password off the command line)")
+	o.databaseURL = f.databaseURL("PostgreSQL connection string of the origin database")
 	o.publicURL = f.String("public-url", "", "URL clients reach this origin at (default http://<listen>)")
 	o.storeDir = f.String("store-dir", narinfo.NixStoreDir, "Nix store directory of the cache")
 	o.localStore = f.String("local-store", "./narthex-nars", "directory the local store keeps NAR files in")
@@ -91,7 +91,7 @@ func runOrigin(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	dbURL, err := databaseURL(*o.databaseURL, *o.databaseURLFile)
+	dbURL, err := o.databaseURL()
 	if err != nil {
 		return err
 	}
@@ -138,16 +138,4 @@ func serveOrigin(ctx context.Context, cfg origin.Config, db *pgxpool.Pool, ln ne
 		}
 		return nil
 	}
-}
-
-// databaseURL returns the connection string from a flag or the file another
-// flag names.
-func databaseURL(url, file string) (string, error) {
-	if file != "" {
-		return readSecret("database-url-file", file)
-	}
-	if url == "" {
-		return "", errors.New("--database-url or --database-url-file is required")
-	}
-	return url, nil
 }

@@ -15,12 +15,11 @@ func runToken(ctx context.Context, args []string) error {
 	}
 	action, name := args[0], args[1]
 	f := newFlags("token "+action+" NAME", "Creates an upload token (printed once; only its hash is stored) or revokes one.")
-	dbURL := f.String("database-url", "", "PostgreSQL connection string of the origin database")
-	dbURLFile := f.String("database-url-file", "", "file holding the connection string (instead of --database-url)")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database")
 	if err := f.parse(args[2:]); err != nil {
 		return err
 	}
-	url, err := databaseURL(*dbURL, *dbURLFile)
+	url, err := dbURL()
 	if err != nil {
 		return err
 	}
