@@ -17,18 +17,24 @@ import (
 var ErrSilent = errors.New("replication connection silent")
 
 // stream follows the slot from the replica's LSN, applying each transaction
-// at its commit in one synced batch together with the transaction's end LSN.
+// at its commit in one batch together with the transaction's end LSN.
 //
-// It acknowledges only LSNs that are durable in the replica: the end of the
+// A transaction is visible to readers as soon as its batch is written; its
+// durability waits for the next acknowledgement, which first syncs the
+// replica's log once for every transaction since the last one. One fsync per
+// status interval, not per transaction, keeps a burst of commits from
+// queueing behind the disk. Only synced LSNs are acknowledged: the end of the
 // last applied transaction or, when no transaction is in flight, the WAL end
 // of a keepalive, since everything before it has then been received; that
-// LSN is stored before it is acknowledged.
+// LSN is stored before it is acknowledged. After a crash the server resends
+// whatever was applied but not acknowledged.
 //
 // target is the server's WAL position when the session began: until the
 // replica has reached it, the replica is catching up, not current. After
 // that, it is current whenever it has applied everything the server sent.
 func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicator, m meta, target pglogrepl.LSN) error {
 	applied := m.LSN
+	synced := applied
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.ReceiveTimeout)
 	defer cancel()
 	err := pglogrepl.StartReplication(sctx, conn, m.Slot, applied, pglogrepl.StartReplicationOptions{
@@ -63,10 +69,16 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 	lastHeard := time.Now()
 	for {
 		if !time.Now().Before(next) {
+			if applied > synced {
+				if err := rep.db.LogData(nil, pebble.Sync); err != nil {
+					return fmt.Errorf("sync replica: %w", err)
+				}
+				synced = applied
+			}
 			err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
-				WALWritePosition: applied,
-				WALFlushPosition: applied,
-				WALApplyPosition: applied,
+				WALWritePosition: synced,
+				WALFlushPosition: synced,
+				WALApplyPosition: synced,
 				ClientTime:       time.Now(),
 				ReplyRequested:   true,
 			})
@@ -118,7 +130,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 					b := rep.db.NewBatch()
 					err := setLSN(b, walEnd)
 					if err == nil {
-						err = b.Commit(pebble.Sync)
+						err = b.Commit(pebble.NoSync)
 					}
 					b.Close()
 					if err != nil {
@@ -162,7 +174,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 				if err := setLSN(batch, end); err != nil {
 					return err
 				}
-				if err := batch.Commit(pebble.Sync); err != nil {
+				if err := batch.Commit(pebble.NoSync); err != nil {
 					return fmt.Errorf("apply transaction: %w", err)
 				}
 				batch.Close()
