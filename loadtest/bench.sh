@@ -1,0 +1,1120 @@
+#!/usr/bin/env bash
+# bench.sh: the side-by-side benchmark of narthex and its peers on this
+# machine, written to BENCHMARKS.md.
+#
+#   bash loadtest/bench.sh [--quick] [--out FILE] [--keep-tmp]
+#
+# One run, on loopback only, in a temporary folder removed at the end:
+#
+#   1. lookups: a separate `narthex edge` process vs nginx serving the same
+#      narinfos as static files vs the bare fasthttp ceiling, on a cache of
+#      100,000 paths; hits, misses and mixed; 1 connection (latency) and 64
+#      connections closed loop (throughput); then an open loop at half of
+#      each server's maximum (hits) for p99 under load.
+#   2. bootstrap of 1,000,000 narinfos (100,000 with --quick): a fresh edge
+#      (`loadtest bootstrap`) vs a native PostgreSQL subscriber's initial
+#      table copy (CREATE SUBSCRIPTION ... WITH (copy_data = true)).
+#   3. replication lag at 1,000 and 500 commits/s: an edge vs that native
+#      subscriber, watching the same commits (`loadtest lag`).
+#   4. edge memory: RSS of the edges above, and of the 1,000,000-path edge
+#      after lookups over all its keys.
+#   5. ingest with the real Nix client: `nix copy --to http://<origin>` vs
+#      `nix copy --to file://<dir>` for the same closure of 100 paths.
+#
+# Every cell is repeated 3 times (1 with --quick) and reported as the median.
+# Bash rather than a Go program: the work is starting and stopping other
+# programs (narthex, nginx, PostgreSQL, Nix) and reading the load tool's
+# --json, which is the load tool's stable interface; a Go program would be
+# built against loadtest's Go API, which is changing under it.
+#
+# Needs root (apt-get, and PostgreSQL runs as the postgres user). Installs
+# nginx, nix-bin, postgresql-15, jq, curl and iproute2 (ss) when missing. Each load command
+# is bounded in time by its own flags; waits in this script are bounded too.
+
+set -Eeuo pipefail
+
+usage() {
+	sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+QUICK=0
+KEEP_TMP=0
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$REPO/BENCHMARKS.md
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--keep-tmp) KEEP_TMP=1 ;;
+	--out) OUT=$2; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+# Every narthex flag defaults from NARTHEX_<FLAG>: none may leak in.
+for v in $(compgen -e); do
+	case $v in NARTHEX_*) unset "$v" ;; esac
+done
+
+# ---------------------------------------------------------------- settings
+
+LOOKUP_KEYS=100000 # paths of the lookup cache (seed 1)
+INGEST_PATHS=100   # closure size for nix copy
+LAG_RATES="1000 500"
+if [ $QUICK = 1 ]; then
+	REPS=1
+	LOOKUP_DUR=2s
+	WARM_DUR=1s
+	BOOT_PATHS=100000
+	LAG_DUR=5s
+	BIG_DUR=2s
+else
+	REPS=3
+	LOOKUP_DUR=5s
+	WARM_DUR=2s
+	BOOT_PATHS=1000000
+	LAG_DUR=10s
+	BIG_DUR=10s
+fi
+PGBIN=/usr/lib/postgresql/15/bin
+SERVERS="edge nginx ceiling"
+RSS_TARGET=$((256 << 20)) # 256 MB, taken as MiB
+
+# ---------------------------------------------------------------- helpers
+
+START_NS=$(date +%s%N)
+log() {
+	local s=$((($(date +%s%N) - START_NS) / 1000000000))
+	printf '[%02d:%02d] %s\n' $((s / 60)) $((s % 60)) "$*" >&2
+}
+die() {
+	log "FAILED: $*"
+	exit 1
+}
+
+# Prerequisites, installed with apt-get when missing.
+APT_UPDATED=0
+apt_install() {
+	[ "$(id -u)" = 0 ] || die "$* missing and not root: apt-get install $*"
+	if [ $APT_UPDATED = 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+		APT_UPDATED=1
+	fi
+	log "installing $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+command -v jq >/dev/null || apt_install jq
+command -v curl >/dev/null || apt_install curl
+command -v ss >/dev/null || apt_install iproute2
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+command -v nix >/dev/null || apt_install nix-bin
+[ -x $PGBIN/postgres ] || apt_install postgresql-15
+command -v psql >/dev/null || apt_install postgresql-client-15
+command -v go >/dev/null || die "go is missing (Go 1.26 is required)"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1 && die "running as root needs the postgres system user"
+
+# as_pg runs a PostgreSQL server binary as the postgres user when we are root.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# free_port VAR: sets VAR to a TCP port nothing listens on just now and not
+# handed out before in this run (so not in a subshell).
+USED_PORTS=" "
+free_port() {
+	local p listening
+	listening=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! grep -qx "$p" <<<"$listening" && [[ $USED_PORTS != *" $p "* ]]; then
+			USED_PORTS+="$p "
+			printf -v "$1" '%s' "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+T=$(mktemp -d /tmp/narthex-bench.XXXXXX)
+chmod 755 "$T" # nginx workers (nobody) and PostgreSQL (postgres) pass through it
+LOGS=$T/logs
+RES=$T/results
+mkdir -p "$LOGS" "$RES"
+: >"$RES/commands.txt"
+
+# Background processes of this run, by name.
+declare -A PIDS=()
+SUB_STARTED=0
+
+# start_bg NAME CMD...: runs CMD in the background, output in $LOGS/NAME.log.
+start_bg() {
+	local name=$1
+	shift
+	"$@" >"$LOGS/$name.log" 2>&1 &
+	PIDS[$name]=$!
+}
+
+# stop_bg NAME: SIGTERM, then SIGKILL after 30 s.
+stop_bg() {
+	local name=$1 pid=${PIDS[$1]:-}
+	[ -n "$pid" ] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 300); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "$name did not stop within 30 s of SIGTERM; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	wait "$pid" 2>/dev/null || true
+	unset "PIDS[$name]"
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	for name in ceiling nginx edge_lookup edge_lag; do
+		stop_bg "$name"
+	done
+	if [ $SUB_STARTED = 1 ]; then
+		as_pg $PGBIN/pg_ctl -D "$T/sub/data" stop -m fast -w -t 60 >>"$LOGS/subscriber-ctl.log" 2>&1
+	fi
+	for name in "${!PIDS[@]}"; do
+		stop_bg "$name"
+	done
+	if [ $rc != 0 ]; then
+		log "exit status $rc; last lines of the logs:"
+		for f in "$LOGS"/*.log; do
+			[ -s "$f" ] || continue
+			echo "--- $f" >&2
+			tail -n 8 "$f" >&2
+		done
+	fi
+	if [ $KEEP_TMP = 1 ]; then
+		log "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# shq ARG...: the arguments as a shell would need them, double-quoted only
+# when they must be (so that $T, substituted afterwards, still expands).
+shq() {
+	local a out=()
+	for a in "$@"; do
+		if [[ $a =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
+			out+=("$a")
+		else
+			a=${a//\\/\\\\}
+			a=${a//\"/\\\"}
+			a=${a//\$/\\\$}
+			a=${a//\`/\\\`}
+			out+=("\"$a\"")
+		fi
+	done
+	echo "${out[*]}"
+}
+# record ID CMD...: remembers the command for the report, with the
+# temporary folder written as $T.
+record() {
+	local id=$1
+	shift
+	record_raw "$id" "$(shq "$@")"
+}
+# record_raw ID LINE: remembers LINE as it is, but for $T.
+record_raw() {
+	printf '%s\t%s\n' "$1" "$2" | sed "s|$T|\$T|g" >>"$RES/commands.txt"
+}
+cmd_of() { awk -F'\t' -v id="$1" '$1 == id {print $2; exit}' "$RES/commands.txt"; }
+
+# run ID CMD...: runs a foreground command, stdout in $RES/ID.json, stderr
+# in $LOGS/ID.log, and records it.
+run() {
+	local id=$1
+	shift
+	record "$id" "$@"
+	if ! "$@" >"$RES/$id.json" 2>"$LOGS/$id.log"; then
+		tail -n 20 "$LOGS/$id.log" >&2
+		die "$id: $(shq "$@" | sed "s|$T|\$T|g")"
+	fi
+}
+
+# wait_http URL SECONDS [NAME]: waits for a 200.
+wait_http() {
+	local url=$1 secs=$2 name=${3:-}
+	local n=$((secs * 20))
+	for _ in $(seq "$n"); do
+		if [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url")" = 200 ]; then
+			return 0
+		fi
+		if [ -n "$name" ] && ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
+			tail -n 20 "$LOGS/$name.log" >&2
+			die "$name exited"
+		fi
+		sleep 0.05
+	done
+	die "$url did not answer 200 within $secs s"
+}
+
+# mem PID: "VmRSS VmHWM" in bytes.
+mem() {
+	awk '/^VmRSS:/ {r = $2 * 1024} /^VmHWM:/ {h = $2 * 1024} END {printf "%d %d\n", r, h}' "/proc/$1/status"
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+LOADS=()
+note_load() { LOADS+=("$1: $(loadavg)"); }
+
+origin_sql() { psql "$ORIGIN_DB" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+sub_sql() {
+	local db=$1
+	shift
+	psql "postgres://postgres@127.0.0.1:$SUB_PORT/$db?sslmode=disable" -XAtq -v ON_ERROR_STOP=1 "$@"
+}
+
+# forget_edge NAME: drops the edge's replication slots (once its walsender
+# has gone) and its row, so that the origin keeps no WAL for it.
+forget_edge() {
+	local name=$1 left
+	local like="slot_name LIKE 'narthex\\_${name}\\_%' AND database = current_database()"
+	for _ in $(seq 300); do
+		origin_sql -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE $like AND NOT active" >/dev/null
+		left=$(origin_sql -c "SELECT count(*) FROM pg_replication_slots WHERE $like")
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	[ "$left" = 0 ] || die "the replication slot of edge $name stays active"
+	origin_sql -c "DELETE FROM edge WHERE name = '$name'" >/dev/null
+}
+
+# ---------------------------------------------------------------- facts
+
+log "temporary folder $T; $([ $QUICK = 1 ] && echo quick run || echo full run): $REPS repetition(s) per cell"
+note_load "start"
+FACT_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+FACT_NPROC=$(nproc)
+FACT_CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+FACT_MEM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+FACT_KERNEL=$(uname -srm)
+FACT_OS=$(. /etc/os-release && echo "$PRETTY_NAME")
+FACT_GO=$(go version | awk '{print $3}')
+FACT_NGINX=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
+FACT_PG=$($PGBIN/postgres --version | sed 's/^postgres (PostgreSQL) //')
+FACT_NIX=$(nix --version | sed 's/^nix (Nix) //')
+FACT_GIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+FACT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | grep -cv '^??' || true)
+
+# ---------------------------------------------------------------- build
+
+log "building narthex"
+BIN=$T/narthex
+record build go build -o "$BIN" ./cmd/narthex
+(cd "$REPO" && go build -o "$BIN" ./cmd/narthex) >"$LOGS/build.log" 2>&1 || {
+	cat "$LOGS/build.log" >&2
+	die "go build"
+}
+
+# ---------------------------------------------------------------- origin
+
+free_port ORIGIN_PORT
+free_port PG_PORT
+DEV=$T/dev
+ORIGIN_URL=http://127.0.0.1:$ORIGIN_PORT
+ORIGIN_DB="postgres://postgres@127.0.0.1:$PG_PORT/narthex?sslmode=disable"
+log "starting narthex dev (PostgreSQL + origin, no edge) on $ORIGIN_URL, PostgreSQL on $PG_PORT"
+record dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
+start_bg dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
+for _ in $(seq 1200); do
+	grep -qx ready "$LOGS/dev.log" && break
+	kill -0 "${PIDS[dev]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/dev.log")"
+	sleep 0.1
+done
+grep -qx ready "$LOGS/dev.log" || die "narthex dev not ready after 120 s"
+
+# ---------------------------------------------------------------- subscriber
+
+free_port SUB_PORT
+log "starting the native subscriber's PostgreSQL on $SUB_PORT"
+mkdir -p "$T/sub/run"
+[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$T/sub"
+record sub-initdb $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync
+as_pg $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$LOGS/subscriber-initdb.log" 2>&1 ||
+	die "initdb: $(tail -n 5 "$LOGS/subscriber-initdb.log")"
+SUB_OPTS="-c listen_addresses=127.0.0.1 -c port=$SUB_PORT -c unix_socket_directories=$T/sub/run"
+record sub-start $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w
+SUB_STARTED=1
+as_pg $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w -t 60 >"$LOGS/subscriber-ctl.log" 2>&1 ||
+	die "subscriber start: $(tail -n 5 "$T/sub/postgres.log")"
+
+# ---------------------------------------------------------------- populate
+
+log "populating $LOOKUP_KEYS paths (seed 1) with a static copy for nginx"
+STATIC=$T/static
+run populate "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$LOOKUP_KEYS" --seed 1 --static-dir "$STATIC" --timeout 30m --json
+POP1_S=$(jq '.elapsed_ns / 1e9' "$RES/populate.json")
+
+# ---------------------------------------------------------------- lookups
+
+free_port EDGE_PORT
+free_port NGINX_PORT
+free_port CEIL_PORT
+declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [nginx]=http://127.0.0.1:$NGINX_PORT [ceiling]=http://127.0.0.1:$CEIL_PORT)
+URLMAP=$(jq -n --arg e "${URL[edge]}" --arg n "${URL[nginx]}" --arg c "${URL[ceiling]}" '{($e): "edge", ($n): "nginx", ($c): "ceiling"}')
+
+log "starting the edge (${URL[edge]}), nginx (${URL[nginx]}) and the ceiling (${URL[ceiling]})"
+record edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT"
+start_bg edge_lookup "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT"
+mkdir -p "$T/nginx"
+sed -e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@ROOT@|$STATIC|g" \
+	"$REPO/loadtest/bench/nginx.conf" >"$T/nginx/nginx.conf"
+record_raw nginx-conf "sed -e \"s|@DIR@|$T/nginx|g\" -e \"s|@LISTEN@|127.0.0.1:$NGINX_PORT|g\" -e \"s|@ROOT@|$STATIC|g\" loadtest/bench/nginx.conf > $T/nginx/nginx.conf"
+record nginx "$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;'
+start_bg nginx "$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;'
+record ceiling "$BIN" loadtest ceiling --listen "127.0.0.1:$CEIL_PORT" --duration 1h
+start_bg ceiling "$BIN" loadtest ceiling --listen "127.0.0.1:$CEIL_PORT" --duration 1h
+wait_http "${URL[edge]}/readyz" 600 edge_lookup
+wait_http "${URL[nginx]}/nix-cache-info" 30 nginx
+wait_http "${URL[ceiling]}/nix-cache-info" 30 ceiling
+
+# The servers in a rotating order: repetition r starts with server r.
+order() {
+	local r=$1 s=($SERVERS) out=()
+	for i in 0 1 2; do out+=("${s[$(((r - 1 + i) % 3))]}"); done
+	echo "${out[@]}"
+}
+urls_of() {
+	local u=()
+	for s in "$@"; do u+=("${URL[$s]}"); done
+	local IFS=,
+	echo "${u[*]}"
+}
+
+# lookup_row ID SCENARIO MODE REP: appends the results of run ID.
+lookup_rows() {
+	jq -c --arg sc "$2" --arg mode "$3" --argjson rep "$4" --argjson map "$URLMAP" '.results[] | {
+		scenario: $sc, mode: $mode, rep: $rep, server: $map[.url], rate, connections,
+		throughput, requests, errors, transport: .transport_errors, late, statuses,
+		p50: .latency.p50_ns, p90: .latency.p90_ns, p99: .latency.p99_ns,
+		p999: .latency.p999_ns, max: .latency.max_ns}' "$RES/$1.json" >>"$RES/lookups.jsonl"
+}
+
+log "warming up the three servers ($WARM_DUR each)"
+run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of $SERVERS)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
+
+note_load "lookups"
+: >"$RES/lookups.jsonl"
+read -r rss _ < <(mem "${PIDS[edge_lookup]}")
+LOOKUP_RSS_TRACE=("$rss") # the edge's RSS before the first run and after each
+declare -A HIT_RATIO=([hits]=1 [misses]=0 [mixed]=0.5)
+declare -A CONNS=([seq]=1 [c64]=64)
+for rep in $(seq "$REPS"); do
+	for sc in hits misses mixed; do
+		for mode in seq c64; do
+			id=lookup-$sc-$mode-$rep
+			log "lookup $sc, ${CONNS[$mode]} connection(s), repetition $rep/$REPS ($(order "$rep"))"
+			run "$id" "$BIN" loadtest lookup --url "$(urls_of $(order "$rep"))" --keys "$LOOKUP_KEYS" --seed 1 \
+				--hit-ratio "${HIT_RATIO[$sc]}" --connections "${CONNS[$mode]}" --duration "$LOOKUP_DUR" --json
+			lookup_rows "$id" "$sc" "$mode" "$rep"
+			read -r rss _ < <(mem "${PIDS[edge_lookup]}")
+			LOOKUP_RSS_TRACE+=("$rss")
+		done
+	done
+done
+
+# med FILE FILTER FIELD: the median of FIELD over the rows matching FILTER.
+med() {
+	jq -s "def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		[.[] | select($2) | .$3 | select(. != null)] | median" "$1"
+}
+# vals FILE FILTER FIELD: every value, in repetition order, space-separated.
+vals() { jq -s -r "[.[] | select($2) | .$3] | map(tostring) | join(\" \")" "$1"; }
+lk() { med "$RES/lookups.jsonl" ".scenario == \"$1\" and .mode == \"$2\" and .server == \"$3\"" "$4"; }
+
+log "open loop at half of each server's closed-loop maximum (hits)"
+declare -A OPEN_RATE=()
+for s in $SERVERS; do
+	OPEN_RATE[$s]=$(jq -n "$(lk hits c64 "$s" throughput) / 2 | floor")
+done
+: >"$RES/open.jsonl"
+for rep in $(seq "$REPS"); do
+	for s in $(order "$rep"); do
+		id=open-$s-$rep
+		run "$id" "$BIN" loadtest lookup --url "${URL[$s]}" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 1 \
+			--connections 64 --rate "${OPEN_RATE[$s]}" --duration "$LOOKUP_DUR" --json
+		jq -c --argjson rep "$rep" --argjson map "$URLMAP" '.results[] | {rep: $rep, server: $map[.url], rate,
+			throughput, errors, late, requests, p50: .latency.p50_ns, p90: .latency.p90_ns, p99: .latency.p99_ns,
+			p999: .latency.p999_ns, max: .latency.max_ns}' "$RES/$id.json" >>"$RES/open.jsonl"
+	done
+done
+
+read -r LOOKUP_EDGE_RSS LOOKUP_EDGE_HWM < <(mem "${PIDS[edge_lookup]}")
+log "stopping the lookup servers"
+stop_bg ceiling
+stop_bg nginx
+stop_bg edge_lookup
+forget_edge bench_lookup
+cp "$LOGS/edge_lookup.log" "$RES/edge_lookup.log"
+
+# ---------------------------------------------------------------- bootstrap
+
+have=$(origin_sql -c "SELECT count(*) FROM narinfo")
+if [ "$have" -lt "$BOOT_PATHS" ]; then
+	log "populating $((BOOT_PATHS - have)) more paths (seed 2) for $BOOT_PATHS in all"
+	run populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$((BOOT_PATHS - have))" --seed 2 --timeout 30m --json
+	POP2_S=$(jq '.elapsed_ns / 1e9' "$RES/populate2.json")
+fi
+ORIGIN_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
+# Hint bits and the visibility map set now, so that the first bootstrap
+# does not pay for them.
+origin_sql -c "VACUUM ANALYZE narinfo" -c "CHECKPOINT" >/dev/null
+
+: >"$RES/boot.jsonl"
+SUB_CONN="host=127.0.0.1 port=$PG_PORT dbname=narthex user=postgres"
+native_boot() {
+	local rep=$1 db=boot_$1 t0 t1 state="" n size
+	sub_sql postgres -c "CREATE DATABASE $db"
+	record "native-schema-$rep" psql "postgres://postgres@127.0.0.1:$SUB_PORT/$db" -f loadtest/bench/subscriber.sql
+	sub_sql "$db" -f "$REPO/loadtest/bench/subscriber.sql"
+	record "native-boot-$rep" psql "postgres://postgres@127.0.0.1:$SUB_PORT/$db" -c \
+		"CREATE SUBSCRIPTION $db CONNECTION '$SUB_CONN' PUBLICATION narthex WITH (copy_data = true)"
+	t0=$(date +%s%N)
+	sub_sql "$db" -c "CREATE SUBSCRIPTION $db CONNECTION '$SUB_CONN' PUBLICATION narthex WITH (copy_data = true)" 2>>"$LOGS/subscriber-sql.log"
+	# Ready: every table of the subscription in state r (ready), polled
+	# every 50 ms, for at most 20 minutes.
+	for _ in $(seq 24000); do
+		state=$(sub_sql "$db" -c "SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') || '/' || count(*)
+			FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = '$db'")
+		[ "$state" = 0/3 ] && break
+		sleep 0.05
+	done
+	t1=$(date +%s%N)
+	[ "$state" = 0/3 ] || die "native subscriber $db not ready after 20 minutes ($state tables left): $(tail -n 5 "$T/sub/postgres.log")"
+	n=$(sub_sql "$db" -c "SELECT count(*) FROM narinfo")
+	[ "$n" = "$ORIGIN_NARINFOS" ] || die "native subscriber $db holds $n narinfos, the origin $ORIGIN_NARINFOS"
+	size=$(sub_sql "$db" -c "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['narinfo', 'payload_location', 'store']::regclass[]) c")
+	jq -nc --argjson rep "$rep" --argjson ns $((t1 - t0)) --argjson n "$n" --argjson size "$size" \
+		'{rep: $rep, kind: "native", ready_ns: $ns, narinfos: $n, disk: $size}' >>"$RES/boot.jsonl"
+}
+drop_native() {
+	local db=$1
+	sub_sql "$db" -c "DROP SUBSCRIPTION $db" 2>>"$LOGS/subscriber-sql.log"
+	sub_sql postgres -c "DROP DATABASE $db"
+}
+note_load "bootstrap"
+for rep in $(seq "$REPS"); do
+	log "bootstrap of $ORIGIN_NARINFOS narinfos, repetition $rep/$REPS: edge"
+	run "boot-edge-$rep" "$BIN" loadtest bootstrap --database-url "$ORIGIN_DB" --edge-name "bench_boot_$rep" --dir "$T" --timeout 20m --json
+	jq -c --argjson rep "$rep" '{rep: $rep, kind: "edge", ready_ns: .ready_after_ns, narinfos, rss: .rss_bytes,
+		peak_rss: .peak_rss_bytes, disk: .replica_bytes}' "$RES/boot-edge-$rep.json" >>"$RES/boot.jsonl"
+	log "bootstrap of $ORIGIN_NARINFOS narinfos, repetition $rep/$REPS: native subscriber"
+	native_boot "$rep"
+	# The last subscriber stays: it is the native target of the lag runs.
+	[ "$rep" = "$REPS" ] || drop_native "boot_$rep"
+done
+LAG_SUB_DB=boot_$REPS
+LAG_SUB_URL="postgres://postgres@127.0.0.1:$SUB_PORT/$LAG_SUB_DB?sslmode=disable"
+
+# ---------------------------------------------------------------- lag
+
+free_port LAG_PORT
+free_port LAG_PPROF_PORT
+LAG_EDGE_URL=http://127.0.0.1:$LAG_PORT
+log "starting the lag edge ($LAG_EDGE_URL)"
+# With Go profiles on, to split its memory into the Go runtime's and the rest.
+record edge-lag "$BIN" edge --name bench_lag --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lag" --listen "127.0.0.1:$LAG_PORT" --pprof-listen "127.0.0.1:$LAG_PPROF_PORT"
+t0=$(date +%s%N)
+start_bg edge_lag "$BIN" edge --name bench_lag --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lag" --listen "127.0.0.1:$LAG_PORT" --pprof-listen "127.0.0.1:$LAG_PPROF_PORT"
+wait_http "$LAG_EDGE_URL/readyz" 1200 edge_lag
+LAG_EDGE_BOOT_S=$(jq -n "($(date +%s%N) - $t0) / 1e9")
+read -r LAG_EDGE_RSS0 LAG_EDGE_HWM0 < <(mem "${PIDS[edge_lag]}")
+
+note_load "lag"
+: >"$RES/lag.jsonl"
+for rep in $(seq "$REPS"); do
+	for rate in $LAG_RATES; do
+		id=lag-$rate-$rep
+		log "lag at $rate commits/s, repetition $rep/$REPS"
+		run "$id" "$BIN" loadtest lag --database-url "$ORIGIN_DB" --edge "$LAG_EDGE_URL" --subscriber-url "$LAG_SUB_URL" \
+			--rate "$rate" --duration "$LAG_DUR" --json
+		jq -c --argjson rep "$rep" '. as $r | .targets[] | {rep: $rep, rate: $r.rate, scheduled: $r.scheduled,
+			commits: $r.commits, commit_rate: $r.commit_rate, commit_p99: $r.commit_latency.p99_ns, kind, seen,
+			never_seen, probes, probe_errors, p50: .lag.p50_ns, p90: .lag.p90_ns, p99: .lag.p99_ns,
+			p999: .lag.p999_ns, max: .lag.max_ns}' "$RES/$id.json" >>"$RES/lag.jsonl"
+	done
+done
+# Each target alone, once, at 1,000 commits/s: how much the other target
+# and its poller cost the origin and the commit schedule.
+: >"$RES/lag-alone.jsonl"
+for kind in edge subscriber; do
+	id=lag-1000-$kind-alone
+	log "lag at 1000 commits/s, $kind alone"
+	if [ $kind = edge ]; then target=(--edge "$LAG_EDGE_URL"); else target=(--subscriber-url "$LAG_SUB_URL"); fi
+	run "$id" "$BIN" loadtest lag --database-url "$ORIGIN_DB" "${target[@]}" --rate 1000 --duration "$LAG_DUR" --json
+	jq -c '. as $r | .targets[] | {rate: $r.rate, commits: $r.commits, commit_rate: $r.commit_rate,
+		commit_p99: $r.commit_latency.p99_ns, kind, probes, never_seen, p50: .lag.p50_ns, p90: .lag.p90_ns,
+		p99: .lag.p99_ns, max: .lag.max_ns}' "$RES/$id.json" >>"$RES/lag-alone.jsonl"
+done
+read -r LAG_EDGE_RSS LAG_EDGE_HWM < <(mem "${PIDS[edge_lag]}")
+LAG_EDGE_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
+
+# Memory of the big edge under lookups over all of its keys (the seed-2 paths
+# when the origin was filled up for the bootstrap, else the lookup cache):
+# hits, misses, then mixed, its RSS read after each.
+if [ -n "${POP2_S:-}" ]; then BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - LOOKUP_KEYS)); else BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS; fi
+BIG_RSS_TRACE=()
+BIG_TP=()
+for sc in hits misses mixed; do
+	log "lookups ($sc) on the lag edge ($LAG_EDGE_NARINFOS narinfos) for its memory under load"
+	run "lookup-big-$sc" "$BIN" loadtest lookup --url "$LAG_EDGE_URL" --keys "$BIG_KEYS" --seed "$BIG_SEED" \
+		--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --duration "$BIG_DUR" --json
+	read -r rss BIG_HWM < <(mem "${PIDS[edge_lag]}")
+	BIG_RSS_TRACE+=("$rss")
+	BIG_TP+=("$(jq '.results[0] | "\(.throughput | floor) req/s, \(.errors) wrong"' -r "$RES/lookup-big-$sc.json")")
+done
+BIG_RSS=$rss
+curl -s -m 10 "http://127.0.0.1:$LAG_PPROF_PORT/debug/pprof/heap?debug=1" >"$RES/big-heap.txt" || true
+gostat() { awk -v k="$1" '$1 == "#" && $2 == k && $3 == "=" {print $4; exit}' "$RES/big-heap.txt"; }
+BIG_GO_SYS=$(gostat Sys)
+BIG_GO_INUSE=$(gostat HeapInuse)
+BIG_GO_ALLOC=$(gostat HeapAlloc)
+stop_bg edge_lag
+forget_edge bench_lag
+cp "$LOGS/edge_lag.log" "$RES/edge_lag.log"
+
+# ---------------------------------------------------------------- ingest
+
+log "ingest: building closures of $INGEST_PATHS paths with Nix"
+NIXT=$T/nix
+mkdir -p "$NIXT/home" "$NIXT/conf"
+printf 'experimental-features = nix-command\nbuild-users-group =\nsandbox = false\nsandbox-paths = /bin /lib /lib64 /usr\nsubstituters =\n' >"$NIXT/conf/nix.conf"
+NIXSTORE="local?root=$NIXT/root"
+nixenv() { env HOME="$NIXT/home" NIX_CONF_DIR="$NIXT/conf" XDG_CACHE_HOME="$(mktemp -d "$NIXT/xdg.XXXXXX")" "$@"; }
+RUN_ID=$(date +%s)
+: >"$RES/ingest.jsonl"
+note_load "ingest"
+# time_copy REP TARGET URL PATH EXTRA...: one nix copy, timed.
+time_copy() {
+	local rep=$1 target=$2 to=$3 path=$4 t0 t1
+	shift 4
+	record_raw "ingest-$target-$rep" "HOME=$NIXT/home NIX_CONF_DIR=$NIXT/conf XDG_CACHE_HOME=\$(mktemp -d) $(shq nix copy --store "$NIXSTORE" "$@" --to "$to" "$path")"
+	t0=$(date +%s%N)
+	nixenv timeout 600 nix copy --store "$NIXSTORE" "$@" --to "$to" "$path" >"$LOGS/ingest-$target-$rep.log" 2>&1 ||
+		die "nix copy --to $to: $(tail -n 5 "$LOGS/ingest-$target-$rep.log")"
+	t1=$(date +%s%N)
+	jq -nc --argjson rep "$rep" --arg target "$target" --argjson ns $((t1 - t0)) '{rep: $rep, target: $target, ns: $ns}' >>"$RES/ingest.jsonl"
+}
+for rep in $(seq "$REPS"); do
+	salt=$RUN_ID-$rep
+	record "ingest-build-$rep" nix-build --store "$NIXSTORE" loadtest/bench/closure.nix --argstr salt "$salt" --arg n "$INGEST_PATHS" --no-out-link
+	P=$(nixenv timeout 600 nix-build --store "$NIXSTORE" "$REPO/loadtest/bench/closure.nix" --argstr salt "$salt" \
+		--arg n "$INGEST_PATHS" --no-out-link 2>"$LOGS/ingest-build-$rep.log") || die "nix-build: $(tail -n 5 "$LOGS/ingest-build-$rep.log")"
+	closure=$(nixenv nix-store --store "$NIXSTORE" -qR "$P" | wc -l)
+	[ "$closure" = "$INGEST_PATHS" ] || die "the closure of $P has $closure paths, not $INGEST_PATHS"
+	log "ingest repetition $rep/$REPS: nix copy of $closure paths to the origin and to file://"
+	# Alternate which target goes first.
+	targets="origin file"
+	[ $((rep % 2)) = 0 ] && targets="file origin"
+	for target in $targets; do
+		if [ "$target" = origin ]; then
+			time_copy "$rep" origin "$ORIGIN_URL" "$P" --option netrc-file "$DEV/netrc"
+			got=$(origin_sql -c "SELECT count(*) FROM narinfo WHERE name LIKE 'bench-$salt-%'")
+		else
+			time_copy "$rep" file "file://$T/filecache-$rep" "$P"
+			got=$(find "$T/filecache-$rep" -maxdepth 1 -name '*.narinfo' | wc -l)
+		fi
+		[ "$got" = "$INGEST_PATHS" ] || die "nix copy to $target: $got of $INGEST_PATHS paths arrived"
+	done
+done
+# Where the origin's time goes: its PUT latencies for small uploads, one at
+# a time, as Nix sends them.
+log "ingest: the origin's PUT latencies (loadtest ingest, 1 in flight)"
+run ingest-put "$BIN" loadtest ingest --url "$ORIGIN_URL" --token-file "$DEV/token" --count "$INGEST_PATHS" \
+	--nar-size 512 --concurrency 1 --duration 2m --json
+cp "$LOGS/dev.log" "$RES/dev.log"
+note_load "end"
+
+# ---------------------------------------------------------------- report
+
+log "writing $OUT"
+END_NS=$(date +%s%N)
+RUNTIME_S=$(((END_NS - START_NS) / 1000000000))
+
+# Formatting: fns NS (duration), frate N (req/s), fbytes N, ratio A B.
+fns() {
+	awk -v n="$1" 'BEGIN {
+		if (n == "" || n == "null") { print "–"; exit }
+		if (n < 1e3) printf "%d ns", n; else if (n < 1e6) printf "%.0f µs", n / 1e3;
+		else if (n < 1e7) printf "%.2f ms", n / 1e6; else if (n < 1e9) printf "%.1f ms", n / 1e6;
+		else printf "%.2f s", n / 1e9 }'
+}
+frate() { awk -v n="$1" 'BEGIN { if (n == "" || n == "null") print "–"; else printf "%.0f", n }'; }
+fbytes() { awk -v n="$1" 'BEGIN { if (n == "" || n == "null") print "–"; else printf "%.0f MiB", n / 1048576 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null" || b == 0) print "–"; else printf "%.2f×", a / b }'; }
+# cmp A OP B: exit status of the comparison.
+cmp() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null") exit 2;
+	r = (op == "<=") ? a <= b : (op == ">=") ? a >= b : (op == "<") ? a < b : a > b; exit !r }'; }
+yes_no() { if "$@"; then echo yes; else echo "**no**"; fi; }
+QUICK_NA=""
+[ $QUICK = 1 ] && QUICK_NA=" (quick run)"
+
+# each FILE FILTER FIELD: every run's value as a duration, comma-separated.
+each() {
+	local v out=()
+	for v in $(vals "$1" "$2" "$3"); do out+=("$(fns "$v")"); done
+	local IFS=,
+	echo "${out[*]}" | sed 's/,/, /g'
+}
+median_list() { # median of space-separated numbers
+	tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+{
+	cat <<EOF
+# narthex benchmarks
+
+Written by \`bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")\` on $FACT_DATE; rerun it to
+refresh this file, do not edit it by hand. Every figure is the **median of
+$REPS run(s)**$([ $QUICK = 1 ] && echo ' (a `--quick` run: one repetition and a 100,000-path bootstrap; it checks the script, not the targets)'),
+measured in one run of the script on one machine, everything on loopback. The
+commands under each table reproduce its figures once the servers are set up as
+in [Setup](#setup); \`\$T\` is the run's temporary folder.
+
+## Machine
+
+| | |
+|---|---|
+| CPUs (nproc) | $FACT_NPROC |
+| CPU model | $FACT_CPU |
+| memory | $FACT_MEM |
+| OS, kernel | $FACT_OS, $FACT_KERNEL |
+| Go | $FACT_GO |
+| nginx | $FACT_NGINX |
+| PostgreSQL | $FACT_PG |
+| Nix | $FACT_NIX |
+| narthex | commit $FACT_GIT, $FACT_DIRTY tracked file(s) modified in the working tree when built |
+| date | $FACT_DATE |
+| script runtime | $((RUNTIME_S / 60)) min $((RUNTIME_S % 60)) s |
+| load average (1/5/15 min) | $(IFS=';'; echo "${LOADS[*]}" | sed 's/;/; /g') |
+
+The machine is shared and noisy: other work ran beside this benchmark (see the
+load averages), and every load generator runs on the same $FACT_NPROC cores as the
+server it measures. Read small differences as noise.
+
+EOF
+
+	# ---- targets
+	H_E=$(lk hits c64 edge throughput) H_N=$(lk hits c64 nginx throughput) H_C=$(lk hits c64 ceiling throughput)
+	M_E=$(lk misses c64 edge throughput) M_N=$(lk misses c64 nginx throughput) M_C=$(lk misses c64 ceiling throughput)
+	C9() { awk -v c="$1" 'BEGIN { print 0.9 * c }'; }
+	OPEN_E_P99=$(med "$RES/open.jsonl" '.server == "edge"' p99)
+	L1_E_P50=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' p50)
+	L1_E_P99=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' p99)
+	L1_S_P50=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' p50)
+	L1_S_P99=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' p99)
+	L1_RATE=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' commit_rate)
+	B_E=$(med "$RES/boot.jsonl" '.kind == "edge"' ready_ns)
+	B_N=$(med "$RES/boot.jsonl" '.kind == "native"' ready_ns)
+	B_RSS=$(med "$RES/boot.jsonl" '.kind == "edge"' rss)
+	B_PEAK=$(med "$RES/boot.jsonl" '.kind == "edge"' peak_rss)
+	I_O=$(med "$RES/ingest.jsonl" '.target == "origin"' ns)
+	I_F=$(med "$RES/ingest.jsonl" '.target == "file"' ns)
+	full() { if [ $QUICK = 1 ]; then echo "n/a$QUICK_NA"; else yes_no "$@"; fi; }
+	both() { eval "$1" && eval "$2"; }
+	all_le() { # all_le LIMIT V...: every V is at most LIMIT
+		local lim=$1 v
+		shift
+		for v; do cmp "$v" '<=' "$lim" || return 1; done
+	}
+
+	echo "## Targets"
+	echo
+	echo "The project's targets, and whether this run met them."
+	echo
+	echo "| target | this run | met |"
+	echo "|---|---|---|"
+	echo "| hit throughput ≥ 1.0× nginx | edge $(frate "$H_E") req/s, nginx $(frate "$H_N") req/s: $(ratio "$H_E" "$H_N") | $(yes_no cmp "$H_E" '>=' "$H_N") |"
+	echo "| hit throughput ≥ 0.9× the ceiling | ceiling $(frate "$H_C") req/s: $(ratio "$H_E" "$H_C") | $(yes_no cmp "$H_E" '>=' "$(C9 "$H_C")") |"
+	echo "| miss throughput ≥ 1.0× nginx | edge $(frate "$M_E") req/s, nginx $(frate "$M_N") req/s: $(ratio "$M_E" "$M_N") | $(yes_no cmp "$M_E" '>=' "$M_N") |"
+	echo "| miss throughput ≥ 0.9× the ceiling | ceiling $(frate "$M_C") req/s: $(ratio "$M_E" "$M_C") | $(yes_no cmp "$M_E" '>=' "$(C9 "$M_C")") |"
+	for sc in hits misses mixed; do
+		a=$(lk $sc seq edge p50) b=$(lk $sc seq nginx p50)
+		echo "| sequential p50 below nginx's ($sc, 1 connection) | edge $(fns "$a"), nginx $(fns "$b") | $(yes_no cmp "$a" '<' "$b") |"
+	done
+	echo "| p99 ≤ 1 ms at half of the maximum throughput (hits, open loop) | edge p99 $(fns "$OPEN_E_P99") at $(frate "${OPEN_RATE[edge]}") req/s | $(yes_no cmp "$OPEN_E_P99" '<=' 1000000) |"
+	echo "| replication visibility p50 ≤ 5 ms at 1,000 commits/s | edge p50 $(fns "$L1_E_P50") (origin achieved $(frate "$L1_RATE") commits/s) | $(yes_no cmp "$L1_E_P50" '<=' 5000000) |"
+	echo "| replication visibility p99 ≤ 50 ms at 1,000 commits/s | edge p99 $(fns "$L1_E_P99") | $(yes_no cmp "$L1_E_P99" '<=' 50000000) |"
+	echo "| replication no worse than the native subscriber (1,000 commits/s) | p50 edge $(fns "$L1_E_P50") vs native $(fns "$L1_S_P50"); p99 edge $(fns "$L1_E_P99") vs native $(fns "$L1_S_P99") | $(yes_no both "cmp '$L1_E_P50' '<=' '$L1_S_P50'" "cmp '$L1_E_P99' '<=' '$L1_S_P99'") |"
+	echo "| bootstrap of 1,000,000 narinfos ≤ 30 s | edge $(fns "$B_E") for $ORIGIN_NARINFOS narinfos | $(full cmp "$B_E" '<=' 30000000000) |"
+	echo "| bootstrap no slower than the native copy | edge $(fns "$B_E"), native $(fns "$B_N"): $(ratio "$B_E" "$B_N") | $(yes_no cmp "$B_E" '<=' "$B_N") |"
+	echo "| edge RSS ≤ 256 MB with 1,000,000 narinfos | bootstrapped edge: $(fbytes "$B_RSS") once ready, peak $(fbytes "$B_PEAK"); edge with $LAG_EDGE_NARINFOS narinfos after lookups (see [4](#4-edge-memory)): $(fbytes "$BIG_RSS"), peak $(fbytes "$BIG_HWM") | $(full all_le "$RSS_TARGET" "$B_RSS" "$B_PEAK" "$BIG_RSS" "$BIG_HWM") |"
+	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` | origin $(fns "$I_O"), file:// $(fns "$I_F"): $(ratio "$I_O" "$I_F") | $(yes_no cmp "$I_O" '<=' "$(awk -v f="$I_F" 'BEGIN { print 1.5 * f }')") |"
+	echo
+	echo "Ratios are edge ÷ peer for throughput and time ÷ time otherwise. The RSS target is read"
+	echo "as 256 MiB and judged on every measurement of an edge holding the big cache: once"
+	echo "bootstrapped, and serving lookups; each as current RSS and peak (VmHWM)."
+	echo
+
+	# ---- lookups
+	cat <<EOF
+## 1. Lookups: edge vs nginx vs the fasthttp ceiling
+
+A cache of $LOOKUP_KEYS paths (seed 1) written into the origin database and, as
+\`<hash>.narinfo\` files, into a folder nginx serves
+(\`loadtest populate --static-dir\`, $(printf '%.0f' "$POP1_S") s). Three servers, each a process of
+its own: a \`narthex edge\` with the replica bootstrapped from the origin, nginx
+with [loadtest/bench/nginx.conf](loadtest/bench/nginx.conf) (2 workers, open_file_cache
+of 10,000, no access log), and \`narthex loadtest ceiling\`, a bare fasthttp
+server that answers every request 200 with the same 800-byte narinfo. Keys are
+uniform over the $LOOKUP_KEYS hits and as many miss keys that nobody creates.
+Each run is ${LOOKUP_DUR} per server; the servers take turns within a run, and
+each repetition starts with a different one.
+
+**The ceiling answers 200 to everything**, so its misses are "errors" to the
+load tool; it is there to bound throughput and latency, not correctness.
+Compare its throughput and latency only.
+
+### Throughput, 64 connections, closed loop
+
+| scenario | edge req/s | nginx req/s | ceiling req/s | edge ÷ nginx | edge ÷ ceiling | edge p50 / p99 | nginx p50 / p99 | ceiling p50 / p99 | wrong answers edge / nginx |
+|---|---|---|---|---|---|---|---|---|---|
+EOF
+	for sc in hits misses mixed; do
+		e=$(lk $sc c64 edge throughput) n=$(lk $sc c64 nginx throughput) c=$(lk $sc c64 ceiling throughput)
+		ee=$(vals "$RES/lookups.jsonl" ".scenario == \"$sc\" and .mode == \"c64\" and .server == \"edge\"" errors | tr ' ' '+' | bc)
+		ne=$(vals "$RES/lookups.jsonl" ".scenario == \"$sc\" and .mode == \"c64\" and .server == \"nginx\"" errors | tr ' ' '+' | bc)
+		echo "| $sc (hit ratio ${HIT_RATIO[$sc]}) | $(frate "$e") | $(frate "$n") | $(frate "$c") | $(ratio "$e" "$n") | $(ratio "$e" "$c") | $(fns "$(lk $sc c64 edge p50)") / $(fns "$(lk $sc c64 edge p99)") | $(fns "$(lk $sc c64 nginx p50)") / $(fns "$(lk $sc c64 nginx p99)") | $(fns "$(lk $sc c64 ceiling p50)") / $(fns "$(lk $sc c64 ceiling p99)") | $ee / $ne |"
+	done
+	echo
+	echo "Commands (repetition 1; the others rotate the order of \`--url\`):"
+	echo
+	echo '```sh'
+	for sc in hits misses mixed; do cmd_of "lookup-$sc-c64-1"; done
+	echo '```'
+	echo
+	cat <<EOF
+### Latency, 1 connection, sequential
+
+| scenario | edge p50 / p99 / p99.9 | nginx p50 / p99 / p99.9 | ceiling p50 / p99 / p99.9 | edge p50 ÷ nginx p50 | edge req/s | nginx req/s | ceiling req/s |
+|---|---|---|---|---|---|---|---|
+EOF
+	for sc in hits misses mixed; do
+		row="| $sc |"
+		for s in $SERVERS; do
+			row+=" $(fns "$(lk $sc seq $s p50)") / $(fns "$(lk $sc seq $s p99)") / $(fns "$(lk $sc seq $s p999)") |"
+		done
+		row+=" $(ratio "$(lk $sc seq edge p50)" "$(lk $sc seq nginx p50)") |"
+		for s in $SERVERS; do row+=" $(frate "$(lk $sc seq $s throughput)") |"; done
+		echo "$row"
+	done
+	echo
+	echo "Commands (repetition 1):"
+	echo
+	echo '```sh'
+	for sc in hits misses mixed; do cmd_of "lookup-$sc-seq-1"; done
+	echo '```'
+	echo
+	cat <<EOF
+### Latency at half of the maximum throughput (hits, open loop)
+
+Each server gets half of its own median closed-loop hit throughput above, on a
+fixed schedule over 64 connections; latency counts from each request's intended
+send time, so a server that falls behind shows it.
+
+| server | rate (req/s) | achieved req/s | p50 | p90 | p99 | p99.9 | max | sends > 1 ms late | wrong answers |
+|---|---|---|---|---|---|---|---|---|---|
+EOF
+	for s in $SERVERS; do
+		f=".server == \"$s\""
+		errs=$(vals "$RES/open.jsonl" "$f" errors | tr ' ' '+' | bc)
+		echo "| $s | ${OPEN_RATE[$s]} | $(frate "$(med "$RES/open.jsonl" "$f" throughput)") | $(fns "$(med "$RES/open.jsonl" "$f" p50)") | $(fns "$(med "$RES/open.jsonl" "$f" p90)") | $(fns "$(med "$RES/open.jsonl" "$f" p99)") | $(fns "$(med "$RES/open.jsonl" "$f" p999)") | $(fns "$(med "$RES/open.jsonl" "$f" max)") | $(frate "$(med "$RES/open.jsonl" "$f" late)") | $errs |"
+	done
+	echo
+	ceil_p99=$(med "$RES/open.jsonl" '.server == "ceiling"' p99)
+	if cmp "$ceil_p99" '>' 1000000; then
+		echo "Even the ceiling, which does nothing but answer, has a p99 above 1 ms here ($(fns "$ceil_p99")): at these"
+		echo "rates the load generator and the server share the $FACT_NPROC cores, so this p99 says as much about"
+		echo "the machine as about the server; the edge's figure is still reported against the target as is."
+		echo
+	fi
+	echo "Commands (repetition 1):"
+	echo
+	echo '```sh'
+	for s in $SERVERS; do cmd_of "open-$s-1"; done
+	echo '```'
+	echo
+
+	# ---- bootstrap
+	cat <<EOF
+## 2. Bootstrap of $ORIGIN_NARINFOS narinfos: edge vs native subscriber
+
+$(if [ -n "${POP2_S:-}" ]; then echo "The origin was filled up to $ORIGIN_NARINFOS narinfos by a second \`loadtest populate\` (seed 2, $(printf '%.0f' "$POP2_S") s)."; else echo "The origin holds the $ORIGIN_NARINFOS narinfos of the lookup cache."; fi)
+**Edge**: \`loadtest bootstrap\` starts \`narthex edge\` on an empty replica and
+times it from process start to the first 200 from \`/readyz\`, then reads its
+VmRSS/VmHWM and the replica's size on disk. **Native**: a fresh database on a
+second PostgreSQL 15 cluster (default settings) with the three published tables
+([loadtest/bench/subscriber.sql](loadtest/bench/subscriber.sql)), then
+\`CREATE SUBSCRIPTION … WITH (copy_data = true)\`, timed from just before that
+statement until every row of \`pg_subscription_rel\` for it is in state \`r\`
+(polled every 50 ms); its narinfo count is then checked against the origin's.
+Disk for native is \`pg_total_relation_size\` of the three tables.
+
+| | edge | native subscriber | edge ÷ native |
+|---|---|---|---|
+| time to ready | $(fns "$B_E") | $(fns "$B_N") | $(ratio "$B_E" "$B_N") |
+| time to ready, each run | $(each "$RES/boot.jsonl" '.kind == "edge"' ready_ns) | $(each "$RES/boot.jsonl" '.kind == "native"' ready_ns) | |
+| RSS once ready | $(fbytes "$B_RSS") | – | |
+| peak RSS (VmHWM) | $(fbytes "$B_PEAK") | – | |
+| on disk | $(fbytes "$(med "$RES/boot.jsonl" '.kind == "edge"' disk)") | $(fbytes "$(med "$RES/boot.jsonl" '.kind == "native"' disk)") | $(ratio "$(med "$RES/boot.jsonl" '.kind == "edge"' disk)" "$(med "$RES/boot.jsonl" '.kind == "native"' disk)") |
+
+Why the subscriber does not use \`narthex migrate\`: the migrated \`narinfo\` has
+NOT NULL columns the publication does not carry (\`name\`, \`nar_hash\`,
+\`nar_size\`), so every applied row would fail a not-null constraint, and
+\`payload_location\` has a foreign key to \`nar_file\`, which is not published.
+The subscriber gets what an edge gets: the published columns and primary keys.
+
+Commands (repetition 1):
+
+\`\`\`sh
+$(cmd_of boot-edge-1)
+$(cmd_of native-schema-1)
+$(cmd_of native-boot-1)
+# then poll until ready:
+#   SELECT count(*) FILTER (WHERE srsubstate <> 'r') FROM pg_subscription_rel r
+#   JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'boot_1'
+\`\`\`
+
+EOF
+
+	# ---- lag
+	cat <<EOF
+## 3. Replication lag: edge vs native subscriber
+
+\`loadtest lag\` commits one path per transaction at the origin on a fixed
+schedule for $LAG_DUR and measures, for each target, the time from each
+commit's acknowledgement to the first probe that finds it (over HTTP for the
+edge, over SQL for the subscriber). Both targets watch the same commits in the
+same run. The edge (\`narthex edge --name bench_lag\`) was bootstrapped from the
+$ORIGIN_NARINFOS-narinfo origin in $(printf '%.1f' "$LAG_EDGE_BOOT_S") s; the subscriber is the last one of
+the bootstrap runs (\`$LAG_SUB_DB\`, default subscription settings, so
+\`synchronous_commit = off\` for its apply worker).
+
+| commits/s asked | achieved | target | p50 | p90 | p99 | max (worst run) | never seen | probe errors | p50 edge ÷ native | p99 edge ÷ native |
+|---|---|---|---|---|---|---|---|---|---|---|
+EOF
+	for rate in $LAG_RATES; do
+		for kind in edge subscriber; do
+			f=".rate == $rate and .kind == \"$kind\""
+			worst=$(vals "$RES/lag.jsonl" "$f" max | tr ' ' '\n' | sort -g | tail -n 1)
+			ns=$(vals "$RES/lag.jsonl" "$f" never_seen | tr ' ' '+' | bc)
+			pe=$(vals "$RES/lag.jsonl" "$f" probe_errors | tr ' ' '+' | bc)
+			if [ $kind = edge ]; then
+				fe=".rate == $rate and .kind == \"edge\"" fs=".rate == $rate and .kind == \"subscriber\""
+				r50=$(ratio "$(med "$RES/lag.jsonl" "$fe" p50)" "$(med "$RES/lag.jsonl" "$fs" p50)")
+				r99=$(ratio "$(med "$RES/lag.jsonl" "$fe" p99)" "$(med "$RES/lag.jsonl" "$fs" p99)")
+				name="edge"
+			else
+				r50="" r99="" name="native subscriber"
+			fi
+			echo "| $rate | $(frate "$(med "$RES/lag.jsonl" "$f" commit_rate)") | $name | $(fns "$(med "$RES/lag.jsonl" "$f" p50)") | $(fns "$(med "$RES/lag.jsonl" "$f" p90)") | $(fns "$(med "$RES/lag.jsonl" "$f" p99)") | $(fns "$worst") | $ns | $pe | $r50 | $r99 |"
+		done
+	done
+	echo
+	echo "Per run (p50 / p99 / max):"
+	echo
+	echo "| commits/s | run | achieved | commit p99 (schedule to ack) | edge | native subscriber |"
+	echo "|---|---|---|---|---|---|"
+	for rate in $LAG_RATES; do
+		for rep in $(seq "$REPS"); do
+			f=".rate == $rate and .rep == $rep"
+			e=$(jq -s -r "[.[] | select($f and .kind == \"edge\")][0] | \"\(.p50) \(.p99) \(.max) \(.commit_rate) \(.commit_p99)\"" "$RES/lag.jsonl")
+			s=$(jq -s -r "[.[] | select($f and .kind == \"subscriber\")][0] | \"\(.p50) \(.p99) \(.max)\"" "$RES/lag.jsonl")
+			read -r e50 e99 emax cr cp99 <<<"$e"
+			read -r s50 s99 smax <<<"$s"
+			echo "| $rate | $rep | $(frate "$cr") | $(fns "$cp99") | $(fns "$e50") / $(fns "$e99") / $(fns "$emax") | $(fns "$s50") / $(fns "$s99") / $(fns "$smax") |"
+		done
+	done
+	echo
+	echo "Both pollers probe without pause while their target is behind, the edge's over HTTP on one"
+	echo "keep-alive connection, the subscriber's over SQL: at 1,000 commits/s the edge got a median of"
+	echo "$(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' probes)") probe requests per run and the subscriber $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' probes)") queries, load each serves on"
+	echo "the same cores while it applies."
+	echo
+	lag_rate1=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' commit_rate)
+	if cmp "$lag_rate1" '<' 950; then
+		echo "**The origin fell behind the 1,000/s schedule** (median $(frate "$lag_rate1") commits/s achieved): \`loadtest lag\`"
+		echo "commits on one connection, one transaction per path, on the same $FACT_NPROC cores as PostgreSQL, both"
+		echo "targets and its own pollers, which probe without pause while a target is behind"
+		echo "(median probes per run: edge $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' probes)"), native $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' probes)")). The commits that"
+		echo "missed their slot were sent back to back, so the 1,000/s rows measure a burst at the"
+		echo "achieved rate, with the backlog in the commit latency, not a steady 1,000/s."
+		echo
+	fi
+	echo "Each target alone (one run each, 1,000 commits/s asked): what the other target and its"
+	echo "poller cost."
+	echo
+	echo "| target alone | achieved commits/s | commit p99 (schedule to ack) | p50 | p90 | p99 | max | probes |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for kind in edge subscriber; do
+		read -r cr cp99 a50 a90 a99 amax pr < <(jq -r "select(.kind == \"$kind\") | \"\(.commit_rate) \(.commit_p99) \(.p50) \(.p90) \(.p99) \(.max) \(.probes)\"" "$RES/lag-alone.jsonl")
+		echo "| $([ $kind = edge ] && echo edge || echo native subscriber) | $(frate "$cr") | $(fns "$cp99") | $(fns "$a50") | $(fns "$a90") | $(fns "$a99") | $(fns "$amax") | $pr |"
+	done
+	echo
+	echo "Commands (repetition 1, then the single-target runs):"
+	echo
+	echo '```sh'
+	cmd_of edge-lag
+	for rate in $LAG_RATES; do cmd_of "lag-$rate-1"; done
+	cmd_of lag-1000-edge-alone
+	cmd_of lag-1000-subscriber-alone
+	echo '```'
+	echo
+
+	# ---- memory
+	trace() { local v out=(); for v; do out+=("$(fbytes "$v")"); done; local IFS=,; echo "${out[*]}" | sed 's/,/, /g'; }
+	cat <<EOF
+## 4. Edge memory
+
+VmRSS (and VmHWM, the peak) of the three edges of the run, read from
+\`/proc/<pid>/status\`:
+
+| edge | narinfos | when | RSS | peak |
+|---|---|---|---|---|
+| bootstrapped by \`loadtest bootstrap\` (median of $REPS) | $ORIGIN_NARINFOS | once ready | $(fbytes "$B_RSS") | $(fbytes "$B_PEAK") |
+| lag edge | $ORIGIN_NARINFOS | once ready | $(fbytes "$LAG_EDGE_RSS0") | $(fbytes "$LAG_EDGE_HWM0") |
+| lag edge | $LAG_EDGE_NARINFOS | after the lag runs | $(fbytes "$LAG_EDGE_RSS") | $(fbytes "$LAG_EDGE_HWM") |
+| lag edge | $LAG_EDGE_NARINFOS | after ${BIG_DUR} each of hits, misses, mixed (64 connections) | $(fbytes "$BIG_RSS") | $(fbytes "$BIG_HWM") |
+| lookup edge | $LOOKUP_KEYS | after the $(( ${#LOOKUP_RSS_TRACE[@]} - 1 )) closed-loop lookup runs of section 1 and the open-loop runs | $(fbytes "$LOOKUP_EDGE_RSS") | $(fbytes "$LOOKUP_EDGE_HWM") |
+
+The lag edge's RSS after its hits, misses and mixed runs: $(trace "${BIG_RSS_TRACE[@]}")
+($(IFS=';'; echo "${BIG_TP[*]}" | sed 's/;/; /g'); keys: $BIG_KEYS paths of seed $BIG_SEED).
+Of its final RSS, the Go runtime had $(fbytes "$BIG_GO_SYS") from the OS (\`Sys\`; heap in use
+$(fbytes "$BIG_GO_INUSE"), live objects $(fbytes "$BIG_GO_ALLOC")), so about
+$(awk -v r="$BIG_RSS" -v s="$BIG_GO_SYS" 'BEGIN { if (s == "" || r == "") print "–"; else printf "%.0f MiB", (r - s) / 1048576 }') was memory outside the Go runtime (cgo allocations such as Pebble's block cache, and mapped files).
+
+The lookup edge's RSS before the first lookup run and after each of the
+closed-loop runs of section 1 (every repetition's hits, misses, mixed × 1 and
+64 connections, in order): $(trace "${LOOKUP_RSS_TRACE[@]}").
+
+Commands:
+
+\`\`\`sh
+$(cmd_of edge-lag)
+$(for sc in hits misses mixed; do cmd_of "lookup-big-$sc"; done)
+\`\`\`
+
+EOF
+
+	# ---- ingest
+	cat <<EOF
+## 5. Ingest with the real Nix client: origin vs file://
+
+A closure of $INGEST_PATHS small input-addressed paths
+([loadtest/bench/closure.nix](loadtest/bench/closure.nix): path i refers to paths i-1
+and i/2) built with \`nix-build\` into a \`local?root=\` store (Nix $FACT_NIX, no
+daemon, the nix.conf of internal/nixtest/nixtest.go), then \`nix copy\` of the same closure
+to the origin of \`narthex dev\` (with its netrc) and to a fresh \`file://\`
+folder, each with a fresh \`XDG_CACHE_HOME\`; both compress NARs with xz (Nix's
+default). Each repetition builds a new closure (a new salt) so both targets
+start without any of its paths, and alternates which target goes first. Each
+upload was checked: $INGEST_PATHS narinfos in the origin database / the folder.
+
+| target | wall time | per path | each run |
+|---|---|---|---|
+| \`nix copy --to $ORIGIN_URL\` (origin) | $(fns "$I_O") | $(fns "$(awk -v n="$I_O" -v p=$INGEST_PATHS 'BEGIN { print n / p }')") | $(each "$RES/ingest.jsonl" '.target == "origin"' ns) |
+| \`nix copy --to file://…\` | $(fns "$I_F") | $(fns "$(awk -v n="$I_F" -v p=$INGEST_PATHS 'BEGIN { print n / p }')") | $(each "$RES/ingest.jsonl" '.target == "file"' ns) |
+| origin ÷ file:// | $(ratio "$I_O" "$I_F") | | |
+
+Nix uploads a path only once the paths it refers to are in the target, and in
+this closure path i refers to path i-1, so the uploads go one at a time and
+the time per path is the origin's round trips: for each path Nix 2.8 sends a
+GET of the NAR file (a 404: is it there already?), \`PUT nar/…\`, then
+\`PUT …narinfo\` (seen with \`nix copy -vvvvv\`). What the origin takes per upload,
+from \`loadtest ingest\` with one upload in flight and 512-byte NARs, after the
+Nix runs: $(jq -r '"\(.succeeded) uploads, \(.errors) errors, \(.uploads_per_sec | floor)/s"' "$RES/ingest-put.json");
+both PUTs p50 $(fns "$(jq .upload_latency.p50_ns "$RES/ingest-put.json")"), p99 $(fns "$(jq .upload_latency.p99_ns "$RES/ingest-put.json")");
+\`PUT nar/…\` p50 $(fns "$(jq .nar_latency.p50_ns "$RES/ingest-put.json")"); \`PUT …narinfo\` p50 $(fns "$(jq .narinfo_latency.p50_ns "$RES/ingest-put.json")").
+
+Commands (repetition 1):
+
+\`\`\`sh
+$(cmd_of ingest-build-1)
+$(cmd_of ingest-origin-1)
+$(cmd_of ingest-file-1)
+$(cmd_of ingest-put)
+\`\`\`
+
+EOF
+
+	# ---- log lines
+	echo "## Warnings and errors logged by narthex during the run"
+	echo
+	found=0
+	for f in edge_lookup edge_lag dev; do
+		n=$(grep -cE 'level=(WARN|ERROR)' "$RES/$f.log" || true)
+		if [ "$n" -gt 0 ]; then
+			found=1
+			echo "\`$f\`: $n line(s) at WARN or ERROR; the first:"
+			echo
+			echo '```'
+			grep -E 'level=(WARN|ERROR)' "$RES/$f.log" | head -n 5 | cut -c1-400 | sed "s|$T|\$T|g"
+			echo '```'
+			echo
+		fi
+	done
+	[ $found = 1 ] || { echo "None: the lookup edge, the lag edge and \`narthex dev\` (origin) logged nothing at WARN or ERROR."; echo; }
+
+	# ---- setup
+	cat <<EOF
+## Setup
+
+What the script ran to set up the servers (ports are this run's, picked free at
+start; \`\$T\` is the run's temporary folder; the edges run as processes of their
+own, not inside \`narthex dev\`):
+
+\`\`\`sh
+$(cmd_of build)
+$(cmd_of dev)   # PostgreSQL 15 + origin, no edge
+$(cmd_of populate)
+$(cmd_of edge)
+$(cmd_of nginx-conf)
+$(cmd_of nginx)
+$(cmd_of ceiling)
+# the native subscriber's cluster, as the postgres user:
+$(cmd_of sub-initdb)
+$(cmd_of sub-start)
+$(cmd_of populate2)
+\`\`\`
+
+<details><summary>Every command of the run, in order</summary>
+
+\`\`\`sh
+$(cut -f2 "$RES/commands.txt")
+\`\`\`
+
+</details>
+
+<details><summary>Every lookup run (throughput req/s, p50, p99, wrong answers)</summary>
+
+| scenario | connections | repetition | server | req/s | p50 | p99 | wrong answers |
+|---|---|---|---|---|---|---|---|
+$(jq -r '[.scenario, .connections, .rep, .server, (.throughput | floor), .p50, .p99, .errors] | @tsv' "$RES/lookups.jsonl" |
+		while IFS=$'\t' read -r sc c rep s tp p50 p99 err; do
+			echo "| $sc | $c | $rep | $s | $tp | $(fns "$p50") | $(fns "$p99") | $err |"
+		done)
+
+</details>
+EOF
+} >"$T/BENCHMARKS.md"
+mv "$T/BENCHMARKS.md" "$OUT"
+log "done in $((RUNTIME_S / 60)) min $((RUNTIME_S % 60)) s: $OUT"
