@@ -675,8 +675,15 @@ each() {
 	local IFS=,
 	echo "${out[*]}" | sed 's/,/, /g'
 }
-median_list() { # median of space-separated numbers
-	tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+# run_ratios SCENARIO MODE PEER: edge ÷ PEER throughput of each repetition
+# (the two ran in the same lookup command), comma-separated.
+run_ratios() {
+	local e p out=() i
+	read -r -a e <<<"$(vals "$RES/lookups.jsonl" ".scenario == \"$1\" and .mode == \"$2\" and .server == \"edge\"" throughput)"
+	read -r -a p <<<"$(vals "$RES/lookups.jsonl" ".scenario == \"$1\" and .mode == \"$2\" and .server == \"$3\"" throughput)"
+	for i in "${!e[@]}"; do out+=("$(ratio "${e[$i]}" "${p[$i]:-}")"); done
+	local IFS=,
+	echo "${out[*]}" | sed 's/,/, /g'
 }
 
 {
@@ -786,14 +793,14 @@ Compare its throughput and latency only.
 
 ### Throughput, 64 connections, closed loop
 
-| scenario | edge req/s | nginx req/s | ceiling req/s | edge ÷ nginx | edge ÷ ceiling | edge p50 / p99 | nginx p50 / p99 | ceiling p50 / p99 | wrong answers edge / nginx |
-|---|---|---|---|---|---|---|---|---|---|
+| scenario | edge req/s | nginx req/s | ceiling req/s | edge ÷ nginx | edge ÷ ceiling | edge ÷ nginx, each run | edge ÷ ceiling, each run | edge p50 / p99 | nginx p50 / p99 | ceiling p50 / p99 | wrong answers edge / nginx |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 	for sc in hits misses mixed; do
 		e=$(lk $sc c64 edge throughput) n=$(lk $sc c64 nginx throughput) c=$(lk $sc c64 ceiling throughput)
 		ee=$(vals "$RES/lookups.jsonl" ".scenario == \"$sc\" and .mode == \"c64\" and .server == \"edge\"" errors | tr ' ' '+' | bc)
 		ne=$(vals "$RES/lookups.jsonl" ".scenario == \"$sc\" and .mode == \"c64\" and .server == \"nginx\"" errors | tr ' ' '+' | bc)
-		echo "| $sc (hit ratio ${HIT_RATIO[$sc]}) | $(frate "$e") | $(frate "$n") | $(frate "$c") | $(ratio "$e" "$n") | $(ratio "$e" "$c") | $(fns "$(lk $sc c64 edge p50)") / $(fns "$(lk $sc c64 edge p99)") | $(fns "$(lk $sc c64 nginx p50)") / $(fns "$(lk $sc c64 nginx p99)") | $(fns "$(lk $sc c64 ceiling p50)") / $(fns "$(lk $sc c64 ceiling p99)") | $ee / $ne |"
+		echo "| $sc (hit ratio ${HIT_RATIO[$sc]}) | $(frate "$e") | $(frate "$n") | $(frate "$c") | $(ratio "$e" "$n") | $(ratio "$e" "$c") | $(run_ratios $sc c64 nginx) | $(run_ratios $sc c64 ceiling) | $(fns "$(lk $sc c64 edge p50)") / $(fns "$(lk $sc c64 edge p99)") | $(fns "$(lk $sc c64 nginx p50)") / $(fns "$(lk $sc c64 nginx p99)") | $(fns "$(lk $sc c64 ceiling p50)") / $(fns "$(lk $sc c64 ceiling p99)") | $ee / $ne |"
 	done
 	echo
 	echo "Commands (repetition 1; the others rotate the order of \`--url\`):"
@@ -831,13 +838,13 @@ Each server gets half of its own median closed-loop hit throughput above, on a
 fixed schedule over 64 connections; latency counts from each request's intended
 send time, so a server that falls behind shows it.
 
-| server | rate (req/s) | achieved req/s | p50 | p90 | p99 | p99.9 | max | sends > 1 ms late | wrong answers |
-|---|---|---|---|---|---|---|---|---|---|
+| server | rate (req/s) | achieved req/s | p50 | p90 | p99 | p99.9 | max | p99, each run | sends > 1 ms late | wrong answers |
+|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 	for s in $SERVERS; do
 		f=".server == \"$s\""
 		errs=$(vals "$RES/open.jsonl" "$f" errors | tr ' ' '+' | bc)
-		echo "| $s | ${OPEN_RATE[$s]} | $(frate "$(med "$RES/open.jsonl" "$f" throughput)") | $(fns "$(med "$RES/open.jsonl" "$f" p50)") | $(fns "$(med "$RES/open.jsonl" "$f" p90)") | $(fns "$(med "$RES/open.jsonl" "$f" p99)") | $(fns "$(med "$RES/open.jsonl" "$f" p999)") | $(fns "$(med "$RES/open.jsonl" "$f" max)") | $(frate "$(med "$RES/open.jsonl" "$f" late)") | $errs |"
+		echo "| $s | ${OPEN_RATE[$s]} | $(frate "$(med "$RES/open.jsonl" "$f" throughput)") | $(fns "$(med "$RES/open.jsonl" "$f" p50)") | $(fns "$(med "$RES/open.jsonl" "$f" p90)") | $(fns "$(med "$RES/open.jsonl" "$f" p99)") | $(fns "$(med "$RES/open.jsonl" "$f" p999)") | $(fns "$(med "$RES/open.jsonl" "$f" max)") | $(each "$RES/open.jsonl" "$f" p99) | $(frate "$(med "$RES/open.jsonl" "$f" late)") | $errs |"
 	done
 	echo
 	ceil_p99=$(med "$RES/open.jsonl" '.server == "ceiling"' p99)
