@@ -66,17 +66,23 @@ func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) 
 		t.Fatalf("readyz before bootstrap = %d, want 503", code)
 	}
 	rep.Start(t.Context())
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _, _ := get(t, "GET", base+"/readyz"); code == 200 {
-			break
-		}
+	eventually(t, "edge ready", 10*time.Second, func() bool {
+		code, _, _ := get(t, "GET", base+"/readyz")
+		return code == 200
+	})
+	return base, db, srv
+}
+
+// eventually polls cond until it holds, failing the test after timeout.
+func eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("edge never became ready")
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return base, db, srv
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -155,16 +161,10 @@ func TestServer_SeesNewUploads(t *testing.T) {
 	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'b', 'sha256:x', 1, 'StorePath: x\n')`, hash); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _, _ := get(t, "GET", base+"/"+hash+".narinfo"); code == 200 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("committed narinfo never served")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "the committed narinfo", 10*time.Second, func() bool {
+		code, _, _ := get(t, "GET", base+"/"+hash+".narinfo")
+		return code == 200
+	})
 }
 
 // BenchmarkServer_Narinfo measures the lookup path, hit and miss, without
@@ -200,16 +200,10 @@ func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Lookups go on from the replica; readiness reports the staleness.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _, _ := get(t, "GET", base+"/readyz"); code == 503 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("readyz still ready long after PostgreSQL stopped")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, "readyz to report the stale replica", 10*time.Second, func() bool {
+		code, _, _ := get(t, "GET", base+"/readyz")
+		return code == 503
+	})
 	if code, _, body := get(t, "GET", base+"/"+hitHash+".narinfo"); code != 200 || body != hitBody {
 		t.Fatalf("narinfo while PostgreSQL is down = %d %q", code, body)
 	}
