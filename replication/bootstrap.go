@@ -8,13 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
-	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -34,10 +30,6 @@ var snapshotQueries = []struct {
 	{"narinfo", []string{"hash", "body"},
 		`SELECT hash, body FROM narinfo`},
 }
-
-// bootstrapChunkBytes is how much of a bootstrap is sorted in memory and
-// written as one table file.
-var bootstrapChunkBytes = 32 << 20
 
 // bootstrap creates slot on conn (a replication connection) and copies the
 // published tables, as of the slot's consistent point, into rep. The slot's
@@ -68,7 +60,7 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if _, err := conn.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 		return 0, fmt.Errorf("end snapshot: %w", err)
 	}
-	if err := w.flush(); err != nil {
+	if err := w.finish(ctx); err != nil {
 		return 0, err
 	}
 	if 2*w.narinfos > minPresence {
@@ -91,84 +83,6 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	return lsn, nil
 }
 
-// bulkWriter loads rows into an empty replica without its write-ahead log
-// or memtable: it sorts chunks of rows in memory, writes each as a table
-// file, and ingests the file into the LSM. Chunks may overlap one another;
-// Pebble's compactions merge them later.
-type bulkWriter struct {
-	rep      *Replica
-	arena    []byte
-	entries  []bulkEntry
-	rows     int
-	narinfos int
-	files    int
-	progress func(rows int)
-}
-
-// bulkEntry locates one key and value in the arena.
-type bulkEntry struct{ off, klen, vlen int }
-
-func (w *bulkWriter) key(e bulkEntry) []byte { return w.arena[e.off : e.off+e.klen] }
-
-func (w *bulkWriter) set(k, v []byte) error {
-	if k[0] >= narinfoFirst && k[0] < narinfoEnd {
-		w.rep.present.add(k)
-		w.narinfos++
-	}
-	if w.arena == nil {
-		// Sized once, so that a chunk never doubles the arena.
-		w.arena = make([]byte, 0, bootstrapChunkBytes+1<<20)
-	}
-	w.entries = append(w.entries, bulkEntry{off: len(w.arena), klen: len(k), vlen: len(v)})
-	w.arena = append(append(w.arena, k...), v...)
-	w.rows++
-	if len(w.arena) < bootstrapChunkBytes {
-		return nil
-	}
-	if err := w.flush(); err != nil {
-		return err
-	}
-	if w.progress != nil {
-		w.progress(w.rows)
-	}
-	return nil
-}
-
-// flush writes the buffered rows as one sorted, synced table file and
-// ingests it.
-func (w *bulkWriter) flush() error {
-	if len(w.entries) == 0 {
-		return nil
-	}
-	slices.SortFunc(w.entries, func(a, b bulkEntry) int { return bytes.Compare(w.key(a), w.key(b)) })
-	db, opts := w.rep.db, w.rep.opts
-	path := filepath.Join(w.rep.dir, fmt.Sprintf("bootstrap-%d.sst", w.files))
-	w.files++
-	f, err := opts.FS.Create(path, vfs.WriteCategoryUnspecified)
-	if err != nil {
-		return fmt.Errorf("bootstrap table: %w", err)
-	}
-	tw := sstable.NewWriter(objstorageprovider.NewFileWritable(f), opts.MakeWriterOptions(0, db.TableFormat()))
-	for i, e := range w.entries {
-		k := w.key(e)
-		if i > 0 && bytes.Equal(k, w.key(w.entries[i-1])) {
-			continue // a row copied twice: keep one
-		}
-		if err := tw.Set(k, w.arena[e.off+e.klen:e.off+e.klen+e.vlen]); err != nil {
-			tw.Close()
-			return fmt.Errorf("bootstrap table: %w", err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return fmt.Errorf("bootstrap table: %w", err)
-	}
-	if err := db.Ingest(context.Background(), []string{path}); err != nil {
-		return fmt.Errorf("ingest bootstrap table: %w", err)
-	}
-	w.arena, w.entries = w.arena[:0], w.entries[:0]
-	return nil
-}
-
 // copyTable runs query as a binary COPY and writes each row to w.
 func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns []string, t table, w *bulkWriter) error {
 	pr, pw := io.Pipe()
@@ -178,8 +92,10 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns [
 		pw.CloseWithError(err)
 		done <- err
 	}()
+	col := make(map[string][]byte, len(columns))
 	err := readBinaryCopy(bufio.NewReaderSize(pr, 1<<20), len(columns), func(fields [][]byte) error {
-		col := make(map[string][]byte, len(columns))
+		// w.set copies what it keeps, so one map serves every row.
+		clear(col)
 		for i, f := range fields {
 			if f != nil {
 				col[columns[i]] = f
@@ -221,6 +137,7 @@ func readBinaryCopy(r *bufio.Reader, ncols int, fn func(fields [][]byte) error) 
 		}
 	}
 	fields := make([][]byte, ncols)
+	lens := make([]int32, ncols)
 	buf := make([]byte, 0, 4096)
 	var n2 [2]byte
 	var n4 [4]byte
@@ -236,7 +153,6 @@ func readBinaryCopy(r *bufio.Reader, ncols int, fn func(fields [][]byte) error) 
 			return fmt.Errorf("copy row has %d fields, want %d", count, ncols)
 		}
 		buf = buf[:0]
-		lens := make([]int32, ncols)
 		for i := range ncols {
 			if _, err := io.ReadFull(r, n4[:]); err != nil {
 				return fmt.Errorf("copy field: %w", err)
@@ -247,7 +163,7 @@ func readBinaryCopy(r *bufio.Reader, ncols int, fn func(fields [][]byte) error) 
 				continue
 			}
 			start := len(buf)
-			buf = append(buf, make([]byte, l)...)
+			buf = slices.Grow(buf, int(l))[:start+int(l)]
 			if _, err := io.ReadFull(r, buf[start:]); err != nil {
 				return fmt.Errorf("copy field: %w", err)
 			}

@@ -608,7 +608,8 @@ func TestReplicator_UnreadableReplicaIsRebuilt(t *testing.T) {
 
 func TestReplicator_BootstrapInManyChunks(t *testing.T) {
 	defer func(n int) { bootstrapChunkBytes = n }(bootstrapChunkBytes)
-	bootstrapChunkBytes = 64 << 10
+	defer func(n uint64) { bootstrapTableBytes = n }(bootstrapTableBytes)
+	bootstrapChunkBytes, bootstrapTableBytes = 64<<10, 16<<10
 	o := newOrigin(t)
 	for range 10 {
 		o.addNarinfos(500)
@@ -617,6 +618,24 @@ func TestReplicator_BootstrapInManyChunks(t *testing.T) {
 	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
+	}
+	// The chunks were merged into tables that do not overlap, so none is
+	// left in level 0 for compactions to rewrite.
+	m := r.Replica().db.Metrics()
+	if n := m.Levels[0].TablesCount; n != 0 {
+		t.Fatalf("%d bootstrap tables in level 0, want all in the bottom level", n)
+	}
+	if n := m.Levels[len(m.Levels)-1].TablesCount; n < 2 {
+		t.Fatalf("%d tables in the bottom level, want the bootstrap split in several", n)
+	}
+	entries, err := os.ReadDir(r.Replica().dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "bootstrap-") {
+			t.Errorf("bootstrap file %s left in the replica", e.Name())
+		}
 	}
 	// Rows streamed after the bootstrap land over the ingested tables.
 	o.exec("DELETE FROM narinfo WHERE hash IN (SELECT hash FROM narinfo LIMIT 100)")
