@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/narthex-cache/narthex/edge"
@@ -24,7 +26,7 @@ func runEdge(ctx context.Context, args []string) error {
 	hitCC := f.String("hit-cache-control", "public, max-age=3600", "Cache-Control of narinfos found")
 	missCC := f.String("miss-cache-control", "public, max-age=60", "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", 30*time.Second, "replica staleness above which /readyz answers 503")
-	memCache := f.Int("memory-cache", 64<<20, "bytes of recently served narinfos kept in memory (0: off)")
+	memCache := f.Int("memory-cache", 64<<20, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -40,6 +42,7 @@ func runEdge(ctx context.Context, args []string) error {
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
+	limitHeap(log, int64(*memCache)+edgeHeapBytes)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -59,6 +62,22 @@ func runEdge(ctx context.Context, args []string) error {
 		MaxLag:           *maxLag,
 		Logger:           log,
 	}, nil)
+}
+
+// edgeHeapBytes is what an edge's Go heap holds besides its memory cache:
+// the presence filter (2.5 bytes per narinfo), connection buffers and the
+// replication stream.
+const edgeHeapBytes = 64 << 20
+
+// limitHeap sets the Go runtime's soft memory limit to n bytes, unless
+// GOMEMLIMIT is set. The heap otherwise grows to twice what it holds before
+// each collection, which for the memory cache alone means twice its size.
+func limitHeap(log *slog.Logger, n int64) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return
+	}
+	debug.SetMemoryLimit(n)
+	log.Debug("go heap soft limit", "bytes", n)
 }
 
 // serveEdge runs a replicator and an edge server on ln until ctx ends. ready,
