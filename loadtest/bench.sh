@@ -20,8 +20,13 @@
 #      after lookups over all its keys.
 #   5. ingest with the real Nix client: `nix copy --to http://<origin>` vs
 #      `nix copy --to file://<dir>` for the same closure of 100 paths.
+#   6. soak (`loadtest soak`, 10 minutes; 90 s with --quick): mixed lookups
+#      at 80% of an edge's maximum while 500 transactions/s replicate and a
+#      second edge is SIGKILLed and restarted every minute (every 30 s with
+#      --quick); no failed lookup, no lost or torn transaction, flat memory.
 #
-# Every cell is repeated 3 times (1 with --quick) and reported as the median.
+# Every cell is repeated 3 times (1 with --quick) and reported as the median;
+# the soak runs once.
 # Bash rather than a Go program: the work is starting and stopping other
 # programs (narthex, nginx, PostgreSQL, Nix) and reading the load tool's
 # --json, which is the load tool's stable interface; a Go program would be
@@ -69,6 +74,8 @@ if [ $QUICK = 1 ]; then
 	BOOT_PATHS=100000
 	LAG_DUR=5s
 	BIG_DUR=2s
+	SOAK_DUR=90s
+	SOAK_KILL=30s
 else
 	REPS=3
 	LOOKUP_DUR=5s
@@ -76,6 +83,8 @@ else
 	BOOT_PATHS=1000000
 	LAG_DUR=10s
 	BIG_DUR=10s
+	SOAK_DUR=10m
+	SOAK_KILL=1m
 fi
 PGBIN=/usr/lib/postgresql/15/bin
 SERVERS="edge nginx ceiling"
@@ -641,6 +650,26 @@ done
 log "ingest: the origin's PUT latencies (loadtest ingest, 1 in flight)"
 run ingest-put "$BIN" loadtest ingest --url "$ORIGIN_URL" --token-file "$DEV/token" --count "$INGEST_PATHS" \
 	--nar-size 512 --concurrency 1 --duration 2m --json
+
+# ---------------------------------------------------------------- soak
+
+# The native subscriber of the lag runs is done with: dropped, so that the
+# edges of the soak are the origin's only consumers.
+drop_native "$LAG_SUB_DB"
+# The soak exits 1 when a check fails, with its result still on stdout:
+# that is a finding for the report, not a failure of the script.
+note_load "soak"
+log "soak of $SOAK_DUR: lookups at 80% of an edge's maximum, 500 transactions/s, the other edge SIGKILLed every $SOAK_KILL"
+SOAK_CMD=("$BIN" loadtest soak --database-url "$ORIGIN_DB" --keys "$BIG_KEYS" --seed "$BIG_SEED" --hit-ratio 0.5
+	--duration "$SOAK_DUR" --kill-every "$SOAK_KILL" --commit-rate 500 --lookup-share 0.8 --dir "$T" --json)
+record soak "${SOAK_CMD[@]}"
+SOAK_RC=0
+"${SOAK_CMD[@]}" >"$RES/soak.json" 2>"$LOGS/soak.log" || SOAK_RC=$?
+if ! jq -e '.passed != null' "$RES/soak.json" >/dev/null 2>&1; then
+	tail -n 20 "$LOGS/soak.log" >&2
+	die "soak: $(shq "${SOAK_CMD[@]}" | sed "s|$T|\$T|g")"
+fi
+[ $SOAK_RC = 0 ] || log "soak: a check failed: $(tail -n 1 "$LOGS/soak.log" | cut -c1-300)"
 cp "$LOGS/dev.log" "$RES/dev.log"
 note_load "end"
 
@@ -736,6 +765,17 @@ EOF
 	B_PEAK=$(med "$RES/boot.jsonl" '.kind == "edge"' peak_rss)
 	I_O=$(med "$RES/ingest.jsonl" '.target == "origin"' ns)
 	I_F=$(med "$RES/ingest.jsonl" '.target == "file"' ns)
+	LAG_CONNS=$(jq .connections "$RES/lag-1000-1.json")
+	LAG_PROBE=$(jq .probe_interval_ns "$RES/lag-1000-1.json")
+	# sq FILTER: a field of the soak's result.
+	sq() { jq -r "$1" "$RES/soak.json"; }
+	soak_passed() { [ "$(sq .passed)" = true ]; }
+	soak_summary() {
+		echo "$(fns "$(sq .duration_ns)"), victim killed $(sq '.restarts | length') times: $(sq .failed_lookups) failed lookups of" \
+			"$(sq '.measure.requests + .lookups.requests'); lost transactions $(sq '.survivor.lost_transactions') / $(sq '.victim.lost_transactions')," \
+			"torn $(sq '.survivor.torn.torn') / $(sq '.victim.torn.torn') (survivor / victim) of $(sq .transactions);" \
+			"RSS $(fbytes "$(sq .memory.baseline_median_bytes)") → $(fbytes "$(sq .memory.last_median_bytes)")$(soak_passed || echo "; $(sq '.failures | join("; ")')")"
+	}
 	full() { if [ $QUICK = 1 ]; then echo "n/a$QUICK_NA"; else yes_no "$@"; fi; }
 	both() { eval "$1" && eval "$2"; }
 	all_le() { # all_le LIMIT V...: every V is at most LIMIT
@@ -766,6 +806,7 @@ EOF
 	echo "| bootstrap no slower than the native copy | edge $(fns "$B_E"), native $(fns "$B_N"): $(ratio "$B_E" "$B_N") | $(yes_no cmp "$B_E" '<=' "$B_N") |"
 	echo "| edge RSS ≤ 256 MB with 1,000,000 narinfos | bootstrapped edge: $(fbytes "$B_RSS") once ready, peak $(fbytes "$B_PEAK"); edge with $LAG_EDGE_NARINFOS narinfos after lookups (see [4](#4-edge-memory)): $(fbytes "$BIG_RSS"), peak $(fbytes "$BIG_HWM") | $(full all_le "$RSS_TARGET" "$B_RSS" "$B_PEAK" "$BIG_RSS" "$BIG_HWM") |"
 	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` | origin $(fns "$I_O"), file:// $(fns "$I_F"): $(ratio "$I_O" "$I_F") | $(yes_no cmp "$I_O" '<=' "$(awk -v f="$I_F" 'BEGIN { print 1.5 * f }')") |"
+	echo "| soak: zero failed lookups, zero lost/torn transactions, memory flat (10 minutes, see [6](#6-soak)) | $(soak_summary) | $(full soak_passed) |"
 	echo
 	echo "Ratios are edge ÷ peer for throughput and time ÷ time otherwise. The RSS target is read"
 	echo "as 256 MiB and judged on every measurement of an edge holding the big cache: once"
@@ -908,9 +949,12 @@ EOF
 ## 3. Replication lag: edge vs native subscriber
 
 \`loadtest lag\` commits one path per transaction at the origin on a fixed
-schedule for $LAG_DUR and measures, for each target, the time from each
-commit's acknowledgement to the first probe that finds it (over HTTP for the
-edge, over SQL for the subscriber). Both targets watch the same commits in the
+schedule for $LAG_DUR, over $LAG_CONNS connections (one transaction in flight on each), and
+measures, for each target, the time from each commit's acknowledgement to the
+first probe that finds it (over HTTP for the edge, over SQL for the
+subscriber). Each target is probed at most once per $(fns "$LAG_PROBE") while it is
+behind, so a lag is overstated by up to about two such intervals and a
+probe's round trip. Both targets watch the same commits in the
 same run. The edge (\`narthex edge --name bench_lag\`) was bootstrapped from the
 $ORIGIN_NARINFOS-narinfo origin in $(printf '%.1f' "$LAG_EDGE_BOOT_S") s; the subscriber is the last one of
 the bootstrap runs (\`$LAG_SUB_DB\`, default subscription settings, so
@@ -952,7 +996,7 @@ EOF
 		done
 	done
 	echo
-	echo "Both pollers probe without pause while their target is behind, the edge's over HTTP on one"
+	echo "Both pollers probe at most once per $(fns "$LAG_PROBE") while their target is behind, the edge's over HTTP on one"
 	echo "keep-alive connection, the subscriber's over SQL: at 1,000 commits/s the edge got a median of"
 	echo "$(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' probes)") probe requests per run and the subscriber $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' probes)") queries, load each serves on"
 	echo "the same cores while it applies."
@@ -960,8 +1004,8 @@ EOF
 	lag_rate1=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' commit_rate)
 	if cmp "$lag_rate1" '<' 950; then
 		echo "**The origin fell behind the 1,000/s schedule** (median $(frate "$lag_rate1") commits/s achieved): \`loadtest lag\`"
-		echo "commits on one connection, one transaction per path, on the same $FACT_NPROC cores as PostgreSQL, both"
-		echo "targets and its own pollers, which probe without pause while a target is behind"
+		echo "commits over $LAG_CONNS connections, one transaction per path, on the same $FACT_NPROC cores as PostgreSQL,"
+		echo "both targets and its own pollers, which probe each target up to once per $(fns "$LAG_PROBE") while it is behind"
 		echo "(median probes per run: edge $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' probes)"), native $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' probes)")). The commits that"
 		echo "missed their slot were sent back to back, so the 1,000/s rows measure a burst at the"
 		echo "achieved rate, with the backlog in the commit latency, not a steady 1,000/s."
@@ -1059,6 +1103,69 @@ $(cmd_of ingest-build-1)
 $(cmd_of ingest-origin-1)
 $(cmd_of ingest-file-1)
 $(cmd_of ingest-put)
+\`\`\`
+
+EOF
+
+	# ---- soak
+	cat <<EOF
+## 6. Soak
+
+\`loadtest soak\` starts two edges of the ${ORIGIN_NARINFOS}-narinfo origin on its own
+(a survivor and a victim, each a \`narthex edge\` process bootstrapped from
+scratch), measures the survivor's maximum mixed lookup throughput (closed loop,
+64 connections, hit ratio 0.5, keys: $BIG_KEYS paths of seed $BIG_SEED), then for
+$(fns "$(sq .duration_ns)") sends it lookups at $(sq .lookup_share) of that maximum in an open loop
+while it commits transactions of 1 to 4 new paths at the origin on a fixed
+schedule of $(frate "$(sq .commit_rate)")/s over $(sq .commit_connections) connections, and SIGKILLs the victim every
+$(fns "$(sq .kill_every_ns)") and restarts it on the same replica and port. Checks: every lookup of the
+survivor answered right (a hit 200, a miss 404; anything else or no answer is
+a failure); every path of every committed transaction found on both edges
+after the run (each path asked for once, within a grace period); no
+transaction seen torn (for sampled transactions of several paths, as they are
+acknowledged, the first path is probed until it shows, then every other path:
+one missing then is torn, since paths never disappear; samples during which the
+victim was killed are not judged); the survivor's RSS median in the last
+window within 10% (or 16 MiB) of the window after the warm-up (windows of
+$(fns "$(sq .memory.window_ns)")); no restart of the victim needing a new bootstrap (its log, all
+processes: one "bootstrap started").
+
+**Result: $(if soak_passed; then echo passed; else echo "FAILED: $(sq '.failures | join("; ")')"; fi).**
+
+| | |
+|---|---|
+| survivor's maximum, closed loop ($(fns "$(sq .measure.elapsed_ns)")) | $(frate "$(sq .max_lookup_rate)") req/s |
+| lookups asked during the soak (open loop) | $(frate "$(sq .lookup_rate)") req/s |
+| lookups achieved | $(frate "$(sq .lookups.throughput)") req/s: $(sq .lookups.requests) requests sent of the $(sq '.lookup_rate * .duration_ns / 1e9 | floor') on the timeline |
+| lookup latency from the intended send p50 / p99 / max | $(fns "$(sq .lookups.latency.p50_ns)") / $(fns "$(sq .lookups.latency.p99_ns)") / $(fns "$(sq .lookups.latency.max_ns)") |
+| lookups sent > 1 ms late | $(sq .lookups.late) |
+| failed lookups on the survivor (measurement and soak) | $(sq .failed_lookups) |
+| transactions committed / scheduled | $(sq .transactions) / $(sq .scheduled) ($(sq .paths) paths) |
+| commit rate asked / achieved | $(frate "$(sq .commit_rate)") / $(frate "$(sq .achieved_commit_rate)") per second |
+| commit latency (schedule to ack) p50 / p99 / max | $(fns "$(sq .commit_latency.p50_ns)") / $(fns "$(sq .commit_latency.p99_ns)") / $(fns "$(sq .commit_latency.max_ns)") |
+| victim restarts | $(sq '.restarts | length') |
+| victim ready after restart p50 / max | $(fns "$(sq .restart_ready.p50_ns)") / $(fns "$(sq .restart_ready.max_ns)") |
+| victim's longest downtime (SIGKILL to ready) | $(fns "$(sq '[.restarts[].downtime_ns] | max')") |
+| survivor RSS median: warm-up / after it / last window | $(fbytes "$(sq .memory.warmup_median_bytes)") / $(fbytes "$(sq .memory.baseline_median_bytes)") / $(fbytes "$(sq .memory.last_median_bytes)") (limit $(fbytes "$(sq .memory.limit_bytes)"), flat: $(sq .memory.flat)) |
+| survivor peak of the samples | $(fbytes "$(sq .memory.max_bytes)") |
+
+| edge | paths verified | lost transactions | torn samples | caught while applying | torn | not judged (killed, down, slow) | bootstraps |
+|---|---|---|---|---|---|---|---|
+$(for e in survivor victim; do
+		echo "| $e | $(sq ".$e.verified_paths") | $(sq ".$e.lost_transactions") | $(sq ".$e.torn.samples") | $(sq ".$e.torn.caught") | $(sq ".$e.torn.torn") | $(sq ".$e.torn.interrupted + .$e.torn.unresolved") | $(sq ".$e.bootstraps") |"
+	done)
+
+"Caught while applying": samples whose first path was still missing at the
+first probe, so that the check straddled the moment the edge applied them.
+The survivor's RSS, a sample about every $(fns "$(sq '.memory.window_ns / 2 | floor')"): $(jq -r --argjson step "$(sq '.memory.window_ns / 2 | floor')" '.memory.samples as $s
+		| [range(0; (.duration_ns / $step | floor) + 1) as $i | [$s[] | select(.at_ns >= $i * $step)] | first
+		| select(. != null) | "\(.rss_bytes / 1048576 | floor)"] | join(", ")' "$RES/soak.json") MiB.
+$(if [ $QUICK = 1 ]; then echo "With --quick the soak lasts $SOAK_DUR and kills every $SOAK_KILL; the target is judged on a full run."; fi)
+
+Command:
+
+\`\`\`sh
+$(cmd_of soak)
 \`\`\`
 
 EOF

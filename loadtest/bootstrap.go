@@ -103,7 +103,7 @@ func Bootstrap(ctx context.Context, cfg BootstrapConfig) (*BootstrapResult, erro
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	edge, err := startEdge(cfg, dir)
+	edge, err := startBootstrapEdge(cfg, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +157,7 @@ func (c *BootstrapConfig) setDefaults() error {
 
 // childEdge is a `narthex edge` process.
 type childEdge struct {
+	name    string
 	cmd     *exec.Cmd
 	started time.Time
 	addr    string
@@ -167,25 +168,43 @@ type childEdge struct {
 	stopped bool
 }
 
-func startEdge(cfg BootstrapConfig, dir string) (*childEdge, error) {
+// edgeSpec is how to run one `narthex edge`.
+type edgeSpec struct {
+	executable  string
+	databaseURL string // passed in the environment, not on the command line
+	name        string
+	replica     string // its replica folder
+	addr        string // its loopback listen address
+	log         string // the file its stdout and stderr are appended to
+}
+
+func startBootstrapEdge(cfg BootstrapConfig, dir string) (*childEdge, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	e := &childEdge{addr: addr, replica: filepath.Join(dir, "replica"), log: filepath.Join(dir, "edge.log"), exited: make(chan struct{})}
-	logFile, err := os.Create(e.log)
+	return startEdge(edgeSpec{
+		executable: cfg.Executable, databaseURL: cfg.DatabaseURL, name: cfg.EdgeName,
+		replica: filepath.Join(dir, "replica"), addr: addr, log: filepath.Join(dir, "edge.log"),
+	})
+}
+
+// startEdge starts an edge process; it dies with this one.
+func startEdge(s edgeSpec) (*childEdge, error) {
+	e := &childEdge{name: s.name, addr: s.addr, replica: s.replica, log: s.log, exited: make(chan struct{})}
+	logFile, err := os.OpenFile(s.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
+		return nil, fmt.Errorf("edge %s: %w", s.name, err)
 	}
 	defer logFile.Close()
-	e.cmd = exec.Command(cfg.Executable, "edge", "--name", cfg.EdgeName, "--replica-dir", e.replica, "--listen", addr)
-	e.cmd.Env = append(os.Environ(), "NARTHEX_DATABASE_URL="+cfg.DatabaseURL, "NARTHEX_DATABASE_URL_FILE=")
+	e.cmd = exec.Command(s.executable, "edge", "--name", s.name, "--replica-dir", s.replica, "--listen", s.addr)
+	e.cmd.Env = append(os.Environ(), "NARTHEX_DATABASE_URL="+s.databaseURL, "NARTHEX_DATABASE_URL_FILE=")
 	e.cmd.Stdout, e.cmd.Stderr = logFile, logFile
 	// The edge dies with this process, whatever ends it.
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	e.started = time.Now()
 	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bootstrap: start edge: %w", err)
+		return nil, fmt.Errorf("edge %s: start: %w", s.name, err)
 	}
 	go func() {
 		e.waitErr = e.cmd.Wait()
@@ -209,11 +228,11 @@ func (e *childEdge) waitReady(ctx context.Context, timeout time.Duration) (time.
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-e.exited:
-			return 0, fmt.Errorf("bootstrap: the edge exited before it was ready (%v):\n%s", e.waitErr, e.logTail())
+			return 0, fmt.Errorf("edge %s exited before it was ready (%v):\n%s", e.name, e.waitErr, e.logTail())
 		case <-time.After(readyPoll):
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("bootstrap: the edge was not ready after %v:\n%s", timeout, e.logTail())
+			return 0, fmt.Errorf("edge %s was not ready after %v:\n%s", e.name, timeout, e.logTail())
 		}
 	}
 }
@@ -231,9 +250,16 @@ func (e *childEdge) stop() error {
 	case <-time.After(stopTimeout):
 		e.cmd.Process.Kill()
 		<-e.exited
-		return fmt.Errorf("bootstrap: the edge did not stop within %v of SIGINT and was killed", stopTimeout)
+		return fmt.Errorf("edge %s did not stop within %v of SIGINT and was killed", e.name, stopTimeout)
 	}
 	return nil
+}
+
+// kill ends the edge with SIGKILL and waits for it to exit.
+func (e *childEdge) kill() {
+	e.stopped = true
+	e.cmd.Process.Kill()
+	<-e.exited
 }
 
 // logTail returns the last lines of the edge's output.
@@ -247,7 +273,7 @@ func (e *childEdge) logTail() string {
 func freeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("bootstrap: find a free port: %w", err)
+		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
@@ -257,7 +283,7 @@ func freeLoopbackAddr() (string, error) {
 func processMemory(pid int) (rss, peak int64, err error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, 0, fmt.Errorf("bootstrap: edge memory: %w", err)
+		return 0, 0, fmt.Errorf("edge memory: %w", err)
 	}
 	defer f.Close()
 	return parseProcStatus(f)
@@ -274,7 +300,7 @@ func parseProcStatus(r io.Reader) (rss, peak int64, err error) {
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(string(value)), " kB"), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("bootstrap: %s: %w", key, err)
+			return 0, 0, fmt.Errorf("process status: %s: %w", key, err)
 		}
 		if string(key) == "VmRSS" {
 			rss = kb << 10
@@ -284,7 +310,7 @@ func parseProcStatus(r io.Reader) (rss, peak int64, err error) {
 		found++
 	}
 	if found != 2 {
-		return 0, 0, errors.New("bootstrap: VmRSS or VmHWM missing from the process status")
+		return 0, 0, errors.New("VmRSS or VmHWM missing from the process status")
 	}
 	return rss, peak, sc.Err()
 }
@@ -325,7 +351,7 @@ func edgeSlots(ctx context.Context, db *pgx.Conn, name string) ([]string, error)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap: list slots: %w", err)
+		return nil, fmt.Errorf("list the slots of edge %s: %w", name, err)
 	}
 	return slots, nil
 }
@@ -337,7 +363,7 @@ func forgetEdge(db *pgx.Conn, name string) error {
 	defer cancel()
 	for {
 		if _, err := db.Exec(ctx, qDropEdgeSlots, name); err != nil {
-			return fmt.Errorf("bootstrap: drop the edge's slots: %w", err)
+			return fmt.Errorf("drop the slots of edge %s: %w", name, err)
 		}
 		slots, err := edgeSlots(ctx, db, name)
 		if err != nil {
@@ -348,12 +374,12 @@ func forgetEdge(db *pgx.Conn, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("bootstrap: slots %s are still in use", strings.Join(slots, ", "))
+			return fmt.Errorf("slots %s of edge %s are still in use", strings.Join(slots, ", "), name)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	if _, err := db.Exec(ctx, qDeleteEdge, name); err != nil {
-		return fmt.Errorf("bootstrap: forget the edge: %w", err)
+		return fmt.Errorf("forget edge %s: %w", name, err)
 	}
 	return nil
 }

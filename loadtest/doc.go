@@ -5,8 +5,10 @@
 // loop with HDR latency histograms (Lookup); a bare fasthttp server that
 // bounds what any handler can serve (Ceiling); replication lag from commit
 // at the origin to visibility on edges or a native subscriber (Lag); the
-// time and memory of an edge's bootstrap (Bootstrap); and uploads through
-// the origin's PUT API (Ingest).
+// time and memory of an edge's bootstrap (Bootstrap); uploads through the
+// origin's PUT API (Ingest); and a soak of lookups, commits and an edge
+// killed again and again, checked for failed lookups, lost or torn
+// transactions and growing memory (Soak).
 //
 // Everything synthetic is derived from a seed: path i of a seed has the
 // hash Hash(seed, i) and the same body on every run, so populate and

@@ -21,6 +21,7 @@ const (
 	domainFile    domain = 'f' // compressed NAR file hashes
 	domainNar     domain = 'n' // NAR hashes
 	domainLag     domain = 'l' // paths lag inserts
+	domainSoak    domain = 's' // paths soak inserts
 	domainIngest  domain = 'i' // paths ingest uploads
 	domainKey     domain = 'k' // the signing key of a seed
 )

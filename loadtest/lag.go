@@ -7,11 +7,10 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // MaxLagCommits bounds the commits of a lag run.
@@ -23,6 +22,13 @@ const DefaultLagGrace = 10 * time.Second
 // probeRetryPause spaces probes after a failed one, so that a target that
 // is down is not hammered.
 const probeRetryPause = time.Millisecond
+
+// DefaultProbeInterval is the least time between two probes of one target
+// by default.
+const DefaultProbeInterval = 200 * time.Microsecond
+
+// maxProbeInterval bounds ProbeInterval.
+const maxProbeInterval = time.Second
 
 // LagConfig describes a replication lag run: paths committed at the origin
 // on a fixed schedule, and the targets watched for them.
@@ -36,6 +42,14 @@ type LagConfig struct {
 	SubscriberURL string
 	// Rate is commits per second. Default 1000.
 	Rate float64
+	// Connections commit, each one transaction at a time, so that a slow
+	// commit does not hold back the next one. Default
+	// DefaultCommitConnections, at most 64.
+	Connections int
+	// ProbeInterval is the least time between two probes of a target while
+	// it is behind, so that the probes do not compete with its work.
+	// Default DefaultProbeInterval, at most a second.
+	ProbeInterval time.Duration
 	// Duration bounds the schedule, up to MaxDuration. Required.
 	Duration time.Duration
 	// Commits bounds the number of commits; 0 means Rate × Duration. At
@@ -55,6 +69,10 @@ func (c LagConfig) Validate() error {
 		return errors.New("lag: nothing to watch: give edges or a subscriber")
 	case !(c.Rate >= 0) || math.IsInf(c.Rate, 0):
 		return fmt.Errorf("lag: Rate %v is not a rate", c.Rate)
+	case c.Connections < 0 || c.Connections > maxCommitConnections:
+		return fmt.Errorf("lag: Connections %d is outside 1-%d", c.Connections, maxCommitConnections)
+	case c.ProbeInterval < 0 || c.ProbeInterval > maxProbeInterval:
+		return fmt.Errorf("lag: ProbeInterval %v is outside (0, %v]", c.ProbeInterval, maxProbeInterval)
 	case c.Duration <= 0 || c.Duration > MaxDuration:
 		return fmt.Errorf("lag: Duration %v is outside (0, %v]", c.Duration, MaxDuration)
 	case c.Commits < 0 || c.Grace < 0 || c.Grace > MaxDuration:
@@ -80,6 +98,12 @@ func (c *LagConfig) setDefaults() {
 	if c.Rate == 0 {
 		c.Rate = 1000
 	}
+	if c.Connections == 0 {
+		c.Connections = DefaultCommitConnections
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
 	if c.Grace == 0 {
 		c.Grace = DefaultLagGrace
 	}
@@ -91,10 +115,12 @@ func (c *LagConfig) setDefaults() {
 
 // LagResult is the outcome of a lag run.
 type LagResult struct {
-	Rate      float64       `json:"rate"`
-	Scheduled int64         `json:"scheduled"`  // commits on the schedule
-	Commits   int64         `json:"commits"`    // acknowledged; fewer than scheduled when the origin could not keep up
-	Elapsed   time.Duration `json:"elapsed_ns"` // from the first to the last acknowledged commit
+	Rate          float64       `json:"rate"`
+	Connections   int           `json:"connections"`
+	ProbeInterval time.Duration `json:"probe_interval_ns"`
+	Scheduled     int64         `json:"scheduled"`  // commits on the schedule
+	Commits       int64         `json:"commits"`    // acknowledged; fewer than scheduled when the origin could not keep up
+	Elapsed       time.Duration `json:"elapsed_ns"` // from the first to the last acknowledged commit
 	// CommitRate is the achieved rate; CommitLatency runs from each
 	// commit's intended time to its acknowledgement.
 	CommitRate    float64       `json:"commit_rate"`
@@ -118,14 +144,19 @@ type LagTarget struct {
 }
 
 // Lag commits cfg.Commits paths at the origin, one transaction each, on a
-// fixed schedule of cfg.Rate per second, and measures when each becomes
-// visible on every target. Visibility is in commit order on a target (an
-// edge and a subscriber apply whole transactions in order), so one probe
-// that finds path k shows every earlier path too: each target's poller
+// fixed schedule of cfg.Rate per second over cfg.Connections connections,
+// and measures when each becomes visible on every target.
+//
+// A target applies whole transactions in the origin's commit order, so a
+// probe that finds path m shows every path whose commit was acknowledged
+// before m's was sent (that one committed first); paths whose commits
+// overlapped m's in time are probed on their own. Each target's poller
 // asks for the latest acknowledged path, and when that is not there yet,
-// for the oldest one it has not seen, over and over. A path's lag is the
-// time from its commit's acknowledgement to the first probe that found it,
-// which overstates the true lag by at most about two probes.
+// for the oldest one it has not seen, at most one probe per
+// cfg.ProbeInterval. A path's lag is the time from its commit's
+// acknowledgement to the answer of the first probe that showed it, which
+// overstates the true lag by up to about two probe intervals and a
+// probe's round trip.
 //
 // The paths are new (their hashes come from a domain of their own and the
 // run's start time) and stay in the cache.
@@ -166,40 +197,42 @@ func Lag(ctx context.Context, cfg LagConfig) (*LagResult, error) {
 		}
 	}
 	paths := makePaths(synth, total)
-	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	conns, err := connectCommitters(ctx, cfg.DatabaseURL, cfg.Connections)
 	if err != nil {
 		return nil, fmt.Errorf("lag: connect: %w", err)
 	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Prepare(ctx, "insert_path", qInsertPath); err != nil {
-		return nil, fmt.Errorf("lag: prepare insert: %w", err)
-	}
+	defer closeConns(conns)
 
-	c := &committer{acks: make([]time.Duration, total), done: make(chan struct{})}
+	c := newCommitter(total, cfg.Rate, func(k int) []SynthPath { return paths[k : k+1] })
 	pollers := make([]*lagPoller, len(probers))
 	for i, p := range probers {
-		pollers[i] = &lagPoller{p: p, firstSeen: make([]time.Duration, total), wake: make(chan struct{}, 1)}
-		c.wakes = append(c.wakes, pollers[i].wake)
+		pollers[i] = &lagPoller{p: p, firstSeen: make([]time.Duration, total), wake: c.watch(), interval: cfg.ProbeInterval}
 	}
 	c.start = time.Now()
+	c.end = c.start.Add(cfg.Duration)
 	var wg sync.WaitGroup
 	for _, p := range pollers {
 		wg.Go(func() { p.run(ctx, c, paths, cfg.Grace) })
 	}
-	commitErr := c.run(ctx, conn, paths, cfg.Rate, c.start.Add(cfg.Duration))
+	commitErr := c.run(ctx, conns)
 	wg.Wait()
 	if commitErr != nil {
 		return nil, fmt.Errorf("lag: commit: %w", commitErr)
 	}
 
-	n := c.committed.Load()
+	n, commitLatency := c.summary()
 	if n == 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		return nil, errors.New("lag: nothing was committed")
 	}
-	res := &LagResult{Rate: cfg.Rate, Scheduled: int64(total), Commits: n, Elapsed: c.acks[n-1] - c.acks[0], Grace: cfg.Grace, CommitLatency: c.hist.summary()}
+	res := &LagResult{
+		Rate: cfg.Rate, Connections: cfg.Connections, ProbeInterval: cfg.ProbeInterval,
+		Scheduled: int64(total), Commits: n, Grace: cfg.Grace, CommitLatency: commitLatency,
+	}
+	first, last := slices.Min(c.acks[:n]), slices.Max(c.acks[:n])
+	res.Elapsed = last - first
 	if res.Elapsed > 0 {
 		res.CommitRate = float64(n-1) / res.Elapsed.Seconds()
 	}
@@ -225,67 +258,20 @@ func makePaths(synth *Synth, n int) []SynthPath {
 	return paths
 }
 
-// committer commits the paths of a run on schedule, one transaction each.
-type committer struct {
-	start     time.Time
-	acks      []time.Duration // since start, when commit k was acknowledged
-	committed atomic.Int64    // how many commits are acknowledged; acks below it are set
-	hist      histogram
-	wakes     []chan struct{}
-	done      chan struct{} // closed after the last commit
-	doneAt    atomic.Int64  // since start, in ns, when done was closed
-}
-
-// run commits paths[k] at start + k/rate, or at once when behind schedule,
-// until every path is committed or end has passed.
-func (c *committer) run(ctx context.Context, conn *pgx.Conn, paths []SynthPath, rate float64, end time.Time) error {
-	defer func() {
-		c.doneAt.Store(int64(time.Since(c.start)))
-		close(c.done)
-	}()
-	c.hist = newHistogram()
-	for k, p := range paths {
-		intended := c.start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
-		if wait := time.Until(intended); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
-		} else if ctx.Err() != nil || time.Now().After(end) {
-			return nil
-		}
-		ni, f := p.Info, &p.Info.Files[0]
-		if _, err := conn.Exec(ctx, "insert_path", f.URL, f.FileHash, int64(f.FileSize), f.Compression,
-			ni.Hash, ni.Name, ni.NarHash, int64(ni.NarSize), ni.Deriver, ni.Sigs, p.Body); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		acked := time.Now()
-		c.acks[k] = acked.Sub(c.start)
-		c.hist.record(acked.Sub(intended))
-		c.committed.Store(int64(k + 1))
-		for _, w := range c.wakes {
-			select {
-			case w <- struct{}{}:
-			default:
-			}
-		}
-	}
-	return nil
-}
-
 // lagPoller watches one target.
 type lagPoller struct {
 	p         prober
+	interval  time.Duration
 	firstSeen []time.Duration // since start; 0: not seen
 	seen      int             // paths [0, seen) are seen
-	wake      chan struct{}
-	probes    int64
-	errors    int64
-	firstErr  error
+	// missedLatest is set when the last probe of the latest path did not
+	// find it: the next probe is for the oldest unseen one.
+	missedLatest bool
+	next         time.Time // the earliest start of the next probe
+	wake         <-chan struct{}
+	probes       int64
+	errors       int64
+	firstErr     error
 }
 
 // run probes until every path is seen, or the grace period after the last
@@ -314,11 +300,37 @@ func (l *lagPoller) run(ctx context.Context, c *committer, paths []SynthPath, gr
 			}
 		default:
 		}
-		if l.probe(ctx, paths[n-1].Info.Hash) {
-			l.mark(n, time.Since(c.start))
-		} else if n-1 > l.seen && l.probe(ctx, paths[l.seen].Info.Hash) {
-			l.mark(l.seen+1, time.Since(c.start))
+		k := n - 1
+		if l.firstSeen[k] != 0 || (l.missedLatest && l.seen < k) {
+			k = l.seen
 		}
+		l.pace(ctx)
+		found := l.probe(ctx, paths[k].Info.Hash)
+		l.missedLatest = k == n-1 && !found
+		if found {
+			l.mark(c, k, n, time.Since(c.start))
+		}
+	}
+}
+
+// pace waits until l.interval has passed since the last probe started.
+func (l *lagPoller) pace(ctx context.Context) {
+	if wait := time.Until(l.next); wait > 0 && ctx.Err() == nil {
+		pause(wait)
+	}
+	l.next = time.Now().Add(l.interval)
+}
+
+// pause sleeps for d. Below a few milliseconds it sleeps in the kernel
+// (about 0.1 ms late on an idle machine), because the Go timer wakes no
+// sooner than about a millisecond when nothing else runs.
+func pause(d time.Duration) {
+	if d >= 2*time.Millisecond {
+		time.Sleep(d)
+		return
+	}
+	ts := syscall.NsecToTimespec(int64(d))
+	for syscall.Nanosleep(&ts, &ts) == syscall.EINTR {
 	}
 }
 
@@ -336,19 +348,30 @@ func (l *lagPoller) probe(ctx context.Context, hash string) bool {
 	return ok
 }
 
-// mark records that paths [seen, upTo) were first seen at t.
-func (l *lagPoller) mark(upTo int, t time.Duration) {
-	for k := l.seen; k < upTo; k++ {
-		l.firstSeen[k] = t
+// mark records that path m, of the n acknowledged, was seen at t, and
+// with it every unseen path whose commit was acknowledged before m's was
+// sent. The scan stops at the first path sent after m: paths are sent
+// about in order, and one left unmarked is only probed again.
+func (l *lagPoller) mark(c *committer, m, n int, t time.Duration) {
+	if l.firstSeen[m] == 0 {
+		l.firstSeen[m] = t
 	}
-	l.seen = max(l.seen, upTo)
+	sent := c.sends[m]
+	for k := l.seen; k < n && c.sends[k] <= sent; k++ {
+		if l.firstSeen[k] == 0 && c.acks[k] < sent {
+			l.firstSeen[k] = t
+		}
+	}
+	for l.seen < len(l.firstSeen) && l.firstSeen[l.seen] != 0 {
+		l.seen++
+	}
 }
 
 func (l *lagPoller) result(acks []time.Duration) LagTarget {
 	h := newHistogram()
 	r := LagTarget{Target: l.p.name(), Kind: l.p.kind(), Probes: l.probes, ProbeErrors: l.errors}
 	for k, ack := range acks {
-		if k >= l.seen {
+		if l.firstSeen[k] == 0 {
 			r.NeverSeen++
 			continue
 		}
@@ -364,10 +387,11 @@ func (l *lagPoller) result(acks []time.Duration) LagTarget {
 
 // WriteTable writes the result as a table.
 func (r *LagResult) WriteTable(w io.Writer) error {
-	head := newTable(fmt.Sprintf("lag: %d of %d scheduled commits made, %s/s asked, %s/s achieved",
-		r.Commits, r.Scheduled, fmtRate(r.Rate), fmtRate(r.CommitRate)))
+	head := newTable(fmt.Sprintf("lag: %d of %d scheduled commits made, %s/s asked, %s/s achieved over %d connections",
+		r.Commits, r.Scheduled, fmtRate(r.Rate), fmtRate(r.CommitRate), r.Connections))
 	head.add("commit latency (schedule to ack) p50/p99/max",
 		fmtDuration(r.CommitLatency.P50)+" / "+fmtDuration(r.CommitLatency.P99)+" / "+fmtDuration(r.CommitLatency.Max))
+	head.add("probe interval (least time between probes of a target)", fmtDuration(r.ProbeInterval))
 	head.add("grace after the last commit", fmtDuration(r.Grace))
 	t := newTable("lag from commit acknowledged to first seen", append(append([]string{"target", "kind", "seen"}, latencyHeader...), "never seen", "probes", "probe errors")...)
 	for _, tg := range r.Targets {

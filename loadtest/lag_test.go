@@ -2,6 +2,7 @@ package loadtest_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,17 +38,24 @@ func dbEdge(t *testing.T, url string) string {
 }
 
 func TestLag(t *testing.T) {
+	for _, conns := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d connections", conns), func(t *testing.T) { testLag(t, conns) })
+	}
+}
+
+func testLag(t *testing.T, conns int) {
 	url := pgtest.NewOriginDatabase(t)
 	edge := dbEdge(t, url)
 	res, err := loadtest.Lag(t.Context(), loadtest.LagConfig{
-		DatabaseURL: url, Edges: []string{edge}, SubscriberURL: url,
+		DatabaseURL: url, Edges: []string{edge}, SubscriberURL: url, Connections: conns,
 		Rate: 200, Duration: 500 * time.Millisecond, Grace: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Commits != 100 {
-		t.Errorf("%d commits, want 100 (200/s for 0.5 s)", res.Commits)
+	if res.Commits != 100 || res.Connections != conns || res.ProbeInterval != loadtest.DefaultProbeInterval {
+		t.Errorf("%d commits over %d connections, probe interval %v; want 100 (200/s for 0.5 s) over %d, %v",
+			res.Commits, res.Connections, res.ProbeInterval, conns, loadtest.DefaultProbeInterval)
 	}
 	if len(res.Targets) != 2 {
 		t.Fatalf("%d targets, want 2", len(res.Targets))
@@ -72,13 +80,22 @@ func TestLag_NeverSeen(t *testing.T) {
 	// An edge that never has anything.
 	ts := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(ts.Close)
+	const interval = 5 * time.Millisecond
+	start := time.Now()
 	res, err := loadtest.Lag(t.Context(), loadtest.LagConfig{
 		DatabaseURL: url, Edges: []string{ts.URL}, Rate: 100, Duration: 200 * time.Millisecond, Grace: 100 * time.Millisecond,
+		ProbeInterval: interval,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tg := res.Targets[0]; tg.NeverSeen != res.Commits || tg.Seen != 0 {
+	took := time.Since(start)
+	tg := res.Targets[0]
+	if tg.NeverSeen != res.Commits || tg.Seen != 0 {
 		t.Errorf("an edge that shows nothing: %+v", tg)
+	}
+	// The poller probed all along, but at most once per interval.
+	if limit := int64(took/interval) + 1; tg.Probes > limit || tg.Probes < limit/4 {
+		t.Errorf("%d probes in %v, want at most one per %v and more than a quarter of that", tg.Probes, took, interval)
 	}
 }

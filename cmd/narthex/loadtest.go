@@ -24,6 +24,7 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   lag        commit paths at the origin and time their arrival on edges
   bootstrap  time a fresh edge from start to ready; its memory and replica size
   ingest     synthetic uploads through the origin's PUT API
+  soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
 `
@@ -35,6 +36,7 @@ var loadtestModes = map[string]command{
 	"lag":       runLag,
 	"bootstrap": runBootstrap,
 	"ingest":    runIngest,
+	"soak":      runSoak,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -155,12 +157,14 @@ func runCeiling(ctx context.Context, args []string) error {
 }
 
 func runLag(ctx context.Context, args []string) error {
-	f := newFlags("loadtest lag", "Commits one path per transaction at the origin on a fixed schedule and measures, for\neach edge (over HTTP) and an optional native subscriber (over SQL), the time from each\ncommit's acknowledgement to the first probe that finds it. The paths stay in the cache.")
+	f := newFlags("loadtest lag", "Commits one path per transaction at the origin on a fixed schedule, over --connections\nconnections, and measures, for each edge (over HTTP) and an optional native subscriber\n(over SQL), the time from each commit's acknowledgement to the first probe that finds it.\nA target is probed at most once per --probe-interval, so a lag is overstated by up to\nabout two intervals and a probe's round trip. The paths stay in the cache.")
 	dbURL := f.databaseURL("PostgreSQL connection string of the origin database (loopback)")
 	edges := f.String("edge", "", "comma-separated edge base URLs, http:// on loopback")
 	subURL := f.String("subscriber-url", "", "connection string of a database subscribing to the narthex publication (loopback)")
 	subURLFile := f.String("subscriber-url-file", "", "file holding the subscriber's connection string")
 	rate := floatFlag(f, "rate", 1000, "commits per second")
+	conns := f.Int("connections", loadtest.DefaultCommitConnections, "connections committing, one transaction in flight on each (at most 64)")
+	probeInterval := f.Duration("probe-interval", loadtest.DefaultProbeInterval, "least time between two probes of a target (at most 1s)")
 	duration := f.Duration("duration", 10*time.Second, "length of the schedule (at most 1h)")
 	commits := f.Int64("commits", 0, "most commits (0: rate × duration; at most 1000000)")
 	grace := f.Duration("grace", loadtest.DefaultLagGrace, "how long after the last commit targets may take to show it")
@@ -179,7 +183,8 @@ func runLag(ctx context.Context, args []string) error {
 		}
 	}
 	res, err := loadtest.Lag(ctx, loadtest.LagConfig{
-		DatabaseURL: url, Edges: list(*edges), SubscriberURL: sub, Rate: *rate, Duration: *duration, Commits: *commits, Grace: *grace,
+		DatabaseURL: url, Edges: list(*edges), SubscriberURL: sub, Rate: *rate, Connections: *conns, ProbeInterval: *probeInterval,
+		Duration: *duration, Commits: *commits, Grace: *grace,
 	})
 	if err != nil {
 		return err
@@ -234,4 +239,53 @@ func runIngest(ctx context.Context, args []string) error {
 		return err
 	}
 	return report(*asJSON, res, res.WriteTable)
+}
+
+func runSoak(ctx context.Context, args []string) error {
+	f := newFlags("loadtest soak", `Starts two edges of the origin on free loopback ports (a survivor and a victim),
+measures the survivor's maximum mixed lookup throughput (closed loop), then for --duration
+sends it lookups at --lookup-share of that maximum (open loop) while transactions of 1 to 4
+new paths are committed at --commit-rate, and SIGKILLs the victim every --kill-every and
+restarts it on its replica. Fails (exit status 1, one line saying why) unless every lookup
+of the survivor was answered right, both edges show every path of every committed
+transaction within --grace, no transaction was seen half applied, the survivor's RSS in
+the last minute is within 10% (or 16 MiB) of the minute after warm-up, and no restart
+needed a new bootstrap. The edges' slots are dropped at the end; the paths stay.`)
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database, as a role with REPLICATION (loopback)")
+	keys := f.Int("keys", 0, "number of paths populate created with --seed, asked as hits (required)")
+	seed := f.Int64("seed", 1, "seed populate used")
+	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of lookups for existing paths, above 0, at most 1")
+	duration := f.Duration("duration", loadtest.DefaultSoakDuration, "length of the soak (at most 1h)")
+	commitRate := floatFlag(f, "commit-rate", loadtest.DefaultSoakCommitRate, "transactions per second at the origin")
+	commitConns := f.Int("commit-connections", loadtest.DefaultCommitConnections, "connections committing, one transaction in flight on each")
+	killEvery := f.Duration("kill-every", loadtest.DefaultKillEvery, "period of the victim's SIGKILL and restart (at most --duration)")
+	share := floatFlag(f, "lookup-share", loadtest.DefaultLookupShare, "share of the survivor's maximum lookup throughput sent during the soak")
+	lookupConns := f.Int("connections", 64, "keep-alive connections carrying the lookups")
+	measure := f.Duration("measure", loadtest.DefaultSoakMeasure, "length of the maximum's measurement (at most 1m)")
+	memEvery := f.Duration("memory-every", 0, "period of the survivor's RSS samples (0: duration/50, 10ms to 5s)")
+	grace := f.Duration("grace", loadtest.DefaultSoakGrace, "how long after the soak the edges may take to show every committed path")
+	readyTimeout := f.Duration("ready-timeout", loadtest.DefaultSoakReadyTimeout, "longest wait for an edge to be ready, at the start and after each restart")
+	name := f.String("edge-name", loadtest.DefaultSoakEdge, "prefix of the edges' names (<prefix>_survivor, <prefix>_victim)")
+	dir := f.String("dir", "", "folder for the run's replicas and edge logs, removed afterwards but for a failed run's logs (default: the system's temporary folder)")
+	exe := f.String("edge-binary", "", "narthex binary to run the edges with (default: this one)")
+	asJSON := f.Bool("json", false, "print one JSON object instead of tables")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.Soak(ctx, loadtest.SoakConfig{
+		DatabaseURL: url, Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Duration: *duration,
+		CommitRate: *commitRate, CommitConnections: *commitConns, KillEvery: *killEvery,
+		LookupShare: *share, LookupConnections: *lookupConns, MeasureFor: *measure, MemoryEvery: *memEvery,
+		Grace: *grace, ReadyTimeout: *readyTimeout, EdgeName: *name, Dir: *dir, Executable: *exe,
+	})
+	if res != nil {
+		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
