@@ -20,7 +20,7 @@ Usage:
   narthex edge     [flags]   serve lookups from a local replica
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
-  narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest: measure narthex on loopback
+  narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest|soak: measure narthex on loopback
 
 Every flag can also be set by the environment variable named in its help.
 Run "narthex <command> -h" for a command's flags.
