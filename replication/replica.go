@@ -74,11 +74,17 @@ type Replica struct {
 	present *presence
 }
 
+// blockCacheBytes sizes the LSM's cache of table blocks. It needs room for
+// the index and filter blocks, about 1% of the replica; data blocks hold a
+// handful of narinfos each, most of them cold, so memory spent on bodies
+// goes further in the memory cache, which keeps only the ones served.
+const blockCacheBytes = 32 << 20
+
 // openReplica opens the replica in dir, with a memory cache of hotBytes of
 // narinfo bodies; mustExist refuses to create one.
 func openReplica(dir string, mustExist bool, hotBytes int) (*Replica, error) {
 	opts := &pebble.Options{
-		Cache:            pebble.NewCache(64 << 20),
+		Cache:            pebble.NewCache(blockCacheBytes),
 		ErrorIfNotExists: mustExist,
 	}
 	defer opts.Cache.Unref()

@@ -44,7 +44,7 @@ type Config struct {
 	// MaxBackoff bounds the wait between reconnection attempts. Default 5s.
 	MaxBackoff time.Duration
 	// MemoryCacheBytes bounds the memory cache of recently served narinfo
-	// bodies. Default 64 MiB; negative turns it off.
+	// bodies. Default 96 MiB; negative turns it off.
 	MemoryCacheBytes int
 	// SwitchGrace is how long a replaced replica stays open for readers that
 	// still hold it. Readers hold a replica for one lookup, microseconds.
@@ -85,7 +85,7 @@ func (c *Config) setDefaults() {
 		c.MaxBackoff = 5 * time.Second
 	}
 	if c.MemoryCacheBytes == 0 {
-		c.MemoryCacheBytes = 64 << 20
+		c.MemoryCacheBytes = 96 << 20
 	}
 	if c.SwitchGrace <= 0 {
 		c.SwitchGrace = time.Minute

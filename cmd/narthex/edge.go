@@ -26,7 +26,7 @@ func runEdge(ctx context.Context, args []string) error {
 	hitCC := f.String("hit-cache-control", "public, max-age=3600", "Cache-Control of narinfos found")
 	missCC := f.String("miss-cache-control", "public, max-age=60", "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", 30*time.Second, "replica staleness above which /readyz answers 503")
-	memCache := f.Int("memory-cache", 64<<20, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
+	memCache := f.Int("memory-cache", 96<<20, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
