@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // harness is an origin serving over HTTP from a fresh database and store
 // directory, with one upload token.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   Config
 	srv   *Server
 	ts    *httptest.Server
@@ -41,7 +41,7 @@ type harness struct {
 }
 
 // newHarness starts an origin; change, when not nil, adjusts its Config.
-func newHarness(t *testing.T, change func(*Config)) *harness {
+func newHarness(t testing.TB, change func(*Config)) *harness {
 	t.Helper()
 	ctx := t.Context()
 	connString := pgtest.NewOriginDatabase(t)
@@ -151,7 +151,7 @@ func (h *harness) raw(request string) response {
 // checkHeaders checks what every answer must have: a Content-Length (but
 // on 204) that matches its body, no Content-Encoding, and for errors a
 // one-line text body.
-func checkHeaders(t *testing.T, method string, resp *http.Response, bodyLen int) {
+func checkHeaders(t testing.TB, method string, resp *http.Response, bodyLen int) {
 	t.Helper()
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" {
 		t.Errorf("%s answered with Content-Encoding %q", method, enc)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
 	"github.com/narthex-cache/narthex/narinfo"
@@ -62,7 +61,8 @@ func (s *Server) getNar(w http.ResponseWriter, r *http.Request, key string) erro
 
 // putNar stores an uploaded NAR file: its bytes go to the local store, and
 // are committed there only when their SHA-256 is the hash the file is named
-// after; then the file and its location are recorded in one transaction.
+// after; then the file and its location are recorded in one statement,
+// which commits before the answer.
 func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) error {
 	fileHash, compression, err := narinfo.ParseNarFileName(key)
 	if err != nil {
@@ -93,16 +93,7 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 	// The bytes are committed: record them even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
 	defer cancel()
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, qInsertNarFile, key, fileHash, size, compression); err != nil {
-			return fmt.Errorf("insert nar_file: %w", err)
-		}
-		if _, err := tx.Exec(ctx, qInsertPayloadLocation, key, s.storeID, key); err != nil {
-			return fmt.Errorf("insert payload_location: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, size, compression, s.storeID, key); err != nil {
 		return fmt.Errorf("record NAR file %s: %w", key, err)
 	}
 	s.metrics.uploadBytes.WithLabelValues(routeNar.uploadKind()).Add(float64(size))

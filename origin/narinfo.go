@@ -181,63 +181,111 @@ func (s *Server) sign(text []byte, ni *narinfo.NarInfo, fp string) ([]byte, []st
 	return text, sigs
 }
 
-// storeNarinfo writes an upload in one transaction, after checking its files
-// and references against what is stored. It reports whether the narinfo is
-// new; an equal stored one leaves everything as it was.
+// storeNarinfo checks an upload's files and references against what is
+// stored, and writes it. It reports whether the narinfo is new; an equal
+// stored one leaves everything as it was. It takes two round trips to the
+// database: one for the reads the checks need, one statement for the
+// inserts. The reads take no locks and need no transaction with the
+// inserts: the primary key settles a concurrent upload of the same path,
+// and the foreign keys a concurrent delete of what the narinfo refers to.
 func (s *Server) storeNarinfo(ctx context.Context, u *narinfoUpload) (created bool, err error) {
 	ni := u.ni
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		// A stored narinfo of this hash settles it: equal (nil) or 409.
-		if err := s.compareStored(ctx, tx, ni); !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if err := checkFiles(ctx, tx, ni); err != nil {
-			return err
-		}
-		if err := checkReferences(ctx, tx, s.cfg.StoreDir, ni, u.refs); err != nil {
-			return err
-		}
-		if s.beforeInsert != nil {
-			s.beforeInsert(ctx)
-		}
-		var inserted string
-		err := tx.QueryRow(ctx, qInsertNarinfo, ni.Hash, ni.Name, ni.NarHash, int64(ni.NarSize),
-			nullable(ni.Deriver), nullable(ni.System), nullable(ni.CA), u.sigs, string(u.body)).Scan(&inserted)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Inserted concurrently and committed since the first look.
-			if err := s.compareStored(ctx, tx, ni); !errors.Is(err, pgx.ErrNoRows) {
-				return err
+	st, err := s.readExisting(ctx, ni, u.refs)
+	if err != nil {
+		return false, err
+	}
+	// A stored narinfo of this hash settles it: equal (nil) or 409.
+	if st.body != nil {
+		return false, s.compareStored(*st.body, ni)
+	}
+	if err := checkFiles(ni, st.files); err != nil {
+		return false, err
+	}
+	if err := checkReferences(s.cfg.StoreDir, ni, st.present); err != nil {
+		return false, err
+	}
+	if s.beforeInsert != nil {
+		s.beforeInsert(ctx)
+	}
+	var inserted string
+	err = s.db.QueryRow(ctx, qInsertNarinfo, ni.Hash, ni.Name, ni.NarHash, int64(ni.NarSize),
+		nullable(ni.Deriver), nullable(ni.System), nullable(ni.CA), u.sigs, string(u.body),
+		u.urls, u.refs).Scan(&inserted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Inserted concurrently and committed since the first look.
+		var body string
+		if err := s.db.QueryRow(ctx, qNarinfoBody, ni.Hash).Scan(&body); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return false, errors.New("insert narinfo: conflicting row vanished")
 			}
-			return errors.New("insert narinfo: conflicting row vanished")
+			return false, fmt.Errorf("read narinfo: %w", err)
 		}
-		if err != nil {
-			return fmt.Errorf("insert narinfo: %w", err)
-		}
-		if _, err := tx.Exec(ctx, qInsertNarinfoFiles, ni.Hash, u.urls); err != nil {
-			return fmt.Errorf("insert narinfo_file: %w", err)
-		}
-		if len(u.refs) > 0 {
-			if _, err := tx.Exec(ctx, qInsertReferences, ni.Hash, u.refs); err != nil {
-				return fmt.Errorf("insert reference: %w", err)
-			}
-		}
-		created = true
-		return nil
-	})
-	return created, err
+		return false, s.compareStored(body, ni)
+	}
+	if err != nil {
+		return false, fmt.Errorf("insert narinfo: %w", err)
+	}
+	return true, nil
 }
 
-// compareStored compares ni with the stored narinfo of its hash. It returns
-// pgx.ErrNoRows when there is none, nil when the stored one is equal, and a
-// 409 when it differs.
-func (s *Server) compareStored(ctx context.Context, tx pgx.Tx, ni *narinfo.NarInfo) error {
-	var body string
-	if err := tx.QueryRow(ctx, qNarinfoBody, ni.Hash).Scan(&body); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		return fmt.Errorf("read narinfo: %w", err)
+// existing is what the checks of a narinfo upload read from the database.
+type existing struct {
+	body    *string           // the stored narinfo of the hash, or nil
+	files   []narFile         // the uploaded NAR files among those it lists
+	present map[string]string // hash to name of the stored paths among its references
+}
+
+// readExisting reads what the checks of ni need, in one round trip: the
+// stored narinfo of its hash, the NAR files it lists, and the stored paths
+// among refs.
+func (s *Server) readExisting(ctx context.Context, ni *narinfo.NarInfo, refs []string) (existing, error) {
+	urls := make([]string, len(ni.Files))
+	for i, f := range ni.Files {
+		urls[i] = f.URL
 	}
+	st := existing{present: map[string]string{}}
+	batch := &pgx.Batch{}
+	batch.Queue(qNarinfoBody, ni.Hash).QueryRow(func(row pgx.Row) error {
+		var body string
+		switch err := row.Scan(&body); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read narinfo: %w", err)
+		}
+		st.body = &body
+		return nil
+	})
+	batch.Queue(qNarFiles, urls).Query(func(rows pgx.Rows) error {
+		var err error
+		st.files, err = pgx.CollectRows(rows, pgx.RowToStructByPos[narFile])
+		if err != nil {
+			return fmt.Errorf("read nar_file: %w", err)
+		}
+		return nil
+	})
+	if len(refs) > 0 {
+		batch.Queue(qPresentPaths, refs).Query(func(rows pgx.Rows) error {
+			var hash, name string
+			_, err := pgx.ForEachRow(rows, []any{&hash, &name}, func() error {
+				st.present[hash] = name
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("read referenced narinfos: %w", err)
+			}
+			return nil
+		})
+	}
+	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+		return existing{}, err
+	}
+	return st, nil
+}
+
+// compareStored compares ni with body, the stored narinfo of its hash. It
+// returns nil when they are equal and a 409 when they differ.
+func (s *Server) compareStored(body string, ni *narinfo.NarInfo) error {
 	stored, err := narinfo.Parse([]byte(body), s.cfg.StoreDir)
 	if err != nil {
 		return fmt.Errorf("parse stored narinfo %s: %w", ni.Hash, err)
@@ -286,18 +334,9 @@ type narFile struct {
 	Compression string
 }
 
-// checkFiles refuses a narinfo listing a NAR file that was not uploaded, or
-// describing one differently from what was uploaded.
-func checkFiles(ctx context.Context, tx pgx.Tx, ni *narinfo.NarInfo) error {
-	urls := make([]string, len(ni.Files))
-	for i, f := range ni.Files {
-		urls[i] = f.URL
-	}
-	rows, _ := tx.Query(ctx, qNarFiles, urls)
-	found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[narFile])
-	if err != nil {
-		return fmt.Errorf("read nar_file: %w", err)
-	}
+// checkFiles refuses a narinfo listing a NAR file that is not among found,
+// the uploaded ones, or describing one differently from what was uploaded.
+func checkFiles(ni *narinfo.NarInfo, found []narFile) error {
 	for _, f := range ni.Files {
 		i := slices.IndexFunc(found, func(nf narFile) bool { return nf.URL == f.URL })
 		if i < 0 {
@@ -323,21 +362,8 @@ func checkFiles(ctx context.Context, tx pgx.Tx, ni *narinfo.NarInfo) error {
 }
 
 // checkReferences refuses a narinfo that references a path (other than
-// itself) that is not stored.
-func checkReferences(ctx context.Context, tx pgx.Tx, storeDir string, ni *narinfo.NarInfo, refs []string) error {
-	if len(refs) == 0 {
-		return nil
-	}
-	rows, _ := tx.Query(ctx, qPresentPaths, refs)
-	present := map[string]string{}
-	var hash, name string
-	_, err := pgx.ForEachRow(rows, []any{&hash, &name}, func() error {
-		present[hash] = name
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read referenced narinfos: %w", err)
-	}
+// itself) that is not among present, the stored paths by hash.
+func checkReferences(storeDir string, ni *narinfo.NarInfo, present map[string]string) error {
 	for _, ref := range ni.References {
 		h, name, _ := narinfo.ParseBaseName(ref)
 		if h == ni.Hash {
