@@ -23,11 +23,25 @@ type CeilingConfig struct {
 	Duration time.Duration
 	// Body is the answer to every request. Default: TypicalBody().
 	Body []byte
+	// Sink makes the server an empty binary cache that takes every upload
+	// and keeps nothing: nix-cache-info is served, every other GET or HEAD
+	// is a 404, and every PUT a 200 once its body (up to MaxSinkBody) is
+	// read. What a client's uploads cost when the server costs nothing.
+	Sink bool
 }
+
+// MaxSinkBody bounds an upload to a sink.
+const MaxSinkBody = 1 << 30
+
+var (
+	sinkCacheInfo = []byte("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n")
+	sinkNotFound  = []byte("not found\n")
+)
 
 // Ceiling is a fasthttp server that answers every request 200 with the
 // same narinfo, doing nothing else: the most any fasthttp handler can
-// serve on this machine, the upper bound to compare an edge with.
+// serve on this machine, the upper bound to compare an edge with. As a
+// sink (CeilingConfig.Sink) it is the same bound for uploads.
 type Ceiling struct {
 	cfg      CeilingConfig
 	ln       net.Listener
@@ -59,8 +73,12 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
 	c := &Ceiling{cfg: cfg, ln: ln}
+	handler, maxBody := c.handle, 4<<10
+	if cfg.Sink {
+		handler, maxBody = c.sink, MaxSinkBody
+	}
 	c.srv = &fasthttp.Server{
-		Handler:                       c.handle,
+		Handler:                       handler,
 		Name:                          "narthex-ceiling",
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: true,
@@ -69,7 +87,7 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,
-		MaxRequestBodySize:            4 << 10,
+		MaxRequestBodySize:            maxBody,
 	}
 	return c, nil
 }
@@ -97,6 +115,20 @@ func (c *Ceiling) handle(ctx *fasthttp.RequestCtx) {
 	c.requests.Add(1)
 	ctx.Response.Header.SetContentTypeBytes(typeNarinfo)
 	ctx.Response.SetBodyRaw(c.cfg.Body)
+}
+
+func (c *Ceiling) sink(ctx *fasthttp.RequestCtx) {
+	c.requests.Add(1)
+	switch {
+	case ctx.IsPut():
+		ctx.SetStatusCode(fasthttp.StatusOK)
+	case string(ctx.Path()) == "/nix-cache-info":
+		ctx.Response.Header.SetContentType("text/x-nix-cache-info")
+		ctx.Response.SetBodyRaw(sinkCacheInfo)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		ctx.Response.SetBodyRaw(sinkNotFound)
+	}
 }
 
 // Run serves until ctx ends or the configured duration has passed, then
