@@ -10,6 +10,7 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -43,9 +44,15 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// MigrateURL connects to connString, migrates, and disconnects.
+// MigrateURL connects to connString, migrates, and disconnects. The
+// connection pool's settings (pool_max_conns and the like) may be in
+// connString; they are left to the pool.
 func MigrateURL(ctx context.Context, connString string) error {
-	conn, err := pgx.Connect(ctx, connString)
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -63,5 +64,22 @@ func TestSchema_ReferencesMustExist(t *testing.T) {
 	}
 	if _, err := conn.Exec(t.Context(), `DELETE FROM narinfo WHERE hash = $1`, a); err == nil {
 		t.Error("deleted a path another path refers to")
+	}
+}
+
+// A connection string may carry the pool's settings, which PostgreSQL
+// itself would refuse as unknown parameters.
+func TestMigrateURL_AcceptsPoolSettings(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if err := sql.MigrateURL(t.Context(), url+sep+"pool_max_conns=3"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pgtest.Connect(t, url).QueryRow(t.Context(), `SELECT count(*) FROM pg_publication WHERE pubname = $1`, sql.Publication).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("publication count %d, err %v: not migrated", n, err)
 	}
 }

@@ -78,7 +78,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err := sql.MigrateURL(ctx, dbURL); err != nil {
 		return err
 	}
-	db, err := pgxpool.New(ctx, dbURL)
+	db, err := openPool(ctx, dbURL)
 	if err != nil {
 		return err
 	}

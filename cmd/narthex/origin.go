@@ -29,7 +29,7 @@ type originFlags struct {
 func defineOriginFlags(f *flags) *originFlags {
 	o := &originFlags{}
 	o.listen = f.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-	o.databaseURL = f.databaseURL("PostgreSQL connection string of the origin database")
+	o.databaseURL = f.databaseURL("PostgreSQL connection string of the origin database; pool_max_conns=N in it sizes\nthe connection pool (default 16)")
 	o.publicURL = f.String("public-url", "", "URL clients reach this origin at (default http://<listen>)")
 	o.storeDir = f.String("store-dir", narinfo.NixStoreDir, "Nix store directory of the cache")
 	o.localStore = f.String("local-store", "./narthex-nars", "directory the local store keeps NAR files in")
@@ -102,9 +102,9 @@ func runOrigin(ctx context.Context, args []string) error {
 	if err := sql.MigrateURL(ctx, dbURL); err != nil {
 		return err
 	}
-	db, err := pgxpool.New(ctx, dbURL)
+	db, err := openPool(ctx, dbURL)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	defer db.Close()
 	if err := startPprof(ctx, log, *o.pprofListen); err != nil {
@@ -138,4 +138,26 @@ func serveOrigin(ctx context.Context, cfg origin.Config, db *pgxpool.Pool, ln ne
 		}
 		return nil
 	}
+}
+
+// originPoolConns is the origin's default number of database connections:
+// Nix asks for a closure's narinfos many at a time (up to 25 connections of
+// its own), and each upload holds a connection until it commits.
+const originPoolConns = 16
+
+// openPool opens a connection pool on the origin database, of
+// originPoolConns connections unless url sets pool_max_conns.
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = originPoolConns
+	}
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return db, nil
 }
