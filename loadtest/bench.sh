@@ -19,11 +19,15 @@
 #   4. edge memory: RSS of the edges above, and of the 1,000,000-path edge
 #      after lookups over all its keys.
 #   5. ingest with the real Nix client: `nix copy --to http://<origin>` vs
-#      `nix copy --to file://<dir>` for the same closure of 100 paths.
+#      `nix copy --to file://<dir>` for the same closure of 100 paths, tiny
+#      and with 64 KiB payloads; the tiny one also to a sink that costs
+#      nothing (the client's own floor).
 #   6. soak (`loadtest soak`, 10 minutes; 90 s with --quick): mixed lookups
 #      at 80% of an edge's maximum while 500 transactions/s replicate and a
 #      second edge is SIGKILLed and restarted every minute (every 30 s with
 #      --quick); no failed lookup, no lost or torn transaction, flat memory.
+#   7. profiles: CPU and allocations of the lookup edge under hits and
+#      misses, and the lookup handler in process (go test -bench ./edge).
 #
 # Every cell is repeated 3 times (1 with --quick) and reported as the median;
 # the soak runs once.
@@ -66,6 +70,7 @@ done
 
 LOOKUP_KEYS=100000 # paths of the lookup cache (seed 1)
 INGEST_PATHS=100   # closure size for nix copy
+INGEST_SIZE=65536  # bytes per path of the closure with payloads
 LAG_RATES="1000 500"
 if [ $QUICK = 1 ]; then
 	REPS=1
@@ -377,12 +382,13 @@ POP1_S=$(jq '.elapsed_ns / 1e9' "$RES/populate.json")
 free_port EDGE_PORT
 free_port NGINX_PORT
 free_port CEIL_PORT
+free_port EDGE_PPROF_PORT
 declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [nginx]=http://127.0.0.1:$NGINX_PORT [ceiling]=http://127.0.0.1:$CEIL_PORT)
 URLMAP=$(jq -n --arg e "${URL[edge]}" --arg n "${URL[nginx]}" --arg c "${URL[ceiling]}" '{($e): "edge", ($n): "nginx", ($c): "ceiling"}')
 
 log "starting the edge (${URL[edge]}), nginx (${URL[nginx]}) and the ceiling (${URL[ceiling]})"
-record edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT"
-start_bg edge_lookup "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT"
+record edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
+start_bg edge_lookup "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
 mkdir -p "$T/nginx"
 sed -e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@ROOT@|$STATIC|g" \
 	"$REPO/loadtest/bench/nginx.conf" >"$T/nginx/nginx.conf"
@@ -466,6 +472,32 @@ for rep in $(seq "$REPS"); do
 			p999: .latency.p999_ns, max: .latency.max_ns}' "$RES/$id.json" >>"$RES/open.jsonl"
 	done
 done
+
+# Profiles of the lookup edge: CPU over a closed-loop run of hits, then of
+# misses, and what the edge allocated during each (the difference of its
+# allocation profiles before and after). Then the handler alone, in process.
+PROF="http://127.0.0.1:$EDGE_PPROF_PORT/debug/pprof"
+PROF_SECS=$((${LOOKUP_DUR%s} - 1))
+for sc in hits misses; do
+	log "profiling the edge under $sc (64 connections)"
+	curl -sf -m 30 -o "$RES/allocs-$sc-before.pb.gz" "$PROF/allocs" || die "allocation profile"
+	curl -sf -m $((PROF_SECS + 30)) -o "$RES/cpu-$sc.pb.gz" "$PROF/profile?seconds=$PROF_SECS" &
+	cpu_pid=$!
+	run profile-$sc "$BIN" loadtest lookup --url "${URL[edge]}" --keys "$LOOKUP_KEYS" --seed 1 \
+		--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --duration "$LOOKUP_DUR" --json
+	wait $cpu_pid || die "CPU profile"
+	curl -sf -m 30 -o "$RES/allocs-$sc-after.pb.gz" "$PROF/allocs" || die "allocation profile"
+	go tool pprof -top -nodecount=25 "$BIN" "$RES/cpu-$sc.pb.gz" >"$RES/cpu-$sc.txt" 2>/dev/null
+	go tool pprof -top -nodecount=12 -sample_index=alloc_space -diff_base "$RES/allocs-$sc-before.pb.gz" \
+		"$BIN" "$RES/allocs-$sc-after.pb.gz" >"$RES/allocs-$sc.txt" 2>/dev/null
+done
+record_raw profile-cpu "curl -o cpu.pb.gz \"http://127.0.0.1:$EDGE_PPROF_PORT/debug/pprof/profile?seconds=$PROF_SECS\" & $(cmd_of profile-hits)"
+record_raw profile-top "go tool pprof -top -nodecount=25 \$T/narthex cpu.pb.gz"
+record_raw profile-allocs "go tool pprof -top -nodecount=12 -sample_index=alloc_space -diff_base allocs-before.pb.gz \$T/narthex allocs-after.pb.gz"
+log "benchmarking the lookup handler in process (go test -bench)"
+record_raw edge-bench "go test -run '^\$' -bench 'BenchmarkServer_Narinfo$' -benchmem -count 3 ./edge"
+(cd "$REPO" && go test -run '^$' -bench 'BenchmarkServer_Narinfo$' -benchmem -count 3 ./edge) >"$RES/edge-bench.txt" 2>"$LOGS/edge-bench.log" ||
+	die "go test -bench ./edge"
 
 read -r LOOKUP_EDGE_RSS LOOKUP_EDGE_HWM < <(mem "${PIDS[edge_lookup]}")
 log "stopping the lookup servers"
@@ -611,40 +643,64 @@ NIXSTORE="local?root=$NIXT/root"
 nixenv() { env HOME="$NIXT/home" NIX_CONF_DIR="$NIXT/conf" XDG_CACHE_HOME="$(mktemp -d "$NIXT/xdg.XXXXXX")" "$@"; }
 RUN_ID=$(date +%s)
 : >"$RES/ingest.jsonl"
+free_port SINK_PORT
+SINK_URL=http://127.0.0.1:$SINK_PORT
+record sink "$BIN" loadtest ceiling --sink --listen "127.0.0.1:$SINK_PORT" --duration 1h
+start_bg sink "$BIN" loadtest ceiling --sink --listen "127.0.0.1:$SINK_PORT" --duration 1h
+wait_http "$SINK_URL/nix-cache-info" 30 sink
 note_load "ingest"
-# time_copy REP TARGET URL PATH EXTRA...: one nix copy, timed.
+# time_copy ID KIND TARGET URL PATH EXTRA...: one nix copy, timed.
 time_copy() {
-	local rep=$1 target=$2 to=$3 path=$4 t0 t1
-	shift 4
-	record_raw "ingest-$target-$rep" "HOME=$NIXT/home NIX_CONF_DIR=$NIXT/conf XDG_CACHE_HOME=\$(mktemp -d) $(shq nix copy --store "$NIXSTORE" "$@" --to "$to" "$path")"
+	local id=$1 kind=$2 target=$3 to=$4 path=$5 t0 t1
+	shift 5
+	record_raw "$id" "HOME=$NIXT/home NIX_CONF_DIR=$NIXT/conf XDG_CACHE_HOME=\$(mktemp -d) $(shq nix copy --store "$NIXSTORE" "$@" --to "$to" "$path")"
 	t0=$(date +%s%N)
-	nixenv timeout 600 nix copy --store "$NIXSTORE" "$@" --to "$to" "$path" >"$LOGS/ingest-$target-$rep.log" 2>&1 ||
-		die "nix copy --to $to: $(tail -n 5 "$LOGS/ingest-$target-$rep.log")"
+	nixenv timeout 600 nix copy --store "$NIXSTORE" "$@" --to "$to" "$path" >"$LOGS/$id.log" 2>&1 ||
+		die "nix copy --to $to: $(tail -n 5 "$LOGS/$id.log")"
 	t1=$(date +%s%N)
-	jq -nc --argjson rep "$rep" --arg target "$target" --argjson ns $((t1 - t0)) '{rep: $rep, target: $target, ns: $ns}' >>"$RES/ingest.jsonl"
+	jq -nc --argjson rep "$rep" --arg kind "$kind" --arg target "$target" --argjson ns $((t1 - t0)) \
+		'{rep: $rep, kind: $kind, target: $target, ns: $ns}' >>"$RES/ingest.jsonl"
 }
+declare -A INGEST_BYTES=([tiny]=0 [payload]=$INGEST_SIZE)
 for rep in $(seq "$REPS"); do
-	salt=$RUN_ID-$rep
-	record "ingest-build-$rep" nix-build --store "$NIXSTORE" loadtest/bench/closure.nix --argstr salt "$salt" --arg n "$INGEST_PATHS" --no-out-link
-	P=$(nixenv timeout 600 nix-build --store "$NIXSTORE" "$REPO/loadtest/bench/closure.nix" --argstr salt "$salt" \
-		--arg n "$INGEST_PATHS" --no-out-link 2>"$LOGS/ingest-build-$rep.log") || die "nix-build: $(tail -n 5 "$LOGS/ingest-build-$rep.log")"
-	closure=$(nixenv nix-store --store "$NIXSTORE" -qR "$P" | wc -l)
-	[ "$closure" = "$INGEST_PATHS" ] || die "the closure of $P has $closure paths, not $INGEST_PATHS"
-	log "ingest repetition $rep/$REPS: nix copy of $closure paths to the origin and to file://"
-	# Alternate which target goes first.
-	targets="origin file"
-	[ $((rep % 2)) = 0 ] && targets="file origin"
-	for target in $targets; do
-		if [ "$target" = origin ]; then
-			time_copy "$rep" origin "$ORIGIN_URL" "$P" --option netrc-file "$DEV/netrc"
-			got=$(origin_sql -c "SELECT count(*) FROM narinfo WHERE name LIKE 'bench-$salt-%'")
-		else
-			time_copy "$rep" file "file://$T/filecache-$rep" "$P"
-			got=$(find "$T/filecache-$rep" -maxdepth 1 -name '*.narinfo' | wc -l)
-		fi
-		[ "$got" = "$INGEST_PATHS" ] || die "nix copy to $target: $got of $INGEST_PATHS paths arrived"
+	for kind in tiny payload; do
+		salt=$RUN_ID-$kind-$rep
+		record "ingest-build-$kind-$rep" nix-build --store "$NIXSTORE" loadtest/bench/closure.nix --argstr salt "$salt" \
+			--arg n "$INGEST_PATHS" --arg size "${INGEST_BYTES[$kind]}" --no-out-link
+		P=$(nixenv timeout 600 nix-build --store "$NIXSTORE" "$REPO/loadtest/bench/closure.nix" --argstr salt "$salt" \
+			--arg n "$INGEST_PATHS" --arg size "${INGEST_BYTES[$kind]}" --no-out-link 2>"$LOGS/ingest-build-$kind-$rep.log") ||
+			die "nix-build: $(tail -n 5 "$LOGS/ingest-build-$kind-$rep.log")"
+		closure=$(nixenv nix-store --store "$NIXSTORE" -qR "$P" | wc -l)
+		[ "$closure" = "$INGEST_PATHS" ] || die "the closure of $P has $closure paths, not $INGEST_PATHS"
+		# Rotate which target goes first.
+		targets="origin file"
+		[ $kind = tiny ] && targets="origin file sink"
+		for ((i = 0; i < rep % 3; i++)); do
+			set -- $targets
+			targets="$(shift; echo "$@") $1"
+		done
+		log "ingest repetition $rep/$REPS: nix copy of $closure $kind paths to $targets"
+		for target in $targets; do
+			id=ingest-$kind-$target-$rep
+			case $target in
+			origin)
+				time_copy "$id" "$kind" origin "$ORIGIN_URL" "$P" --option netrc-file "$DEV/netrc"
+				got=$(origin_sql -c "SELECT count(*) FROM narinfo WHERE name LIKE 'bench-$salt-%'")
+				;;
+			file)
+				time_copy "$id" "$kind" file "file://$T/filecache-$kind-$rep" "$P"
+				got=$(find "$T/filecache-$kind-$rep" -maxdepth 1 -name '*.narinfo' | wc -l)
+				;;
+			sink)
+				time_copy "$id" "$kind" sink "$SINK_URL" "$P"
+				got=$INGEST_PATHS # it keeps nothing to count
+				;;
+			esac
+			[ "$got" = "$INGEST_PATHS" ] || die "nix copy to $target: $got of $INGEST_PATHS paths arrived"
+		done
 	done
 done
+stop_bg sink
 # Where the origin's time goes: its PUT latencies for small uploads, one at
 # a time, as Nix sends them.
 log "ingest: the origin's PUT latencies (loadtest ingest, 1 in flight)"
@@ -763,8 +819,11 @@ EOF
 	B_N=$(med "$RES/boot.jsonl" '.kind == "native"' ready_ns)
 	B_RSS=$(med "$RES/boot.jsonl" '.kind == "edge"' rss)
 	B_PEAK=$(med "$RES/boot.jsonl" '.kind == "edge"' peak_rss)
-	I_O=$(med "$RES/ingest.jsonl" '.target == "origin"' ns)
-	I_F=$(med "$RES/ingest.jsonl" '.target == "file"' ns)
+	I_O=$(med "$RES/ingest.jsonl" '.kind == "payload" and .target == "origin"' ns)
+	I_F=$(med "$RES/ingest.jsonl" '.kind == "payload" and .target == "file"' ns)
+	I_TO=$(med "$RES/ingest.jsonl" '.kind == "tiny" and .target == "origin"' ns)
+	I_TF=$(med "$RES/ingest.jsonl" '.kind == "tiny" and .target == "file"' ns)
+	I_TS=$(med "$RES/ingest.jsonl" '.kind == "tiny" and .target == "sink"' ns)
 	LAG_CONNS=$(jq .connections "$RES/lag-1000-1.json")
 	LAG_PROBE=$(jq .probe_interval_ns "$RES/lag-1000-1.json")
 	# sq FILTER: a field of the soak's result.
@@ -805,7 +864,8 @@ EOF
 	echo "| bootstrap of 1,000,000 narinfos ≤ 30 s | edge $(fns "$B_E") for $ORIGIN_NARINFOS narinfos | $(full cmp "$B_E" '<=' 30000000000) |"
 	echo "| bootstrap no slower than the native copy | edge $(fns "$B_E"), native $(fns "$B_N"): $(ratio "$B_E" "$B_N") | $(yes_no cmp "$B_E" '<=' "$B_N") |"
 	echo "| edge RSS ≤ 256 MB with 1,000,000 narinfos | bootstrapped edge: $(fbytes "$B_RSS") once ready, peak $(fbytes "$B_PEAK"); edge with $LAG_EDGE_NARINFOS narinfos after lookups (see [4](#4-edge-memory)): $(fbytes "$BIG_RSS"), peak $(fbytes "$BIG_HWM") | $(full all_le "$RSS_TARGET" "$B_RSS" "$B_PEAK" "$BIG_RSS" "$BIG_HWM") |"
-	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` | origin $(fns "$I_O"), file:// $(fns "$I_F"): $(ratio "$I_O" "$I_F") | $(yes_no cmp "$I_O" '<=' "$(awk -v f="$I_F" 'BEGIN { print 1.5 * f }')") |"
+	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` (100 paths of $((INGEST_SIZE >> 10)) KiB) | origin $(fns "$I_O"), file:// $(fns "$I_F"): $(ratio "$I_O" "$I_F") | $(yes_no cmp "$I_O" '<=' "$(awk -v f="$I_F" 'BEGIN { print 1.5 * f }')") |"
+	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` (100 tiny paths) | origin $(fns "$I_TO"), file:// $(fns "$I_TF"): $(ratio "$I_TO" "$I_TF"); a sink that costs nothing: $(ratio "$I_TS" "$I_TF") | $(yes_no cmp "$I_TO" '<=' "$(awk -v f="$I_TF" 'BEGIN { print 1.5 * f }')") |"
 	echo "| soak: zero failed lookups, zero lost/torn transactions, memory flat (10 minutes, see [6](#6-soak)) | $(soak_summary) | $(full soak_passed) |"
 	echo
 	echo "Ratios are edge ÷ peer for throughput and time ÷ time otherwise. The RSS target is read"
@@ -1070,27 +1130,47 @@ EOF
 	cat <<EOF
 ## 5. Ingest with the real Nix client: origin vs file://
 
-A closure of $INGEST_PATHS small input-addressed paths
+Two closures of $INGEST_PATHS input-addressed paths
 ([loadtest/bench/closure.nix](loadtest/bench/closure.nix): path i refers to paths i-1
-and i/2) built with \`nix-build\` into a \`local?root=\` store (Nix $FACT_NIX, no
+and i/2): **tiny** paths of one line of text each, and paths with a **payload**
+of $((INGEST_SIZE >> 10)) KiB of base64 text each (from /dev/urandom; xz shrinks it to about
+three quarters), built with \`nix-build\` into a \`local?root=\` store (Nix $FACT_NIX, no
 daemon, the nix.conf of internal/nixtest/nixtest.go), then \`nix copy\` of the same closure
 to the origin of \`narthex dev\` (with its netrc) and to a fresh \`file://\`
 folder, each with a fresh \`XDG_CACHE_HOME\`; both compress NARs with xz (Nix's
-default). Each repetition builds a new closure (a new salt) so both targets
-start without any of its paths, and alternates which target goes first. Each
-upload was checked: $INGEST_PATHS narinfos in the origin database / the folder.
+default). The tiny closure also goes to a **sink**, \`loadtest ceiling --sink\`: an
+empty cache that answers every PUT 200 at once and keeps nothing, so its time is
+the Nix client's own cost of an HTTP upload. Each repetition builds new closures
+(a new salt) so every target starts without any of their paths, and rotates
+which target goes first. Each upload was checked: $INGEST_PATHS narinfos in the
+origin database / the folder.
 
-| target | wall time | per path | each run |
-|---|---|---|---|
-| \`nix copy --to $ORIGIN_URL\` (origin) | $(fns "$I_O") | $(fns "$(awk -v n="$I_O" -v p=$INGEST_PATHS 'BEGIN { print n / p }')") | $(each "$RES/ingest.jsonl" '.target == "origin"' ns) |
-| \`nix copy --to file://…\` | $(fns "$I_F") | $(fns "$(awk -v n="$I_F" -v p=$INGEST_PATHS 'BEGIN { print n / p }')") | $(each "$RES/ingest.jsonl" '.target == "file"' ns) |
-| origin ÷ file:// | $(ratio "$I_O" "$I_F") | | |
+| closure | target | wall time | per path | each run |
+|---|---|---|---|---|
+$(for kind in payload tiny; do
+		for target in origin file sink; do
+			v=$(med "$RES/ingest.jsonl" ".kind == \"$kind\" and .target == \"$target\"" ns)
+			[ "$v" = null ] && continue
+			echo "| $kind | $target | $(fns "$v") | $(fns "$(awk -v n="$v" -v p=$INGEST_PATHS 'BEGIN { print n / p }')") | $(each "$RES/ingest.jsonl" ".kind == \"$kind\" and .target == \"$target\"" ns) |"
+		done
+	done)
+
+| closure | origin ÷ file:// | sink ÷ file:// |
+|---|---|---|
+| payload | $(ratio "$I_O" "$I_F") | |
+| tiny | $(ratio "$I_TO" "$I_TF") | $(ratio "$I_TS" "$I_TF") |
 
 Nix uploads a path only once the paths it refers to are in the target, and in
-this closure path i refers to path i-1, so the uploads go one at a time and
-the time per path is the origin's round trips: for each path Nix 2.8 sends a
-GET of the NAR file (a 404: is it there already?), \`PUT nar/…\`, then
-\`PUT …narinfo\` (seen with \`nix copy -vvvvv\`). What the origin takes per upload,
+these closures path i refers to path i-1, so the uploads go one at a time and
+every round trip counts: for each path Nix 2.8 sends a \`HEAD\` of the NAR file
+(a 404: is it there already?), \`PUT nar/…\`, then \`PUT …narinfo\`, each PUT
+after an \`Expect: 100-continue\` round trip. With tiny paths the client's own
+HTTP round trips already cost more than \`file://\` (the sink row), before the
+origin does anything; the origin then adds what an acknowledged upload needs:
+the NAR file written and fsynced with its folder, and a committed
+transaction, for each of the two PUTs (\`file://\` writes without fsync). With
+payloads, compressing and hashing the paths, the work both targets share, is
+most of the time. What the origin takes per upload,
 from \`loadtest ingest\` with one upload in flight and 512-byte NARs, after the
 Nix runs: $(jq -r '"\(.succeeded) uploads, \(.errors) errors, \(.uploads_per_sec | floor)/s"' "$RES/ingest-put.json");
 both PUTs p50 $(fns "$(jq .upload_latency.p50_ns "$RES/ingest-put.json")"), p99 $(fns "$(jq .upload_latency.p99_ns "$RES/ingest-put.json")");
@@ -1099,9 +1179,12 @@ both PUTs p50 $(fns "$(jq .upload_latency.p50_ns "$RES/ingest-put.json")"), p99 
 Commands (repetition 1):
 
 \`\`\`sh
-$(cmd_of ingest-build-1)
-$(cmd_of ingest-origin-1)
-$(cmd_of ingest-file-1)
+$(cmd_of ingest-build-payload-1)
+$(cmd_of ingest-payload-origin-1)
+$(cmd_of ingest-payload-file-1)
+$(cmd_of ingest-build-tiny-1)
+$(cmd_of sink)
+$(cmd_of ingest-tiny-sink-1)
 $(cmd_of ingest-put)
 \`\`\`
 
@@ -1113,11 +1196,11 @@ EOF
 
 \`loadtest soak\` starts two edges of the ${ORIGIN_NARINFOS}-narinfo origin on its own
 (a survivor and a victim, each a \`narthex edge\` process bootstrapped from
-scratch), measures the survivor's maximum mixed lookup throughput (closed loop,
-64 connections, hit ratio 0.5, keys: $BIG_KEYS paths of seed $BIG_SEED), then for
-$(fns "$(sq .duration_ns)") sends it lookups at $(sq .lookup_share) of that maximum in an open loop
-while it commits transactions of 1 to 4 new paths at the origin on a fixed
-schedule of $(frate "$(sq .commit_rate)")/s over $(sq .commit_connections) connections, and SIGKILLs the victim every
+scratch), commits transactions of 1 to 4 new paths at the origin on a fixed
+schedule of $(frate "$(sq .commit_rate)")/s over $(sq .commit_connections) connections, measures the survivor's maximum
+mixed lookup throughput under those commits (closed loop, 64 connections, hit
+ratio 0.5, keys: $BIG_KEYS paths of seed $BIG_SEED), then for $(fns "$(sq .duration_ns)") sends it lookups
+at $(sq .lookup_share) of that maximum in an open loop while the commits go on, and SIGKILLs the victim every
 $(fns "$(sq .kill_every_ns)") and restarts it on the same replica and port. Checks: every lookup of the
 survivor answered right (a hit 200, a miss 404; anything else or no answer is
 a failure); every path of every committed transaction found on both edges
@@ -1134,7 +1217,7 @@ processes: one "bootstrap started").
 
 | | |
 |---|---|
-| survivor's maximum, closed loop ($(fns "$(sq .measure.elapsed_ns)")) | $(frate "$(sq .max_lookup_rate)") req/s |
+| survivor's maximum under the commits, closed loop ($(fns "$(sq .measure.elapsed_ns)")) | $(frate "$(sq .max_lookup_rate)") req/s |
 | lookups asked during the soak (open loop) | $(frate "$(sq .lookup_rate)") req/s |
 | lookups achieved | $(frate "$(sq .lookups.throughput)") req/s: $(sq .lookups.requests) requests sent of the $(sq '.lookup_rate * .duration_ns / 1e9 | floor') on the timeline |
 | lookup latency from the intended send p50 / p99 / max | $(fns "$(sq .lookups.latency.p50_ns)") / $(fns "$(sq .lookups.latency.p99_ns)") / $(fns "$(sq .lookups.latency.max_ns)") |
@@ -1166,6 +1249,64 @@ Command:
 
 \`\`\`sh
 $(cmd_of soak)
+\`\`\`
+
+EOF
+
+	# ---- profiles
+	cat <<EOF
+## 7. Profiles of the lookup path
+
+The lookup edge of section 1 (\`--pprof-listen\`), profiled for ${PROF_SECS} s during
+one more closed-loop run of ${LOOKUP_DUR} each, 64 connections, hits (throughput
+$(frate "$(jq '.results[0].throughput' "$RES/profile-hits.json")") req/s) and then misses
+($(frate "$(jq '.results[0].throughput' "$RES/profile-misses.json")") req/s). The CPU profile is the whole edge process:
+the kernel's share of the sockets shows as \`Syscall6\`; the lookup itself is
+\`edge.(*Server).narinfo\` (cumulative column). Allocations are what the edge
+allocated during the run (the difference of its allocation profiles before
+and after): the lookup path allocates nothing per request; what shows is
+connection setup, the memory cache's copies of bodies read from the replica,
+and the replica's own reads.
+
+CPU, hits:
+
+\`\`\`
+$(sed -n '/^Type:/,$p' "$RES/cpu-hits.txt")
+\`\`\`
+
+CPU, misses:
+
+\`\`\`
+$(sed -n '/^Type:/,$p' "$RES/cpu-misses.txt")
+\`\`\`
+
+Allocated during the hits run (bytes):
+
+\`\`\`
+$(sed -n '/^Type:/,$p' "$RES/allocs-hits.txt")
+\`\`\`
+
+Allocated during the misses run (bytes):
+
+\`\`\`
+$(sed -n '/^Type:/,$p' "$RES/allocs-misses.txt")
+\`\`\`
+
+The handler alone, in process, without the network
+(\`BenchmarkServer_Narinfo\`: one replica, one key; ns and allocations per
+lookup):
+
+\`\`\`
+$(grep -E '^Benchmark' "$RES/edge-bench.txt")
+\`\`\`
+
+Commands:
+
+\`\`\`sh
+$(cmd_of profile-cpu)
+$(cmd_of profile-top)
+$(cmd_of profile-allocs)
+$(cmd_of edge-bench)
 \`\`\`
 
 EOF

@@ -99,8 +99,9 @@ type SoakConfig struct {
 	// Default DefaultKillEvery.
 	KillEvery time.Duration
 	// LookupShare is the share of the survivor's maximum lookup throughput
-	// (closed loop, measured for MeasureFor before the soak) asked of it
-	// during the soak, in an open loop. Default DefaultLookupShare.
+	// (closed loop, measured for MeasureFor before the soak while the
+	// commits run) asked of it during the soak, in an open loop. Default
+	// DefaultLookupShare.
 	LookupShare float64
 	// LookupConnections carry the lookups. Default 64.
 	LookupConnections int
@@ -205,8 +206,8 @@ type SoakResult struct {
 	Victim    SoakEdge      `json:"victim"`
 
 	// MaxLookupRate is the survivor's closed-loop throughput before the
-	// soak (Measure); LookupRate, LookupShare of it, was asked during the
-	// soak, in an open loop (Lookups).
+	// soak, under its commits (Measure); LookupRate, LookupShare of it, was
+	// asked during the soak, in an open loop (Lookups).
 	MaxLookupRate float64       `json:"max_lookup_rate"`
 	LookupShare   float64       `json:"lookup_share"`
 	LookupRate    float64       `json:"lookup_rate"`
@@ -443,19 +444,6 @@ func (r *soakRun) run(ctx context.Context, db *pgx.Conn, res *SoakResult) error 
 		return err
 	}
 	survivorURL, _ := CheckURL(res.Survivor.URL)
-	lcfg := LookupConfig{URLs: []string{res.Survivor.URL}, Keys: cfg.Keys, Seed: cfg.Seed, HitRatio: cfg.HitRatio,
-		Connections: cfg.LookupConnections, Duration: cfg.MeasureFor}
-	lcfg.setDefaults()
-	if res.Measure, err = lookupOne(ctx, lcfg, keys, survivorURL); err != nil {
-		return fmt.Errorf("soak: measure the survivor: %w", err)
-	}
-	res.Measure.URL = res.Survivor.URL
-	res.MaxLookupRate = res.Measure.Throughput
-	res.LookupRate = math.Floor(cfg.LookupShare * res.MaxLookupRate)
-	if !(res.LookupRate >= 1) {
-		return fmt.Errorf("soak: the survivor answered %v lookups/s: %s", res.MaxLookupRate, res.Measure.FirstError)
-	}
-
 	if err := r.soak(ctx, keys, survivorURL, res); err != nil {
 		return err
 	}
@@ -475,10 +463,12 @@ func (r *soakRun) run(ctx context.Context, db *pgx.Conn, res *SoakResult) error 
 }
 
 // soak runs the commits, the lookups, the kills, the memory samples and
-// the torn checks for the duration.
+// the torn checks for the duration. The survivor's maximum is measured
+// first, for MeasureFor, under the same commits: the lookups' share is of
+// what it serves while it applies them.
 func (r *soakRun) soak(ctx context.Context, keys *keySet, survivorURL *url.URL, res *SoakResult) error {
 	cfg := r.cfg
-	total := int(cfg.CommitRate * cfg.Duration.Seconds())
+	total := int(cfg.CommitRate * (cfg.MeasureFor + cfg.Duration).Seconds())
 	total = max(total, 1)
 	r.synth = newSideSynth(domainSoak, time.Now().UnixNano())
 	sizes := rand.New(rand.NewPCG(uint64(r.synth.Seed), uint64(domainSoak)))
@@ -515,9 +505,12 @@ func (r *soakRun) soak(ctx context.Context, keys *keySet, survivorURL *url.URL, 
 		errMu.Unlock()
 		cancel()
 	}
-	r.start = time.Now()
+	// The commits begin with the measurement; the soak proper, its kills
+	// and memory samples, at r.start.
+	c.start = time.Now()
+	r.start = c.start.Add(cfg.MeasureFor)
 	r.end = r.start.Add(cfg.Duration)
-	c.start, c.end = r.start, r.end
+	c.end = r.end
 	// The lookups and the torn checks stop with the schedule.
 	checkCtx, checkCancel := context.WithDeadline(runCtx, r.end)
 	defer checkCancel()
@@ -527,11 +520,26 @@ func (r *soakRun) soak(ctx context.Context, keys *keySet, survivorURL *url.URL, 
 		}
 	})
 	wg.Go(func() {
+		mcfg := LookupConfig{URLs: []string{res.Survivor.URL}, Keys: cfg.Keys, Seed: cfg.Seed, HitRatio: cfg.HitRatio,
+			Connections: cfg.LookupConnections, Duration: cfg.MeasureFor}
+		mcfg.setDefaults()
+		m, err := lookupOne(checkCtx, mcfg, keys, survivorURL)
+		if err != nil {
+			fail(fmt.Errorf("soak: measure the survivor: %w", err))
+			return
+		}
+		m.URL = res.Survivor.URL
+		res.Measure, res.MaxLookupRate = m, m.Throughput
+		res.LookupRate = math.Floor(cfg.LookupShare * res.MaxLookupRate)
+		if !(res.LookupRate >= 1) {
+			fail(fmt.Errorf("soak: the survivor answered %v lookups/s: %s", res.MaxLookupRate, m.FirstError))
+			return
+		}
 		// A generator that fell behind its timeline stops sending at the
 		// end all the same (what it did not send is not a failure), and
 		// waits up to soakAnswerTimeout for the answers in flight.
 		lcfg := LookupConfig{URLs: []string{res.Survivor.URL}, Keys: cfg.Keys, Seed: cfg.Seed, HitRatio: cfg.HitRatio,
-			Connections: cfg.LookupConnections, Duration: cfg.Duration, Rate: res.LookupRate, Timeout: soakAnswerTimeout}
+			Connections: cfg.LookupConnections, Duration: time.Until(r.end), Rate: res.LookupRate, Timeout: soakAnswerTimeout}
 		lcfg.setDefaults()
 		l, err := lookupOne(checkCtx, lcfg, keys, survivorURL)
 		if err != nil {

@@ -244,9 +244,10 @@ func runIngest(ctx context.Context, args []string) error {
 
 func runSoak(ctx context.Context, args []string) error {
 	f := newFlags("loadtest soak", `Starts two edges of the origin on free loopback ports (a survivor and a victim),
-measures the survivor's maximum mixed lookup throughput (closed loop), then for --duration
-sends it lookups at --lookup-share of that maximum (open loop) while transactions of 1 to 4
-new paths are committed at --commit-rate, and SIGKILLs the victim every --kill-every and
+starts committing transactions of 1 to 4 new paths at --commit-rate, measures the
+survivor's maximum mixed lookup throughput under them (closed loop, --measure), then for
+--duration sends it lookups at --lookup-share of that maximum (open loop) while the commits
+go on, and SIGKILLs the victim every --kill-every and
 restarts it on its replica. Fails (exit status 1, one line saying why) unless every lookup
 of the survivor was answered right, both edges show every path of every committed
 transaction within --grace, no transaction was seen half applied, the survivor's RSS in
