@@ -7,8 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"slices"
+	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/jackc/pglogrepl"
@@ -31,6 +33,23 @@ var snapshotQueries = []struct {
 		`SELECT hash, body FROM narinfo`},
 }
 
+// narinfoEstimate is the server's estimate of the narinfo rows, from its
+// statistics: 0 when it has none.
+func narinfoEstimate(ctx context.Context, conn *pgconn.PgConn) (int, error) {
+	res, err := conn.Exec(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'narinfo'::regclass").ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("estimate narinfos: %w", err)
+	}
+	if len(res) == 0 || len(res[0].Rows) == 0 {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(string(res[0].Rows[0][0]))
+	if err != nil {
+		return 0, fmt.Errorf("estimate narinfos: %w", err)
+	}
+	return n, nil
+}
+
 // bootstrap creates slot on conn (a replication connection) and copies the
 // published tables, as of the slot's consistent point, into rep. The slot's
 // snapshot is used inside a repeatable-read transaction on the same
@@ -51,6 +70,14 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if err != nil {
 		return 0, fmt.Errorf("parse consistent point: %w", err)
 	}
+	est, err := narinfoEstimate(ctx, conn)
+	if err != nil {
+		return 0, err
+	}
+	if 2*est > rep.present.capacity {
+		// Sized for an empty replica; size it for this one.
+		rep.present = newPresence(2*est, maphash.MakeSeed())
+	}
 	w := &bulkWriter{rep: rep, progress: progress}
 	for _, q := range snapshotQueries {
 		if err := copyTable(ctx, conn, q.query, q.columns, tables[q.table], w); err != nil {
@@ -63,8 +90,8 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if err := w.finish(ctx); err != nil {
 		return 0, err
 	}
-	if 2*w.narinfos > minPresence {
-		// Sized for an empty replica; size it for this one.
+	if 2*w.narinfos > rep.present.capacity {
+		// The estimate was short: size the filter for what was copied.
 		if err := rep.loadPresence(); err != nil {
 			return 0, err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 
@@ -109,17 +110,28 @@ func openReplica(dir string, mustExist bool, hotBytes int) (*Replica, error) {
 // for; it is sized for twice the replica's narinfos when larger.
 const minPresence = 4 << 20
 
-// loadPresence builds the presence filter from the narinfo keys.
+// loadPresence builds the presence filter from the narinfo keys in one
+// pass over them: their hashes are gathered first (8 bytes a key, for the
+// while), then the filter is sized for their number and filled.
 func (r *Replica) loadPresence() error {
-	n, err := r.Count()
+	seed := maphash.MakeSeed()
+	var hashes []uint64
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte{narinfoFirst}, UpperBound: []byte{narinfoEnd}})
 	if err != nil {
 		return err
 	}
-	r.present = newPresence(max(2*n, minPresence))
-	return r.scan([]byte{narinfoFirst}, []byte{narinfoEnd}, func(k, _ []byte) error {
-		r.present.add(k)
-		return nil
-	})
+	for it.First(); it.Valid(); it.Next() {
+		hashes = append(hashes, maphash.Bytes(seed, it.Key()))
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("read replica: %w", err)
+	}
+	p := newPresence(max(2*len(hashes), minPresence), seed)
+	for _, h := range hashes {
+		p.addHash(h)
+	}
+	r.present = p
+	return nil
 }
 
 // Close closes the replica's store.

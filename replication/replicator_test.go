@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/url"
 	"os"
@@ -697,7 +698,7 @@ func TestHotCache_StaysWithinBudget(t *testing.T) {
 }
 
 func TestPresence_NoFalseNegatives(t *testing.T) {
-	p := newPresence(10000)
+	p := newPresence(10000, maphash.MakeSeed())
 	for i := range 10000 {
 		p.add([]byte(fmt.Sprintf("%032d", i)))
 	}
