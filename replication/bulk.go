@@ -322,6 +322,15 @@ func (w *bulkWriter) writeTables(prefix string, src rowSource) ([]string, error)
 			tw.Close()
 		}
 	}()
+	// closeTable finishes the table being written.
+	closeTable := func() error {
+		err := tw.Close()
+		tw = nil
+		if err != nil {
+			return fmt.Errorf("bootstrap table: %w", err)
+		}
+		return nil
+	}
 	for {
 		k, v, ok, err := src.next()
 		if err != nil {
@@ -347,18 +356,14 @@ func (w *bulkWriter) writeTables(prefix string, src rowSource) ([]string, error)
 			return nil, fmt.Errorf("bootstrap table: %w", err)
 		}
 		if tw.Raw().EstimatedSize() >= bootstrapTableBytes {
-			err := tw.Close()
-			tw = nil
-			if err != nil {
-				return nil, fmt.Errorf("bootstrap table: %w", err)
+			if err := closeTable(); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if tw != nil {
-		err := tw.Close()
-		tw = nil
-		if err != nil {
-			return nil, fmt.Errorf("bootstrap table: %w", err)
+		if err := closeTable(); err != nil {
+			return nil, err
 		}
 	}
 	return paths, nil
