@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/replication"
 	"github.com/valyala/fasthttp"
 )
@@ -66,23 +67,11 @@ func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) 
 		t.Fatalf("readyz before bootstrap = %d, want 503", code)
 	}
 	rep.Start(t.Context())
-	eventually(t, "edge ready", 10*time.Second, func() bool {
+	testutil.Eventually(t, "edge ready", time.Minute, func() bool {
 		code, _, _ := get(t, "GET", base+"/readyz")
 		return code == 200
 	})
 	return base, db, srv
-}
-
-// eventually polls cond until it holds, failing the test after timeout.
-func eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -161,7 +150,7 @@ func TestServer_SeesNewUploads(t *testing.T) {
 	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'b', 'sha256:x', 1, 'StorePath: x\n')`, hash); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the committed narinfo", 10*time.Second, func() bool {
+	testutil.Eventually(t, "the committed narinfo", time.Minute, func() bool {
 		code, _, _ := get(t, "GET", base+"/"+hash+".narinfo")
 		return code == 200
 	})
@@ -200,7 +189,7 @@ func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Lookups go on from the replica; readiness reports the staleness.
-	eventually(t, "readyz to report the stale replica", 10*time.Second, func() bool {
+	testutil.Eventually(t, "readyz to report the stale replica", time.Minute, func() bool {
 		code, _, _ := get(t, "GET", base+"/readyz")
 		return code == 503
 	})

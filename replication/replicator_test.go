@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -48,7 +49,7 @@ func (o *origin) addNarinfos(n int) []string {
 	hashes := make([]string, n)
 	batch := &pgx.Batch{}
 	for i := range hashes {
-		hashes[i] = randomHash()
+		hashes[i] = testutil.RandomHash()
 		batch.Queue(`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`,
 			hashes[i], body(hashes[i]))
 	}
@@ -72,7 +73,7 @@ func (o *origin) waitAcknowledged(slot string) {
 	if err := o.conn.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
 		o.t.Fatal(err)
 	}
-	waitFor(o.t, "slot to confirm "+target, func() bool {
+	testutil.Eventually(o.t, "slot to confirm "+target, waitTimeout, func() bool {
 		var done bool
 		err := o.conn.QueryRow(context.Background(),
 			"SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2", target, slot).Scan(&done)
@@ -82,15 +83,9 @@ func (o *origin) waitAcknowledged(slot string) {
 
 func body(hash string) string { return "StorePath: /nix/store/" + hash + "-x\n" }
 
-func randomHash() string {
-	const alphabet = "0123456789abcdfghijklmnpqrsvwxyz"
-	var b [32]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
-}
+// waitTimeout bounds every wait for the replicator: generous, since a test
+// asserts that something happens, not how fast, on a machine that may be busy.
+const waitTimeout = time.Minute
 
 func startReplicator(t *testing.T, cfg Config) *Replicator {
 	t.Helper()
@@ -104,18 +99,6 @@ func startReplicator(t *testing.T, cfg Config) *Replicator {
 	r.Start(t.Context())
 	t.Cleanup(func() { r.Close() })
 	return r
-}
-
-// waitFor polls cond until it holds or ten seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // has reports whether the replica serves hash, through the path the edge
@@ -167,18 +150,18 @@ func TestReplicator_BootstrapThenStream(t *testing.T) {
 	o := newOrigin(t)
 	before := o.addNarinfos(20)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	for _, h := range before {
 		if !has(r, h) {
 			t.Fatalf("bootstrapped replica lacks %s", h)
 		}
 	}
 	after := o.addNarinfos(5)
-	waitFor(t, "streamed narinfos", func() bool { return has(r, after[4]) })
+	testutil.Eventually(t, "streamed narinfos", waitTimeout, func() bool { return has(r, after[4]) })
 
 	o.exec("UPDATE narinfo SET body = body || 'Sig: k:x\n' WHERE hash = $1", before[0])
 	o.exec("DELETE FROM narinfo WHERE hash = $1", before[1])
-	waitFor(t, "delete", func() bool { return !has(r, before[1]) })
+	testutil.Eventually(t, "delete", waitTimeout, func() bool { return !has(r, before[1]) })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
 	}
@@ -198,10 +181,10 @@ func TestReplicator_Locations(t *testing.T) {
 	o.exec(`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ($1, 'sha256:x', 3, 'xz')`, url)
 	o.exec(`INSERT INTO payload_location (url, store_id, key) SELECT $1, id, $1 FROM store WHERE name = 'far'`, url)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	o.exec(`INSERT INTO payload_location (url, store_id, key) SELECT $1, id, $1 FROM store WHERE name = 'near'`, url)
 	var locs []Location
-	waitFor(t, "second location", func() bool {
+	testutil.Eventually(t, "second location", waitTimeout, func() bool {
 		var err error
 		locs, err = r.Replica().Locations(url)
 		return err == nil && len(locs) == 2
@@ -224,7 +207,7 @@ func TestReplicator_ResumesWithoutBootstrap(t *testing.T) {
 	dir := t.TempDir()
 	o.addNarinfos(3)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	slot := r.Status().Slot
 	r.Close()
 
@@ -233,7 +216,7 @@ func TestReplicator_ResumesWithoutBootstrap(t *testing.T) {
 	if r.Replica() == nil {
 		t.Fatal("reopened replica is not served before connecting")
 	}
-	waitFor(t, "catch up", func() bool { return has(r, missed[3]) })
+	testutil.Eventually(t, "catch up", waitTimeout, func() bool { return has(r, missed[3]) })
 	if st := r.Status(); st.Bootstraps != 0 || st.Slot != slot {
 		t.Fatalf("resumed with %d bootstraps on slot %s, want 0 on %s", st.Bootstraps, st.Slot, slot)
 	}
@@ -247,7 +230,7 @@ func TestReplicator_LostSlotBootstrapsWhileServing(t *testing.T) {
 	dir := t.TempDir()
 	old := o.addNarinfos(3)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	slot := r.Status().Slot
 	r.Close()
 
@@ -263,7 +246,7 @@ func TestReplicator_LostSlotBootstrapsWhileServing(t *testing.T) {
 	}
 	r.Start(t.Context())
 	// Until the switch, and through it, readers are served.
-	waitFor(t, "new bootstrap", func() bool {
+	testutil.Eventually(t, "new bootstrap", waitTimeout, func() bool {
 		if !has(r, old[0]) {
 			t.Fatal("a reader found no replica during the rebuild")
 		}
@@ -278,23 +261,23 @@ func TestReplicator_LostSlotBootstrapsWhileServing(t *testing.T) {
 		}
 	}
 	streamed := o.addNarinfos(1)
-	waitFor(t, "stream on new slot", func() bool { return has(r, streamed[0]) })
+	testutil.Eventually(t, "stream on new slot", waitTimeout, func() bool { return has(r, streamed[0]) })
 }
 
 func TestReplicator_UnchangedToastKeepsBody(t *testing.T) {
 	o := newOrigin(t)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
-	h := randomHash()
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
+	h := testutil.RandomHash()
 	big := make([]byte, 32<<10)
 	rand.Read(big)
 	long := body(h) + "X: " + fmt.Sprintf("%x", big) + "\n"
 	o.exec(`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`, h, long)
-	waitFor(t, "insert", func() bool { return has(r, h) })
+	testutil.Eventually(t, "insert", waitTimeout, func() bool { return has(r, h) })
 	// An update that leaves the TOASTed body alone sends it as unchanged.
 	o.exec(`UPDATE narinfo SET system = 'x86_64-linux' WHERE hash = $1`, h)
 	marker := o.addNarinfos(1)
-	waitFor(t, "update", func() bool { return has(r, marker[0]) })
+	testutil.Eventually(t, "update", waitTimeout, func() bool { return has(r, marker[0]) })
 	got, _ := r.Replica().Narinfo(h)
 	if string(got) != long {
 		t.Fatalf("body after update has %d bytes, want %d", len(got), len(long))
@@ -304,7 +287,7 @@ func TestReplicator_UnchangedToastKeepsBody(t *testing.T) {
 func TestReplicator_TransactionsAreAtomic(t *testing.T) {
 	o := newOrigin(t)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	const txs, per = 20, 50
 	done := make(chan struct{})
 	var seen []int
@@ -342,14 +325,14 @@ func TestReplicator_ServesWhilePostgresIsDown(t *testing.T) {
 	o := newOrigin(t)
 	hs := o.addNarinfos(2)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	o.conn.Close(context.Background())
 
 	cluster := pgtest.Cluster(t)
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "disconnect", func() bool { return !r.Status().Connected })
+	testutil.Eventually(t, "disconnect", waitTimeout, func() bool { return !r.Status().Connected })
 	for _, h := range hs {
 		if !has(r, h) {
 			t.Fatalf("replica lost %s while PostgreSQL is down", h)
@@ -364,7 +347,7 @@ func TestReplicator_ServesWhilePostgresIsDown(t *testing.T) {
 	}
 	o.conn = conn
 	later := o.addNarinfos(1)
-	waitFor(t, "catch up after restart", func() bool { return has(r, later[0]) })
+	testutil.Eventually(t, "catch up after restart", waitTimeout, func() bool { return has(r, later[0]) })
 	if r.Status().Bootstraps != 1 {
 		t.Fatalf("%d bootstraps, want only the first", r.Status().Bootstraps)
 	}
@@ -399,7 +382,7 @@ func TestSlotPattern(t *testing.T) {
 func TestReplicator_IdleAcknowledgesServerWALEnd(t *testing.T) {
 	o := newOrigin(t)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	// WAL that carries nothing published must not stay pinned by the slot.
 	o.exec(`INSERT INTO upload_token (name, token_sha256) VALUES ('t', sha256('x'))`)
 	o.waitAcknowledged(r.Status().Slot)
@@ -410,7 +393,7 @@ func TestReplicator_InvalidatedSlotBootstrapsAnew(t *testing.T) {
 	dir := t.TempDir()
 	old := o.addNarinfos(2)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstraps == 1 })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstraps == 1 })
 	slot := r.Status().Slot
 	r.Close()
 
@@ -442,7 +425,7 @@ func TestReplicator_InvalidatedSlotBootstrapsAnew(t *testing.T) {
 	if !has(r, old[0]) {
 		t.Fatal("old replica not served while its slot is invalid")
 	}
-	waitFor(t, "new bootstrap", func() bool { return r.Status().Bootstraps == 1 && r.Status().Slot != slot })
+	testutil.Eventually(t, "new bootstrap", waitTimeout, func() bool { return r.Status().Bootstraps == 1 && r.Status().Slot != slot })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("new replica differs from origin (-origin +replica):\n%s", diff)
 	}
@@ -457,7 +440,7 @@ func TestReplicator_NotCurrentWhileCatchingUp(t *testing.T) {
 	o := newOrigin(t)
 	dir := t.TempDir()
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	r.Close()
 	// Commits are acknowledged once durable, as in production; the test
 	// cluster otherwise commits asynchronously.
@@ -468,7 +451,7 @@ func TestReplicator_NotCurrentWhileCatchingUp(t *testing.T) {
 	}
 	restarted := time.Now()
 	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "catch up", func() bool {
+	testutil.Eventually(t, "catch up", waitTimeout, func() bool {
 		caughtUp := r.Status().CaughtUpAt.After(restarted)
 		if caughtUp && !has(r, last[0]) {
 			t.Fatalf("replica reported current while still behind the origin: %+v", r.Status())
@@ -482,7 +465,7 @@ func TestReplicator_RolledBackReplicaBootstrapsAnew(t *testing.T) {
 	dir := t.TempDir()
 	o.addNarinfos(2)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	r.Close()
 	backup := t.TempDir()
 	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
@@ -491,7 +474,7 @@ func TestReplicator_RolledBackReplicaBootstrapsAnew(t *testing.T) {
 
 	later := o.addNarinfos(3)
 	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "later narinfos", func() bool { return has(r, later[2]) })
+	testutil.Eventually(t, "later narinfos", waitTimeout, func() bool { return has(r, later[2]) })
 	o.waitAcknowledged(r.Status().Slot)
 	r.Close()
 
@@ -503,7 +486,7 @@ func TestReplicator_RolledBackReplicaBootstrapsAnew(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap of the restored replica", func() bool { return r.Status().Bootstraps == 1 })
+	testutil.Eventually(t, "bootstrap of the restored replica", waitTimeout, func() bool { return r.Status().Bootstraps == 1 })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
 	}
@@ -512,12 +495,12 @@ func TestReplicator_RolledBackReplicaBootstrapsAnew(t *testing.T) {
 func TestReplicator_StaleSlotsOfOtherDatabasesStay(t *testing.T) {
 	other := newOrigin(t)
 	ro := startReplicator(t, Config{ConnString: other.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap on the other database", func() bool { return ro.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap on the other database", waitTimeout, func() bool { return ro.Status().Bootstrapped })
 	ro.Close()
 
 	o := newOrigin(t)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	var n int
 	if err := o.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ro.Status().Slot).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -585,11 +568,11 @@ func TestReplicator_SilentConnectionIsReplaced(t *testing.T) {
 	proxy := newFreezingProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
 	r := startReplicator(t, Config{ConnString: u.String(), EdgeName: "e1", Dir: t.TempDir(), ReceiveTimeout: time.Second})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	proxy.frozen.Store(true)
 	h := o.addNarinfos(1)
-	waitFor(t, "a new connection", func() bool { return r.Status().Reconnects > 0 })
-	waitFor(t, "narinfo through the new connection", func() bool { return has(r, h[0]) })
+	testutil.Eventually(t, "a new connection", waitTimeout, func() bool { return r.Status().Reconnects > 0 })
+	testutil.Eventually(t, "narinfo through the new connection", waitTimeout, func() bool { return has(r, h[0]) })
 }
 
 func TestReplicator_UnreadableReplicaIsRebuilt(t *testing.T) {
@@ -597,14 +580,14 @@ func TestReplicator_UnreadableReplicaIsRebuilt(t *testing.T) {
 	dir := t.TempDir()
 	hs := o.addNarinfos(2)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	slot := r.Status().Slot
 	r.Close()
 	if err := os.RemoveAll(filepath.Join(dir, slot)); err != nil {
 		t.Fatal(err)
 	}
 	r = startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
-	waitFor(t, "rebuilt replica", func() bool { return has(r, hs[1]) })
+	testutil.Eventually(t, "rebuilt replica", waitTimeout, func() bool { return has(r, hs[1]) })
 }
 
 func TestReplicator_BootstrapInManyChunks(t *testing.T) {
@@ -616,7 +599,7 @@ func TestReplicator_BootstrapInManyChunks(t *testing.T) {
 		o.addNarinfos(500)
 	}
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("replica differs from origin (-origin +replica):\n%s", diff)
 	}
@@ -641,7 +624,7 @@ func TestReplicator_BootstrapInManyChunks(t *testing.T) {
 	// Rows streamed after the bootstrap land over the ingested tables.
 	o.exec("DELETE FROM narinfo WHERE hash IN (SELECT hash FROM narinfo LIMIT 100)")
 	h := o.addNarinfos(1)
-	waitFor(t, "stream", func() bool { return has(r, h[0]) })
+	testutil.Eventually(t, "stream", waitTimeout, func() bool { return has(r, h[0]) })
 	if diff := cmp.Diff(o.contents(), contents(t, r)); diff != "" {
 		t.Fatalf("replica differs from origin after streaming (-origin +replica):\n%s", diff)
 	}
@@ -651,20 +634,20 @@ func TestReplicator_ServedBodiesFollowWrites(t *testing.T) {
 	o := newOrigin(t)
 	hs := o.addNarinfos(3)
 	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
-	waitFor(t, "bootstrap", func() bool { return r.Status().Bootstrapped })
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
 	for range 3 { // served more than once, so from memory
 		if got, _ := served(r, hs[0]); got != body(hs[0]) {
 			t.Fatalf("served %q, want %q", got, body(hs[0]))
 		}
 	}
 	o.exec("UPDATE narinfo SET body = 'changed\n' WHERE hash = $1", hs[0])
-	waitFor(t, "updated body", func() bool { got, _ := served(r, hs[0]); return got == "changed\n" })
+	testutil.Eventually(t, "updated body", waitTimeout, func() bool { got, _ := served(r, hs[0]); return got == "changed\n" })
 	o.exec("DELETE FROM narinfo WHERE hash = $1", hs[0])
-	waitFor(t, "deleted narinfo", func() bool { return !has(r, hs[0]) })
+	testutil.Eventually(t, "deleted narinfo", waitTimeout, func() bool { return !has(r, hs[0]) })
 	o.exec("TRUNCATE narinfo CASCADE")
-	waitFor(t, "truncated table", func() bool { return !has(r, hs[1]) && !has(r, hs[2]) })
+	testutil.Eventually(t, "truncated table", waitTimeout, func() bool { return !has(r, hs[1]) && !has(r, hs[2]) })
 	again := o.addNarinfos(1)
-	waitFor(t, "insert after truncate", func() bool { return has(r, again[0]) })
+	testutil.Eventually(t, "insert after truncate", waitTimeout, func() bool { return has(r, again[0]) })
 }
 
 func TestHotCache_StaleReadIsNotStored(t *testing.T) {

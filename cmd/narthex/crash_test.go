@@ -15,18 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/replication"
 )
-
-func randomHash() string {
-	const alphabet = "0123456789abcdfghijklmnpqrsvwxyz"
-	var b [32]byte
-	for i := range b {
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		b[i] = alphabet[n.Int64()]
-	}
-	return string(b[:])
-}
 
 func randomInt(n int) int {
 	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
@@ -43,7 +34,7 @@ func writeTx(ctx context.Context, db *pgx.Conn, older []string) ([]string, error
 	defer tx.Rollback(context.Background())
 	var added []string
 	for range 1 + randomInt(20) {
-		h := randomHash()
+		h := testutil.RandomHash()
 		if _, err := tx.Exec(ctx, `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`,
 			h, "StorePath: /nix/store/"+h+"-x\n"); err != nil {
 			return nil, err

@@ -1,0 +1,40 @@
+// Package testutil holds the small helpers that tests of several packages
+// share: polling for a condition and making store path hashes. It must never
+// be imported by non-test code.
+package testutil
+
+import (
+	"crypto/rand"
+	"testing"
+	"time"
+)
+
+// pollInterval is how often Eventually checks its condition.
+const pollInterval = 10 * time.Millisecond
+
+// Eventually polls cond until it holds, failing the test with what after
+// timeout. Timeouts are generous on purpose: a test asserts that something
+// happens, not how fast, and CI runs on a busy machine.
+func Eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// hashAlphabet is Nix's nixbase32 alphabet.
+const hashAlphabet = "0123456789abcdfghijklmnpqrsvwxyz"
+
+// RandomHash returns a random 32-character store path hash.
+func RandomHash() string {
+	var b [32]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = hashAlphabet[int(b[i])%len(hashAlphabet)]
+	}
+	return string(b[:])
+}
