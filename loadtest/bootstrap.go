@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/narthex-cache/narthex/sql"
 )
 
 // DefaultBootstrapEdge names the edge bootstrap starts.
@@ -342,7 +343,7 @@ func diskUsage(dir string) (int64, error) {
 
 // edgeSlots lists the replication slots of edge name.
 func edgeSlots(ctx context.Context, db *pgx.Conn, name string) ([]string, error) {
-	rows, _ := db.Query(ctx, qEdgeSlots, name)
+	rows, _ := db.Query(ctx, qEdgeSlots, sql.SlotPattern(name))
 	var slots []string
 	var slot string
 	var active bool
@@ -362,7 +363,7 @@ func forgetEdge(db *pgx.Conn, name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	for {
-		if _, err := db.Exec(ctx, qDropEdgeSlots, name); err != nil {
+		if _, err := db.Exec(ctx, qDropEdgeSlots, sql.SlotPattern(name)); err != nil {
 			return fmt.Errorf("drop the slots of edge %s: %w", name, err)
 		}
 		slots, err := edgeSlots(ctx, db, name)

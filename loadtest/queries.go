@@ -1,18 +1,15 @@
 package loadtest
 
-import "embed"
+import (
+	"embed"
+
+	"github.com/narthex-cache/narthex/sql"
+)
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-// query returns the text of queries/<name>.sql.
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("loadtest: missing query " + name)
-	}
-	return string(b)
-}
+func query(name string) string { return sql.Query(queryFiles, name) }
 
 // The queries of loadtest, read once at start-up.
 var (

@@ -2,19 +2,14 @@ package origin
 
 import (
 	"embed"
+
+	"github.com/narthex-cache/narthex/sql"
 )
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-// query returns the text of queries/<name>.sql.
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("origin: missing query " + name)
-	}
-	return string(b)
-}
+func query(name string) string { return sql.Query(queryFiles, name) }
 
 // The origin's queries, read once at start-up.
 var (

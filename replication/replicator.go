@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/narthex-cache/narthex/sql"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,7 +60,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.ConnString == "":
 		return errors.New("replication: ConnString is required")
-	case !validEdgeName.MatchString(c.EdgeName):
+	case !sql.ValidEdgeName.MatchString(c.EdgeName):
 		return fmt.Errorf("replication: EdgeName %q must be 1-40 characters of [a-z0-9_]", c.EdgeName)
 	case c.Dir == "":
 		return errors.New("replication: Dir is required")
@@ -73,7 +74,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) setDefaults() {
 	if c.Publication == "" {
-		c.Publication = "narthex"
+		c.Publication = sql.Publication
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = 5 * time.Second

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
+	"github.com/narthex-cache/narthex/sql"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -373,7 +374,7 @@ func TestSlotPattern(t *testing.T) {
 		{"a", newSlotName("a_b"), false},
 		{"a_b", newSlotName("a_b"), true},
 	} {
-		if got := regexp.MustCompile(slotPattern(tc.edge)).MatchString(tc.slot); got != tc.match {
+		if got := regexp.MustCompile(sql.SlotPattern(tc.edge)).MatchString(tc.slot); got != tc.match {
 			t.Errorf("slot %s matches edge %s: %v, want %v", tc.slot, tc.edge, got, tc.match)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/narthex-cache/narthex/sql"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -17,26 +18,18 @@ import (
 // anew under a new slot.
 var ErrSlotLost = errors.New("replication slot lost")
 
-var (
-	validEdgeName    = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
-	validPublication = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-)
-
-// slotPattern matches every slot that belongs to the edge, whatever its
-// generation. The generation suffix has no underscore, so edge "a" never
-// matches the slots of edge "a_b".
-func slotPattern(edge string) string { return "^narthex_" + edge + "_[0-9a-z]{8}$" }
+var validPublication = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // newSlotName names a fresh slot for the edge. Every bootstrap gets its own
 // slot, so a replica can never follow a slot created after its snapshot.
 func newSlotName(edge string) string {
 	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	var b [8]byte
+	var b [sql.SlotGenerationLen]byte
 	rand.Read(b[:])
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	return "narthex_" + edge + "_" + string(b[:])
+	return sql.SlotName(edge, string(b[:]))
 }
 
 // slotUsable reports whether slot exists in the connection's database, still
@@ -68,7 +61,7 @@ func slotUsable(ctx context.Context, conn *pgconn.PgConn, slot string, applied p
 // still held by a walsender (a previous process of this edge whose connection
 // the server has not yet noticed is gone) has that walsender ended first.
 func dropStaleSlots(ctx context.Context, conn *pgconn.PgConn, edge, keep string) error {
-	where := fmt.Sprintf("slot_name ~ '%s' AND slot_name <> '%s' AND database = current_database()", slotPattern(edge), keep)
+	where := fmt.Sprintf("slot_name ~ '%s' AND slot_name <> '%s' AND database = current_database()", sql.SlotPattern(edge), keep)
 	q := "SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE " + where + " AND active_pid IS NOT NULL;" +
 		"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE " + where + " AND NOT active"
 	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {

@@ -1,6 +1,9 @@
 // Package sql owns the schema of the origin database: the migrations that
-// build it, the publication that edges replicate, and the queries kept as .sql
-// files. It must never hold connection settings or run anything at import.
+// build it, the publication that edges replicate, and the database facts
+// that several packages share (publication name, edge and slot names).
+// Queries live beside the package that runs them, as commented .sql files
+// under queries/, embedded and read with Query. It must never hold
+// connection settings or run anything at import.
 package sql
 
 import (
@@ -16,9 +19,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
-
-// Publication is the name of the publication edges subscribe to.
-const Publication = "narthex"
 
 // versionTable records which migrations have run.
 const versionTable = "narthex_schema_version"
