@@ -12,6 +12,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestMigrate_IdempotentAndPublishesOnlyWhatEdgesServe(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewOriginDatabase(t)
 	if err := sql.MigrateURL(t.Context(), url); err != nil {
 		t.Fatal(err)
@@ -41,6 +42,7 @@ func TestMigrate_IdempotentAndPublishesOnlyWhatEdgesServe(t *testing.T) {
 }
 
 func TestSchema_ReferencesMustExist(t *testing.T) {
+	t.Parallel()
 	conn := pgtest.Connect(t, pgtest.NewOriginDatabase(t))
 	const a, b = "ggbqg8lqjwj75wznkv03h0x2bjr2in0j", "54dfqaxwz23zvax91bpff2q48w2d2w6s"
 	if _, err := conn.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'a', 'sha256:x', 1, 'x')`, a); err != nil {
@@ -70,6 +72,7 @@ func TestSchema_ReferencesMustExist(t *testing.T) {
 // A connection string may carry the pool's settings, which PostgreSQL
 // itself would refuse as unknown parameters.
 func TestMigrateURL_AcceptsPoolSettings(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	sep := "?"
 	if strings.Contains(url, "?") {
