@@ -138,3 +138,21 @@ func TestDev_PrivateFolder(t *testing.T) {
 		t.Errorf("narthex dev exited %d after its PostgreSQL died; stderr:\n%s", code, dev.logs())
 	}
 }
+
+// TestDev_InterruptedSetUp interrupts the first narthex dev on a folder
+// while it sets PostgreSQL up: it stops quietly, without initdb's output,
+// and the next run on the folder starts.
+func TestDev_InterruptedSetUp(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(tempDir(t), "state")
+	port := freePorts(t, 1)
+	args := []string{"dev", "--dir", dir, "--edges", "0", "--port", fmt.Sprint(port)}
+	dev := startNarthex(t, args...)
+	dev.waitLine(t, "narthex dev: state in "+dir, time.Minute)
+	dev.stop(t)
+	if code := dev.cmd.ProcessState.ExitCode(); code != 0 || strings.Contains(dev.logs(), "FATAL") || strings.Contains(dev.logs(), "initdb:") || strings.Contains(dev.logs(), "level=ERROR") {
+		t.Errorf("interrupted narthex dev exited %d; stderr:\n%s\nwant exit 0 and no initdb output or error", code, dev.logs())
+	}
+	dev = startNarthex(t, args...)
+	dev.waitLine(t, "ready", 3*time.Minute)
+}
