@@ -55,6 +55,7 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
+// devConfig is what narthex dev was asked for, its flags checked.
 type devConfig struct {
 	dir         string
 	port, edges int
@@ -62,6 +63,7 @@ type devConfig struct {
 	pgBin       string
 }
 
+// dev runs narthex dev until ctx ends or a part of it fails.
 func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 	abs, err := filepath.Abs(cfg.dir)
 	if err != nil {

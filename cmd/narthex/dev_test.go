@@ -91,9 +91,10 @@ func TestDev_PrivateFolder(t *testing.T) {
 		t.Errorf("narthex migrate on the printed URL: exit %d, %q", code, out)
 	}
 
-	// A second narthex dev on the folder is refused at once.
+	// A second narthex dev on the folder, the same command again, is
+	// refused at once, for the folder rather than for the busy ports.
 	start := time.Now()
-	_, errOut, code := narthex(t, "dev", "--dir", dir, "--edges", "0", "--port", fmt.Sprint(freePorts(t, 1)))
+	_, errOut, code := narthex(t, args...)
 	want := fmt.Sprintf("is in use by another narthex dev (pid %d)", dev.cmd.Process.Pid)
 	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, dir) {
 		t.Errorf("second narthex dev: exit %d, stderr:\n%s\nwant exit 1 and %q", code, errOut, want)
