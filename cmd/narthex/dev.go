@@ -92,7 +92,7 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 		}
 		listeners = append(listeners, ln)
 	}
-	binDir, err := findPostgres(ctx, cfg.pgBin)
+	binDir, err := newPostgresFinder().findPostgres(ctx, cfg.pgBin)
 	if err != nil {
 		return err
 	}
