@@ -1,6 +1,7 @@
 package pgcluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster dir: %w", err)
 	}
-	binDir, err := findBinDir(cfg.BinDir)
+	binDir, err := FindBinDir(cfg.BinDir)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +88,12 @@ func newCluster(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dir, err = acct.place(dir, cmp.Or(cfg.ReachableDir, DefaultReachableDir)); err != nil {
+		return nil, err
+	}
 	port := cfg.Port
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = keptPort(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -143,12 +147,17 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return c.explain(fmt.Errorf("start postgres: %w", err))
 	}
+	p.logOffset = offset
 	if err := c.waitReady(ctx, p); err != nil {
 		_ = p.stop(stopTimeout)
 		err = fmt.Errorf("start postgres (log %s): %w", c.logPath, c.explain(err))
 		if tail := logSince(c.logPath, offset); tail != "" {
 			err = fmt.Errorf("%w\n%s", err, tail)
 		}
+		return err
+	}
+	if err := keepPort(c.dir, c.port); err != nil {
+		_ = p.stop(stopTimeout)
 		return err
 	}
 	c.proc = p
@@ -200,6 +209,13 @@ func (c *Cluster) args() []string {
 		"-c", `unix_socket_directories="`+c.socketDir+`"`,
 	)
 }
+
+// Dir returns the folder holding the cluster's files: Config.Dir, or the
+// folder it links to (see Config.ReachableDir).
+func (c *Cluster) Dir() string { return c.dir }
+
+// LogPath returns the path of the server log.
+func (c *Cluster) LogPath() string { return c.logPath }
 
 // Port returns the TCP port the server listens on at 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }

@@ -12,12 +12,16 @@ type Config struct {
 	// Dir is the cluster folder: data in Dir/data, unix socket in Dir/run,
 	// server log in Dir/postgres.log. It is created if missing. Required.
 	Dir string
-	// Port is the TCP port on 127.0.0.1. 0 picks a free port when the
-	// Cluster is started; restarts keep it.
+	// Port is the TCP port on 127.0.0.1. 0 means the port of the last start
+	// on this Dir (kept in Dir/port), or a free port the first time.
 	Port int
-	// BinDir holds initdb and postgres. Default: the directory of the
-	// postgres found on PATH (symlinks resolved), else DefaultBinDir.
+	// BinDir holds initdb and postgres, of version MinVersion to
+	// MaxVersion. Default: the first folder of SearchDirs that does.
 	BinDir string
+	// ReachableDir is where a process running as root keeps the cluster
+	// when the postgres user cannot reach Dir; Dir then becomes a symbolic
+	// link to a folder in it. Default: DefaultReachableDir.
+	ReachableDir string
 	// Settings are extra server settings (postgres -c name=value); they
 	// override the defaults (see Start), except the three that keep the
 	// server on loopback, which they may not name.

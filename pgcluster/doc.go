@@ -16,8 +16,16 @@
 // named postgres; that is fine on loopback for dev and tests and nowhere else.
 //
 // When this process runs as root, initdb and postgres run as the postgres
-// system user (PostgreSQL refuses root), and Dir is handed to that user; every
-// parent folder of Dir must then be searchable by it.
+// system user (PostgreSQL refuses root), and Dir is handed to that user. When
+// that user cannot pass through Dir's parents (root's home, mktemp -d
+// folders), the cluster is kept in a folder of its own under
+// /var/lib/narthex/postgres instead and Dir becomes a symbolic link to it;
+// pgcluster never loosens the permissions of the user's folders.
+//
+// The server binaries are found by FindBinDir (PostgreSQL 15 to 17, on PATH,
+// by pg_config or in Debian's /usr/lib/postgresql/<version>/bin). A cluster
+// started with Port 0 keeps the port it picked, in Dir/port, across
+// restarts. Wait reports a server that dies under its user.
 //
 // Example:
 //

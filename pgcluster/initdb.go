@@ -20,7 +20,10 @@ import (
 // empty.
 //
 // initdb has no parent-death signal: it is short, is bounded by ctx, and
-// writes only into the scratch folder.
+// writes only into the scratch folder. It runs in a process group of its
+// own, so a Ctrl-C in the terminal reaches only this process, which ends
+// initdb through ctx; its output (the FATAL lines of a killed run) is then
+// dropped, since the caller asked for the stop.
 func (c *Cluster) initdb(ctx context.Context) error {
 	_, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION"))
 	if err == nil {
@@ -44,8 +47,11 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	)
 	cmd.Dir = c.dir
 	cmd.Env = childEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.acct.cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.acct.cred, Setpgid: true}
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("initdb: %w", context.Cause(ctx))
+		}
 		return fmt.Errorf("initdb: %w\n%s", err, indent(out))
 	}
 	if err := os.Rename(scratch, c.dataDir); err != nil {

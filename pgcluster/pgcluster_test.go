@@ -22,11 +22,11 @@ import (
 // CI, where the test fails.
 func requireBinaries(t *testing.T) {
 	t.Helper()
-	if _, err := findBinDir(""); err != nil {
+	if _, err := FindBinDir(""); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("PostgreSQL is required in CI: %v", err)
 		}
-		t.Skipf("PostgreSQL 15 was not found (%v); install it with `apt-get install postgresql-15` to run this test", err)
+		t.Skipf("skipping off CI: %v", err)
 	}
 }
 

@@ -34,6 +34,9 @@ type process struct {
 	log  *slog.Logger
 	done chan struct{} // closed when the child has exited
 	err  error         // the result of Wait; read only after done is closed
+	// logOffset is the size of the server log when the child started: its
+	// own lines follow.
+	logOffset int64
 	// stopping is set before the child is asked to stop, so its exit is
 	// not reported as a crash.
 	stopping atomic.Bool

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,16 +18,21 @@ import (
 	"github.com/narthex-cache/narthex/pgcluster"
 	"github.com/narthex-cache/narthex/replication"
 	"github.com/narthex-cache/narthex/sql"
+	"golang.org/x/sync/errgroup"
 )
 
 const devDatabase = "narthex"
 
 func runDev(ctx context.Context, args []string) error {
-	f := newFlags("dev", "Runs a throwaway PostgreSQL cluster, an origin and edges on this machine, ready for\nnix copy. State is kept in --dir; running again on the same folder resumes.")
+	f := newFlags("dev", "Runs a throwaway PostgreSQL cluster, an origin and edges on this machine, ready for\n"+
+		"nix copy. State is kept in --dir; running again on the same folder resumes, with the same\n"+
+		"PostgreSQL port. The database URL is printed and written to <dir>/database-url. If\n"+
+		"PostgreSQL dies, narthex dev stops with an error (its log is named) rather than serve without it.")
 	dir := f.String("dir", "./narthex-dev", "state folder: PostgreSQL cluster, NAR files, replicas, keys and token")
 	port := f.Int("port", 8080, "origin port on 127.0.0.1; edge i listens on port+i")
 	edges := f.Int("edges", 2, "number of edges")
-	pgPort := f.Int("postgres-port", 0, "PostgreSQL port on 127.0.0.1 (0 picks a free one)")
+	pgPort := f.Int("postgres-port", 0, "PostgreSQL port on 127.0.0.1 (0: the port of the last run on --dir, or a free one)")
+	pgBin := f.String("pg-bin", "", "folder holding PostgreSQL's initdb and postgres (default: found on PATH, by pg_config\nor in /usr/lib/postgresql/<version>/bin; as root, installed with apt-get when missing)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -38,44 +43,84 @@ func runDev(ctx context.Context, args []string) error {
 	if *edges < 0 || *port <= 0 || *port+*edges > 65535 {
 		return errors.New("--port and --edges must leave room for port+edges below 65536")
 	}
-	abs, err := filepath.Abs(*dir)
+	if *pgPort < 0 || *pgPort > 65535 {
+		return fmt.Errorf("--postgres-port %d is outside 0-65535", *pgPort)
+	}
+	err = dev(ctx, log, devConfig{dir: *dir, port: *port, edges: *edges, pgPort: *pgPort, pgBin: *pgBin})
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: what failed was cut short on purpose.
+		log.Debug("interrupted", "err", err)
+		return nil
+	}
+	return err
+}
+
+// devConfig is what narthex dev was asked for, its flags checked.
+type devConfig struct {
+	dir         string
+	port, edges int
+	pgPort      int
+	pgBin       string
+}
+
+// dev runs narthex dev until ctx ends or a part of it fails.
+func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
+	abs, err := filepath.Abs(cfg.dir)
+	if err != nil {
+		return fmt.Errorf("--dir: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return fmt.Errorf("--dir: %w", err)
+	}
+	release, err := lockDevDir(abs)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return err
-	}
+	defer release()
 
 	// Listen first, so a busy port fails before anything is set up.
-	listeners := make([]net.Listener, 0, 1+*edges)
+	listeners := make([]net.Listener, 0, 1+cfg.edges)
 	defer func() {
 		for _, ln := range listeners {
 			ln.Close()
 		}
 	}()
-	for i := 0; i <= *edges; i++ {
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port+i))
+	for i := 0; i <= cfg.edges; i++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.port+i))
 		if err != nil {
-			return err
+			return fmt.Errorf("--port: %w", err)
 		}
 		listeners = append(listeners, ln)
 	}
-
-	fmt.Printf("narthex dev: state in %s\n", abs)
-	cluster, err := pgcluster.Start(ctx, pgcluster.Config{Dir: filepath.Join(abs, "postgres"), Port: *pgPort, Logger: log})
+	binDir, err := newPostgresFinder().findPostgres(ctx, cfg.pgBin)
 	if err != nil {
 		return err
 	}
+
+	fmt.Printf("narthex dev: state in %s\n", abs)
+	pgDir := filepath.Join(abs, "postgres")
+	cluster, err := pgcluster.Start(ctx, pgcluster.Config{Dir: pgDir, Port: cfg.pgPort, BinDir: binDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	pgDied := false // set by the watcher below; read after g.Wait
 	defer func() {
-		if err := cluster.Stop(); err != nil {
+		if err := cluster.Stop(); err != nil && !pgDied {
 			log.Error("stop PostgreSQL", "err", err)
 		}
 	}()
+	if cluster.Dir() != pgDir {
+		fmt.Printf("postgres cluster in %s (the postgres user cannot enter %s; %s links there)\n", cluster.Dir(), abs, pgDir)
+	}
 	if err := ensureDatabase(ctx, cluster, devDatabase); err != nil {
 		return err
 	}
 	dbURL := cluster.ConnString(devDatabase)
 	if err := sql.MigrateURL(ctx, dbURL); err != nil {
+		return err
+	}
+	urlPath := filepath.Join(abs, "database-url")
+	if err := writeFile(urlPath, dbURL+"\n", 0o644); err != nil {
 		return err
 	}
 	db, err := openPool(ctx, dbURL)
@@ -95,20 +140,14 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 1+*edges)
-	run := func(fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(); err != nil {
-				errc <- err
-				cancel()
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := cluster.Wait(gctx); err != nil {
+			pgDied = true
+			return fmt.Errorf("PostgreSQL stopped under narthex dev: %w", err)
+		}
+		return nil
+	})
 	originLn := listeners[0]
 	originURL := "http://" + originLn.Addr().String()
 	ocfg := origin.Config{
@@ -117,51 +156,40 @@ func runDev(ctx context.Context, args []string) error {
 		SigningKeys:   []narinfo.SecretKey{key},
 		Logger:        log,
 	}
-	run(func() error { return serveOrigin(ctx, ocfg, db, originLn) })
-	readies := make([]chan struct{}, *edges)
-	for i := 1; i <= *edges; i++ {
+	g.Go(func() error { return serveOrigin(gctx, ocfg, db, originLn) })
+	readies := make([]chan struct{}, cfg.edges)
+	for i := 1; i <= cfg.edges; i++ {
 		ready := make(chan struct{})
 		readies[i-1] = ready
 		name := fmt.Sprintf("dev%d", i)
 		ln := listeners[i]
-		elog := log
-		run(func() error {
-			return serveEdge(ctx, elog, ln, replication.Config{
+		g.Go(func() error {
+			return serveEdge(gctx, log, ln, replication.Config{
 				ConnString: dbURL,
 				EdgeName:   name,
 				Dir:        filepath.Join(abs, "edge-"+name),
-				Logger:     elog,
-			}, edge.Config{Logger: elog}, ready)
+				Logger:     log,
+			}, edge.Config{Logger: log}, ready)
 		})
 	}
 	listeners = nil // the servers own them now
 
+	fmt.Printf("database %s   (%s; psql, narthex token create and loadtest take it)\n", dbURL, urlPath)
 	fmt.Printf("origin   %s   (upload with: nix copy --option netrc-file %s --to %s <paths>)\n",
 		originURL, filepath.Join(abs, "netrc"), originURL)
 	for i, ready := range readies {
 		select {
 		case <-ready:
-		case <-ctx.Done():
-			wg.Wait()
-			return firstError(errc)
+		case <-gctx.Done():
+			return g.Wait()
 		}
-		fmt.Printf("edge %d   http://127.0.0.1:%d\n", i+1, *port+i+1)
+		fmt.Printf("edge %d   http://127.0.0.1:%d\n", i+1, cfg.port+i+1)
 	}
 	fmt.Printf("public key  %s   (%s)\n", key.Public().String(), filepath.Join(abs, "cache-key.pub"))
 	fmt.Println("ready")
-	<-ctx.Done()
-	wg.Wait()
+	err = g.Wait()
 	log.Info("stopped")
-	return firstError(errc)
-}
-
-func firstError(errc chan error) error {
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
+	return err
 }
 
 // ensureDatabase creates the database unless it exists.
@@ -208,10 +236,7 @@ func devToken(ctx context.Context, db *pgxpool.Pool, dir string) (string, error)
 		return "", err
 	}
 	// A token of a previous dev run whose file was removed is replaced.
-	if _, err := db.Exec(ctx, "DELETE FROM upload_token WHERE name = 'dev'"); err != nil {
-		return "", err
-	}
-	token, err := origin.CreateToken(ctx, db, "dev")
+	token, err := origin.ReplaceToken(ctx, db, "dev")
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -12,24 +13,54 @@ import (
 )
 
 // flags is a flag set whose every flag defaults from an environment variable
-// NARTHEX_<NAME>, named in the flag's help.
+// NARTHEX_<NAME>, named in the flag's help. Its commands take flags before,
+// between and after their positional arguments.
 type flags struct {
 	*flag.FlagSet
-	logLevel *string
-	envErrs  []string
+	name, summary string
+	logLevel      *string
+	envErrs       []string
+	// positional names the arguments the command takes, each filled by
+	// parse into the matching values entry.
+	positional []string
+	values     []*string
 }
 
 // newFlags makes the flag set of "narthex <name>", whose -h prints summary
 // above the flags.
 func newFlags(name, summary string) *flags {
 	fs := flag.NewFlagSet("narthex "+name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: narthex %s [flags]\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
-	}
-	f := &flags{FlagSet: fs}
+	// parse reports errors and prints the usage itself.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f := &flags{FlagSet: fs, name: name, summary: summary}
 	f.logLevel = f.String("log-level", "info", "log level: debug, info, warn or error")
 	return f
+}
+
+// arg declares the next positional argument, shown as name in the usage;
+// parse fills the returned string and refuses arguments missing or extra.
+func (f *flags) arg(name string) *string {
+	v := new(string)
+	f.positional = append(f.positional, name)
+	f.values = append(f.values, v)
+	return v
+}
+
+// printUsage writes the command's usage: synopsis, summary, flags.
+func (f *flags) printUsage(w io.Writer) {
+	synopsis := "narthex " + f.name
+	if len(f.positional) > 0 {
+		synopsis += " " + strings.Join(f.positional, " ")
+	}
+	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\n\n", synopsis, f.summary)
+	if len(f.positional) > 0 {
+		fmt.Fprint(w, "Flags may come before or after the arguments; \"--\" ends the flags.\n\n")
+	}
+	fmt.Fprint(w, "Flags:\n")
+	f.SetOutput(w)
+	f.PrintDefaults()
+	f.SetOutput(io.Discard)
 }
 
 func envName(flagName string) string {
@@ -78,12 +109,52 @@ func envParsed[T any](f *flags, name string, def T, help string, parse func(stri
 	return define(name, def, help+" ($"+envName(name)+")")
 }
 
-// parse parses args, after reporting any malformed environment default.
+// parse parses args, flags and positional arguments in any order, after
+// reporting any malformed environment default. -h or --help prints the
+// usage on standard output and returns flag.ErrHelp.
 func (f *flags) parse(args []string) error {
+	pos, err := parseInterspersed(f.FlagSet, args)
+	if errors.Is(err, flag.ErrHelp) {
+		f.printUsage(os.Stdout)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%w (see narthex %s -h)", err, f.name)
+	}
 	if len(f.envErrs) > 0 {
 		return fmt.Errorf("bad environment: %s", strings.Join(f.envErrs, "; "))
 	}
-	return f.FlagSet.Parse(args)
+	if len(pos) > len(f.positional) {
+		return fmt.Errorf("unexpected argument %q (see narthex %s -h)", pos[len(f.positional)], f.name)
+	}
+	if len(pos) < len(f.positional) {
+		return fmt.Errorf("missing %s (see narthex %s -h)", f.positional[len(pos)], f.name)
+	}
+	for i, v := range pos {
+		*f.values[i] = v
+	}
+	return nil
+}
+
+// parseInterspersed parses args with fs, letting flags follow positional
+// arguments, and returns the positional arguments in order. Everything
+// after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 func (f *flags) logger() (*slog.Logger, error) {

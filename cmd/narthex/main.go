@@ -22,8 +22,9 @@ Usage:
   narthex token    create|revoke NAME [flags]   manage upload tokens
   narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest|soak: measure narthex on loopback
 
-Every flag can also be set by the environment variable named in its help.
-Run "narthex <command> -h" for a command's flags.
+Flags may come before or after a command's arguments. Every flag can also be
+set by the environment variable named in its help. Run "narthex help <command>"
+(or "narthex <command> -h") for a command's flags.
 `
 
 type command func(ctx context.Context, args []string) error
@@ -38,30 +39,50 @@ var commands = map[string]command{
 }
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs the command line args (without the program name) and returns
+// the exit status: 0, 1 when the command failed, 2 for a command line
+// naming no command.
+func run(args []string) int {
+	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		if len(os.Args) < 2 {
-			os.Exit(2)
-		}
-		return
+		return 2
 	}
-	cmd, ok := commands[os.Args[1]]
+	name, args := args[0], args[1:]
+	switch name {
+	case "-h", "--help", "-help":
+		fmt.Print(usage)
+		return 0
+	case "help":
+		if len(args) == 0 {
+			fmt.Print(usage)
+			return 0
+		}
+		// "narthex help token" is "narthex token -h"; "narthex help
+		// loadtest lag" is "narthex loadtest lag -h".
+		name, args = args[0], append(args[1:], "-h")
+	}
+	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "narthex: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
+		fmt.Fprintf(os.Stderr, "narthex: unknown command %q\n\n%s", name, usage)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
 	go func() {
 		// The first signal starts a graceful stop; a second one ends the
 		// process at once.
 		<-ctx.Done()
 		stop()
 	}()
-	if err := cmd(ctx, os.Args[2:]); err != nil {
+	if err := cmd(ctx, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return
+			return 0
 		}
-		fmt.Fprintf(os.Stderr, "narthex %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "narthex %s: %v\n", name, err)
+		return 1
 	}
+	return 0
 }

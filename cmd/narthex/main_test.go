@@ -35,7 +35,7 @@ type proc struct {
 	exited chan struct{}
 }
 
-// startNarthex runs "narthex args..." and stops it (SIGTERM) at cleanup.
+// startNarthex runs "narthex args..." and stops it (SIGINT) at cleanup.
 func startNarthex(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
@@ -128,7 +128,7 @@ func (p *proc) waitLog(t *testing.T, want string, timeout time.Duration) {
 	}
 }
 
-// stop ends the process with SIGTERM and waits for it.
+// stop ends the process with SIGINT, as Ctrl-C does, and waits for it.
 func (p *proc) stop(t *testing.T) {
 	select {
 	case <-p.exited:

@@ -17,6 +17,7 @@ import (
 // TestDev_NixCopyThroughEdge is the quick start: narthex dev, then the real
 // Nix client uploads to the origin and substitutes from an edge.
 func TestDev_NixCopyThroughEdge(t *testing.T) {
+	t.Parallel()
 	n := nixtest.New(t)
 	dir := filepath.Join(tempDir(t), "state")
 	port := freePorts(t, 3)

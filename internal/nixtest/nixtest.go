@@ -19,7 +19,7 @@ import (
 // and b, d to c. It is written to graph.nix in the client's directory.
 const Graph = `
 let
-  mk = name: script: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = ["-c" script]; };
+  mk = name: script: derivation { inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" script]; };
   a = mk "a" "echo a > $out";
   b = mk "b" "echo ${a} > $out";
   c = mk "c" "echo ${a} ${b} > $out";

@@ -5,7 +5,9 @@
 // them, with any replication slots on it, when its test ends. It never
 // touches a cluster other than the one Main started, and never skips a test
 // under CI: without PostgreSQL, Main fails there; on a developer's machine the
-// tests that need PostgreSQL skip and say how to install it.
+// tests that need PostgreSQL skip and say how to install it. The server
+// binaries are found as narthex dev finds them (PostgreSQL 15 to 17, see
+// pgcluster.FindBinDir), or in the folder $NARTHEX_PG_BIN names.
 //
 // Use it from TestMain:
 //
