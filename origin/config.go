@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path"
-	"strings"
 
 	"github.com/narthex-cache/narthex/narinfo"
 )
@@ -80,9 +78,8 @@ func (c Config) withDefaults() Config {
 // work, naming it.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	if !path.IsAbs(c.StoreDir) || path.Clean(c.StoreDir) != c.StoreDir || c.StoreDir == "/" ||
-		strings.ContainsFunc(c.StoreDir, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return fmt.Errorf("config: StoreDir %q is not a clean absolute directory", c.StoreDir)
+	if err := narinfo.CheckStoreDir(c.StoreDir); err != nil {
+		return fmt.Errorf("config: StoreDir %q: %w", c.StoreDir, err)
 	}
 	if c.Priority < 0 {
 		return fmt.Errorf("config: Priority %d is negative", c.Priority)

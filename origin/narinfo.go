@@ -168,7 +168,10 @@ func (s *Server) checkSignatures(ni *narinfo.NarInfo, fp string) error {
 // sign appends to text a Sig line by each signing key that has not signed
 // it yet, and returns the new text and all its signatures.
 func (s *Server) sign(text []byte, ni *narinfo.NarInfo, fp string) ([]byte, []string) {
-	sigs := slices.Clone(ni.Sigs)
+	// Never nil: the sigs column is NOT NULL, and an origin without
+	// signing keys stores unsigned narinfos as they come.
+	sigs := make([]string, 0, len(ni.Sigs)+len(s.cfg.SigningKeys))
+	sigs = append(sigs, ni.Sigs...)
 	for _, k := range s.cfg.SigningKeys {
 		pub := []narinfo.PublicKey{k.Public()}
 		if slices.ContainsFunc(sigs, func(sig string) bool { return narinfo.CheckSig(fp, sig, pub) == narinfo.SigValid }) {

@@ -61,6 +61,9 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 	for _, k := range cfg.SigningKeys {
 		s.verifyKeys = append(s.verifyKeys, k.Public())
 	}
+	if len(cfg.SigningKeys) == 0 {
+		s.log.Warn("no signing keys: the origin signs nothing; narinfos are stored and served with only the signatures they were uploaded with")
+	}
 	s.log.Info("origin ready", "store", cfg.LocalStoreName, "store_id", id,
 		"store_dir", local.Dir(), "public_url", baseURL)
 	return s, nil
