@@ -15,6 +15,10 @@ const (
 	DefaultLocalStoreName = "local"
 	DefaultMaxNarSize     = 4 << 30
 	DefaultMaxNarinfoSize = 1 << 20
+	// DefaultMaxSignatures bounds the Sig lines of a narinfo, each an
+	// ed25519 verification: a cache signs with one or two keys, and a
+	// path that passed through several caches carries a few more.
+	DefaultMaxSignatures = 64
 )
 
 // Config configures an origin Server. Zero values take the documented
@@ -47,6 +51,9 @@ type Config struct {
 	MaxNarSize int64
 	// MaxNarinfoSize is the largest narinfo accepted, in bytes. Default 1 MiB.
 	MaxNarinfoSize int64
+	// MaxSignatures is the most Sig lines a narinfo may carry (400
+	// above). Default 64.
+	MaxSignatures int
 	// Logger receives the origin's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -67,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxNarinfoSize == 0 {
 		c.MaxNarinfoSize = DefaultMaxNarinfoSize
+	}
+	if c.MaxSignatures == 0 {
+		c.MaxSignatures = DefaultMaxSignatures
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -113,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxNarinfoSize < 0 {
 		return fmt.Errorf("config: MaxNarinfoSize %d is negative", c.MaxNarinfoSize)
+	}
+	if c.MaxSignatures < 0 {
+		return fmt.Errorf("config: MaxSignatures %d is negative", c.MaxSignatures)
 	}
 	return nil
 }

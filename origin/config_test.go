@@ -37,6 +37,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"required without keys", func(c *Config) { c.RequireTrustedSignature = true }, "RequireTrustedSignature"},
 		{"negative NAR limit", func(c *Config) { c.MaxNarSize = -1 }, "MaxNarSize"},
 		{"negative narinfo limit", func(c *Config) { c.MaxNarinfoSize = -1 }, "MaxNarinfoSize"},
+		{"negative signature limit", func(c *Config) { c.MaxSignatures = -1 }, "MaxSignatures"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +57,7 @@ func TestConfig_Validate(t *testing.T) {
 func TestConfig_Defaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.StoreDir != "/nix/store" || c.Priority != 40 || c.LocalStoreName != "local" ||
-		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.Logger == nil {
+		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.MaxSignatures != 64 || c.Logger == nil {
 		t.Errorf("defaults = %+v", c)
 	}
 }

@@ -131,6 +131,10 @@ func (s *Server) checkNarinfo(text []byte, hash string) (*narinfoUpload, error) 
 		u.refs = append(u.refs, h)
 	}
 
+	// Each signature costs a verification or two: bound them before.
+	if len(ni.Sigs) > s.cfg.MaxSignatures {
+		return nil, badRequest("narinfo has %d Sig lines; at most %d are accepted", len(ni.Sigs), s.cfg.MaxSignatures)
+	}
 	fp := ni.Fingerprint(s.cfg.StoreDir)
 	if err := s.checkSignatures(ni, fp); err != nil {
 		return nil, err
