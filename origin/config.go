@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/narthex-cache/narthex/narinfo"
 )
@@ -19,6 +20,33 @@ const (
 	// ed25519 verification: a cache signs with one or two keys, and a
 	// path that passed through several caches carries a few more.
 	DefaultMaxSignatures = 64
+
+	// DefaultReadHeaderTimeout bounds a request's headers: a client sends
+	// them in one go, so 30 s only ever cuts off the stuck and the hostile.
+	DefaultReadHeaderTimeout = 30 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection that carries no
+	// request for this long. Nix reconnects when it needs to; 90 s keeps
+	// the connections of an upload that pauses to compress a NAR.
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultMinUploadRate and DefaultUploadRateWindow cut off a request
+	// body that brings less than 1 KiB/s averaged over a minute: 64 KiB a
+	// minute, which any honest link, however slow or busy, delivers, and
+	// which a trickle meant to hold connections open does not.
+	DefaultMinUploadRate    = 1 << 10
+	DefaultUploadRateWindow = time.Minute
+	// DefaultMaxConnsPerClient bounds the open connections from one IP
+	// address. Nix opens up to http-connections (25) at once; the rest is
+	// room for a few clients behind one address.
+	DefaultMaxConnsPerClient = 64
+
+	// DefaultTempFileMaxAge is the age (time since its last write) after
+	// which an upload's temporary file is a crash's leftover: an upload
+	// that is still running writes at least every UploadRateWindow, so an
+	// hour is far beyond any live one.
+	DefaultTempFileMaxAge = time.Hour
+	// DefaultSweepInterval is how often the local store is swept of stale
+	// temporary files while the origin runs.
+	DefaultSweepInterval = 15 * time.Minute
 )
 
 // Config configures an origin Server. Zero values take the documented
@@ -54,6 +82,30 @@ type Config struct {
 	// MaxSignatures is the most Sig lines a narinfo may carry (400
 	// above). Default 64.
 	MaxSignatures int
+	// ReadHeaderTimeout bounds reading the headers of a request. Default
+	// 30 s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long. Default
+	// 90 s.
+	IdleTimeout time.Duration
+	// MinUploadRate (bytes per second) and UploadRateWindow bound how
+	// slowly a request body may arrive: each UploadRateWindow must bring
+	// MinUploadRate × UploadRateWindow bytes, or the request is answered
+	// 408 and its connection closed. A body the origin does not read (an
+	// upload refused before it) gets one window before its connection is
+	// closed. Defaults 1 KiB/s and 1 minute.
+	MinUploadRate    int64
+	UploadRateWindow time.Duration
+	// MaxConnsPerClient bounds the open connections from one IP address;
+	// more are answered 503 and closed at once. Default 64.
+	MaxConnsPerClient int
+	// TempFileMaxAge is the time since its last write after which an
+	// upload's temporary file in the local store is removed. Default 1 h;
+	// it must be longer than UploadRateWindow.
+	TempFileMaxAge time.Duration
+	// SweepInterval is how often stale temporary files are swept. Default
+	// 15 minutes.
+	SweepInterval time.Duration
 	// Logger receives the origin's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -77,6 +129,27 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSignatures == 0 {
 		c.MaxSignatures = DefaultMaxSignatures
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MinUploadRate == 0 {
+		c.MinUploadRate = DefaultMinUploadRate
+	}
+	if c.UploadRateWindow == 0 {
+		c.UploadRateWindow = DefaultUploadRateWindow
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if c.TempFileMaxAge == 0 {
+		c.TempFileMaxAge = DefaultTempFileMaxAge
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -126,6 +199,30 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSignatures < 0 {
 		return fmt.Errorf("config: MaxSignatures %d is negative", c.MaxSignatures)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ReadHeaderTimeout", c.ReadHeaderTimeout},
+		{"IdleTimeout", c.IdleTimeout},
+		{"UploadRateWindow", c.UploadRateWindow},
+		{"TempFileMaxAge", c.TempFileMaxAge},
+		{"SweepInterval", c.SweepInterval},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("config: %s %s is negative", d.name, d.v)
+		}
+	}
+	if c.TempFileMaxAge <= c.UploadRateWindow {
+		return fmt.Errorf("config: TempFileMaxAge %s is not longer than UploadRateWindow %s: live uploads' files would be removed",
+			c.TempFileMaxAge, c.UploadRateWindow)
+	}
+	if c.MinUploadRate < 0 {
+		return fmt.Errorf("config: MinUploadRate %d is negative", c.MinUploadRate)
+	}
+	if c.MaxConnsPerClient < 0 {
+		return fmt.Errorf("config: MaxConnsPerClient %d is negative", c.MaxConnsPerClient)
 	}
 	return nil
 }

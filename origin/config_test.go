@@ -3,6 +3,7 @@ package origin
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/narthex-cache/narthex/narinfo"
 )
@@ -38,6 +39,14 @@ func TestConfig_Validate(t *testing.T) {
 		{"negative NAR limit", func(c *Config) { c.MaxNarSize = -1 }, "MaxNarSize"},
 		{"negative narinfo limit", func(c *Config) { c.MaxNarinfoSize = -1 }, "MaxNarinfoSize"},
 		{"negative signature limit", func(c *Config) { c.MaxSignatures = -1 }, "MaxSignatures"},
+		{"negative header timeout", func(c *Config) { c.ReadHeaderTimeout = -time.Second }, "ReadHeaderTimeout"},
+		{"negative idle timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "IdleTimeout"},
+		{"negative upload rate", func(c *Config) { c.MinUploadRate = -1 }, "MinUploadRate"},
+		{"negative upload window", func(c *Config) { c.UploadRateWindow = -time.Second }, "UploadRateWindow"},
+		{"negative connection limit", func(c *Config) { c.MaxConnsPerClient = -1 }, "MaxConnsPerClient"},
+		{"negative temp file age", func(c *Config) { c.TempFileMaxAge = -time.Second }, "TempFileMaxAge"},
+		{"temp file age within the upload window", func(c *Config) { c.TempFileMaxAge = time.Minute; c.UploadRateWindow = 2 * time.Minute }, "TempFileMaxAge"},
+		{"negative sweep interval", func(c *Config) { c.SweepInterval = -time.Second }, "SweepInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +66,10 @@ func TestConfig_Validate(t *testing.T) {
 func TestConfig_Defaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.StoreDir != "/nix/store" || c.Priority != 40 || c.LocalStoreName != "local" ||
-		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.MaxSignatures != 64 || c.Logger == nil {
+		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.MaxSignatures != 64 || c.Logger == nil ||
+		c.ReadHeaderTimeout != 30*time.Second || c.IdleTimeout != 90*time.Second || c.MinUploadRate != 1024 ||
+		c.UploadRateWindow != time.Minute || c.MaxConnsPerClient != 64 || c.TempFileMaxAge != time.Hour ||
+		c.SweepInterval != 15*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}
 }
