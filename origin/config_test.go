@@ -9,6 +9,7 @@ import (
 )
 
 func TestConfig_Validate(t *testing.T) {
+	t.Parallel()
 	_, pub, err := narinfo.GenerateKey("k")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +65,7 @@ func TestConfig_Validate(t *testing.T) {
 }
 
 func TestConfig_Defaults(t *testing.T) {
+	t.Parallel()
 	c := Config{}.withDefaults()
 	if c.StoreDir != "/nix/store" || c.Priority != 40 || c.LocalStoreName != "local" ||
 		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.MaxSignatures != 64 || c.Logger == nil ||

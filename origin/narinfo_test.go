@@ -19,6 +19,7 @@ import (
 )
 
 func TestServer_UploadHappyPath(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	ctx := t.Context()
 
@@ -167,6 +168,7 @@ func TestServer_UploadHappyPath(t *testing.T) {
 }
 
 func TestServer_GuixNarinfoSurvivesByteForByte(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.StoreDir = "/gnu/store" })
 	if r := h.do(http.MethodGet, "/nix-cache-info", nil); !strings.HasPrefix(r.body, "StoreDir: /gnu/store\n") {
 		t.Errorf("nix-cache-info = %q", r.body)
@@ -238,6 +240,7 @@ func badSig(name string) string {
 }
 
 func TestServer_BadNarinfo(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	narA := newNar("bytes of a", ".xz")
 	h.putNar(narA)
@@ -347,6 +350,7 @@ func TestServer_BadNarinfo(t *testing.T) {
 }
 
 func TestServer_Signatures(t *testing.T) {
+	t.Parallel()
 	uploader, uploaderPub := mustKey(t, "uploader-1")
 	stranger, _ := mustKey(t, "stranger")
 	tests := []struct {
@@ -395,6 +399,7 @@ func TestServer_Signatures(t *testing.T) {
 }
 
 func TestServer_OwnSignatureNotDuplicated(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	n := newNar("bytes", ".xz")
 	h.putNar(n)
@@ -410,6 +415,7 @@ func TestServer_OwnSignatureNotDuplicated(t *testing.T) {
 }
 
 func TestServer_ReferenceDeletedDuringUpload(t *testing.T) {
+	t.Parallel()
 	type deletion struct {
 		sql string
 		arg func(a *narinfo.NarInfo, narB nar) string
@@ -454,6 +460,7 @@ func TestServer_ReferenceDeletedDuringUpload(t *testing.T) {
 }
 
 func TestServer_ConcurrentUploadsOfOnePath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		other  func(ni narinfo.NarInfo) *narinfo.NarInfo // what the concurrent upload puts

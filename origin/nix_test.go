@@ -15,6 +15,7 @@ import (
 // it back with `nix copy --from` under require-sigs, trusting only the
 // origin's key.
 func TestServer_NixCopy(t *testing.T) {
+	t.Parallel()
 	n := nixtest.New(t)
 	h := newHarness(t, func(c *Config) { c.MaxNarSize = 1 << 20 })
 
