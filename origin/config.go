@@ -29,7 +29,7 @@ const (
 	// the connections of an upload that pauses to compress a NAR.
 	DefaultIdleTimeout = 90 * time.Second
 	// DefaultMinUploadRate and DefaultUploadRateWindow cut off a request
-	// body that brings less than 1 KiB/s averaged over a minute: 64 KiB a
+	// body that brings less than 1 KiB/s averaged over a minute: 60 KiB a
 	// minute, which any honest link, however slow or busy, delivers, and
 	// which a trickle meant to hold connections open does not.
 	DefaultMinUploadRate    = 1 << 10
@@ -91,9 +91,9 @@ type Config struct {
 	// MinUploadRate (bytes per second) and UploadRateWindow bound how
 	// slowly a request body may arrive: each UploadRateWindow must bring
 	// MinUploadRate × UploadRateWindow bytes, or the request is answered
-	// 408 and its connection closed. A body the origin does not read (an
-	// upload refused before it) gets one window before its connection is
-	// closed. Defaults 1 KiB/s and 1 minute.
+	// 408 and its connection closed. (A body refused before it is read is
+	// not waited for: its connection closes after the answer.) Defaults
+	// 1 KiB/s and 1 minute.
 	MinUploadRate    int64
 	UploadRateWindow time.Duration
 	// MaxConnsPerClient bounds the open connections from one IP address;

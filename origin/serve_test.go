@@ -226,3 +226,34 @@ func TestServe_ConnectionsPerClient(t *testing.T) {
 		t.Errorf("metrics count %q refused connections, want at least 1", count)
 	}
 }
+
+// TestServe_UploadExpectingContinue uploads as curl does a large body: the
+// headers with Expect: 100-continue, the body only after the interim
+// answer.
+func TestServe_UploadExpectingContinue(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	n := newNar(strings.Repeat("z", 50<<10), ".xz")
+	c := h.dialFrom("127.0.0.1")
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "PUT /%s HTTP/1.1\r\nHost: origin\r\nAuthorization: Bearer %s\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+		n.url, h.token, len(n.data))
+	c.SetReadDeadline(time.Now().Add(patience))
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("first answer line %q, %v; want 100 Continue", line, err)
+	}
+	if rest, err := br.ReadString('\n'); err != nil || rest != "\r\n" {
+		t.Fatalf("100 Continue followed by %q, %v", rest, err)
+	}
+	if _, err := c.Write(n.data); err != nil {
+		t.Fatal(err)
+	}
+	resp, body, err := readAnswer(t, c, br, http.MethodPut)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload = %v %q, %v; want 200", resp, body, err)
+	}
+	if r := h.do(http.MethodHead, "/"+n.url, nil); r.status != http.StatusOK {
+		t.Errorf("HEAD of the uploaded NAR = %d", r.status)
+	}
+}

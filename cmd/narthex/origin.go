@@ -44,9 +44,9 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.readHeaderTimeout = f.Duration("read-header-timeout", origin.DefaultReadHeaderTimeout, "time a client has to send a request's headers")
 	o.idleTimeout = f.Duration("idle-timeout", origin.DefaultIdleTimeout, "time after which an idle keep-alive connection is closed")
 	o.minUploadRate = f.Int64("min-upload-rate", origin.DefaultMinUploadRate, "bytes per second a request body must bring, averaged over --upload-rate-window (408 and\nclose below)")
-	o.uploadWindow = f.Duration("upload-rate-window", origin.DefaultUploadRateWindow, "window over which --min-upload-rate is measured; also how long a body refused\nunread may hold its connection")
+	o.uploadWindow = f.Duration("upload-rate-window", origin.DefaultUploadRateWindow, "window over which --min-upload-rate is measured")
 	o.maxConnsPerClient = f.Int("max-conns-per-client", origin.DefaultMaxConnsPerClient, "most open connections from one IP address (further ones get 503 and are closed)")
-	o.tempFileMaxAge = f.Duration("temp-file-max-age", origin.DefaultTempFileMaxAge, "age after which an unfinished upload's temporary file in the local store is\nremoved (longer than any upload takes)")
+	o.tempFileMaxAge = f.Duration("temp-file-max-age", origin.DefaultTempFileMaxAge, "time since its last write after which an interrupted upload's temporary file in\nthe local store is removed; must exceed --upload-rate-window")
 	o.sweepInterval = f.Duration("sweep-interval", origin.DefaultSweepInterval, "how often the local store is swept of stale temporary files")
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	return o
