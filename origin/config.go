@@ -34,6 +34,11 @@ const (
 	// which a trickle meant to hold connections open does not.
 	DefaultMinUploadRate    = 1 << 10
 	DefaultUploadRateWindow = time.Minute
+	// DefaultDownloadStallTimeout cuts off a NAR download whose client
+	// takes no downloadChunk (256 KiB) for a minute: about 4 KiB/s, far
+	// below any honest link, while a client that stops reading cannot
+	// hold a connection for good.
+	DefaultDownloadStallTimeout = time.Minute
 	// DefaultMaxConnsPerClient bounds the open connections from one IP
 	// address. Nix opens up to http-connections (25) at once; the rest is
 	// room for a few clients behind one address.
@@ -96,6 +101,9 @@ type Config struct {
 	// 1 KiB/s and 1 minute.
 	MinUploadRate    int64
 	UploadRateWindow time.Duration
+	// DownloadStallTimeout is the time a client has to take each 256 KiB
+	// of a NAR download before it is cut off. Default 1 minute.
+	DownloadStallTimeout time.Duration
 	// MaxConnsPerClient bounds the open connections from one IP address;
 	// more are answered 503 and closed at once. Default 64.
 	MaxConnsPerClient int
@@ -141,6 +149,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UploadRateWindow == 0 {
 		c.UploadRateWindow = DefaultUploadRateWindow
+	}
+	if c.DownloadStallTimeout == 0 {
+		c.DownloadStallTimeout = DefaultDownloadStallTimeout
 	}
 	if c.MaxConnsPerClient == 0 {
 		c.MaxConnsPerClient = DefaultMaxConnsPerClient
@@ -207,6 +218,7 @@ func (c Config) Validate() error {
 		{"ReadHeaderTimeout", c.ReadHeaderTimeout},
 		{"IdleTimeout", c.IdleTimeout},
 		{"UploadRateWindow", c.UploadRateWindow},
+		{"DownloadStallTimeout", c.DownloadStallTimeout},
 		{"TempFileMaxAge", c.TempFileMaxAge},
 		{"SweepInterval", c.SweepInterval},
 	} {

@@ -44,6 +44,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"negative idle timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "IdleTimeout"},
 		{"negative upload rate", func(c *Config) { c.MinUploadRate = -1 }, "MinUploadRate"},
 		{"negative upload window", func(c *Config) { c.UploadRateWindow = -time.Second }, "UploadRateWindow"},
+		{"negative download stall timeout", func(c *Config) { c.DownloadStallTimeout = -time.Second }, "DownloadStallTimeout"},
 		{"negative connection limit", func(c *Config) { c.MaxConnsPerClient = -1 }, "MaxConnsPerClient"},
 		{"negative temp file age", func(c *Config) { c.TempFileMaxAge = -time.Second }, "TempFileMaxAge"},
 		{"temp file age within the upload window", func(c *Config) { c.TempFileMaxAge = time.Minute; c.UploadRateWindow = 2 * time.Minute }, "TempFileMaxAge"},
@@ -70,7 +71,7 @@ func TestConfig_Defaults(t *testing.T) {
 	if c.StoreDir != "/nix/store" || c.Priority != 40 || c.LocalStoreName != "local" ||
 		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.MaxSignatures != 64 || c.Logger == nil ||
 		c.ReadHeaderTimeout != 30*time.Second || c.IdleTimeout != 90*time.Second || c.MinUploadRate != 1024 ||
-		c.UploadRateWindow != time.Minute || c.MaxConnsPerClient != 64 || c.TempFileMaxAge != time.Hour ||
+		c.UploadRateWindow != time.Minute || c.MaxConnsPerClient != 64 || c.DownloadStallTimeout != time.Minute || c.TempFileMaxAge != time.Hour ||
 		c.SweepInterval != 15*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}

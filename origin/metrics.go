@@ -20,6 +20,7 @@ type metrics struct {
 	narinfosAccepted prometheus.Counter
 	requestErrors    *prometheus.CounterVec
 	connsRefused     prometheus.Counter
+	downloadsCutOff  prometheus.Counter
 	sweptTempFiles   prometheus.Counter
 	sweptTempBytes   prometheus.Counter
 	sweptNarFiles    *prometheus.CounterVec
@@ -49,6 +50,10 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_connections_refused_total",
 			Help: "Connections closed at once because their address had too many open.",
 		}),
+		downloadsCutOff: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_downloads_cut_off_total",
+			Help: "NAR downloads cut off because the client took no data for DownloadStallTimeout.",
+		}),
 		sweptTempFiles: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "narthex_origin_sweep_temp_files_removed_total",
 			Help: "Temporary files of interrupted uploads removed from the local store.",
@@ -62,7 +67,7 @@ func newMetrics() *metrics {
 			Help: "NAR files found in the local store with no record, by what was done: recorded (bytes match the name) or removed.",
 		}, []string{"action"}),
 	}
-	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused,
+	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
 		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})

@@ -16,7 +16,7 @@ const ShutdownTimeout = 10 * time.Second
 
 // Serve serves the origin on ln until ctx ends, then stops gracefully. It
 // bounds what a client can hold: ReadHeaderTimeout, IdleTimeout, the
-// minimum upload rate and MaxConnsPerClient, and runs the background
+// minimum upload rate, DownloadStallTimeout and MaxConnsPerClient, and runs the background
 // sweep of the local store's crash leftovers.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.httpServer()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -255,5 +256,46 @@ func TestServe_UploadExpectingContinue(t *testing.T) {
 	}
 	if r := h.do(http.MethodHead, "/"+n.url, nil); r.status != http.StatusOK {
 		t.Errorf("HEAD of the uploaded NAR = %d", r.status)
+	}
+}
+
+// TestServe_StalledDownloadIsCutOff downloads a NAR file far larger than
+// the socket buffers and stops reading after the headers: the origin cuts
+// the download off instead of waiting for good, and a reading client gets
+// the whole file under the same bound.
+func TestServe_StalledDownloadIsCutOff(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.DownloadStallTimeout = time.Second })
+	const size = 64 << 20
+	n := newNar("named for other bytes; served as they are", "")
+	p := filepath.Join(h.cfg.LocalStoreDir, filepath.FromSlash(n.url))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	c := h.dialFrom("127.0.0.1")
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: origin\r\n\r\n", n.url)
+	c.SetReadDeadline(time.Now().Add(patience))
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET = %v, %v", resp, err)
+	}
+	testutil.Eventually(t, "the stalled download cut off", patience, func() bool {
+		return strings.Contains(h.do(http.MethodGet, "/metrics", nil).body, "narthex_origin_downloads_cut_off_total 1")
+	})
+	c.SetReadDeadline(time.Now().Add(patience))
+	got, err := io.Copy(io.Discard, resp.Body)
+	if got >= size || err == nil {
+		t.Errorf("stalled client read %d of %d bytes (%v), want the download cut off", got, size, err)
+	}
+
+	// A client that reads takes it all.
+	r := h.do(http.MethodGet, "/"+n.url, nil)
+	if r.status != http.StatusOK || len(r.body) != size {
+		t.Errorf("GET by a reading client = %d with %d bytes, want 200 with %d", r.status, len(r.body), size)
 	}
 }

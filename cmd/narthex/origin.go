@@ -24,7 +24,7 @@ type originFlags struct {
 	maxNarSize, maxNarinfoSize, minUploadRate    *int64
 	priority, maxSignatures, maxConnsPerClient   *int
 	readHeaderTimeout, idleTimeout, uploadWindow *time.Duration
-	tempFileMaxAge, sweepInterval                *time.Duration
+	downloadStall, tempFileMaxAge, sweepInterval *time.Duration
 }
 
 func defineOriginFlags(f *flags) *originFlags {
@@ -45,6 +45,7 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.idleTimeout = f.Duration("idle-timeout", origin.DefaultIdleTimeout, "time after which an idle keep-alive connection is closed")
 	o.minUploadRate = f.Int64("min-upload-rate", origin.DefaultMinUploadRate, "bytes per second a request body must bring, averaged over --upload-rate-window (408 and\nclose below)")
 	o.uploadWindow = f.Duration("upload-rate-window", origin.DefaultUploadRateWindow, "window over which --min-upload-rate is measured")
+	o.downloadStall = f.Duration("download-stall-timeout", origin.DefaultDownloadStallTimeout, "time a client has to take each 256 KiB of a NAR download before it is cut off")
 	o.maxConnsPerClient = f.Int("max-conns-per-client", origin.DefaultMaxConnsPerClient, "most open connections from one IP address (further ones get 503 and are closed)")
 	o.tempFileMaxAge = f.Duration("temp-file-max-age", origin.DefaultTempFileMaxAge, "time since its last write after which an interrupted upload's temporary file in\nthe local store is removed; must exceed --upload-rate-window")
 	o.sweepInterval = f.Duration("sweep-interval", origin.DefaultSweepInterval, "how often the local store is swept of stale temporary files")
@@ -66,6 +67,7 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 		IdleTimeout:             *o.idleTimeout,
 		MinUploadRate:           *o.minUploadRate,
 		UploadRateWindow:        *o.uploadWindow,
+		DownloadStallTimeout:    *o.downloadStall,
 		MaxConnsPerClient:       *o.maxConnsPerClient,
 		TempFileMaxAge:          *o.tempFileMaxAge,
 		SweepInterval:           *o.sweepInterval,
@@ -119,6 +121,7 @@ var originFlagNames = strings.NewReplacer(
 	"IdleTimeout", "--idle-timeout",
 	"MinUploadRate", "--min-upload-rate",
 	"UploadRateWindow", "--upload-rate-window",
+	"DownloadStallTimeout", "--download-stall-timeout",
 	"MaxConnsPerClient", "--max-conns-per-client",
 	"TempFileMaxAge", "--temp-file-max-age",
 	"SweepInterval", "--sweep-interval",
