@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// RetryAfter is the Retry-After of a 503 answered while the database is
+// retryAfter is the Retry-After of a 503 answered while the database is
 // unreachable: long enough for PostgreSQL to restart or fail over, short
 // enough that Nix, which retries 5xx answers a few times, still succeeds.
-const RetryAfter = 10 // seconds
+const retryAfter = 10 // seconds
 
 // SQLSTATEs that say the database cannot take work right now.
 const (
@@ -41,7 +41,7 @@ func classify(err error) *httpError {
 	case dbUnavailable(err):
 		e := &httpError{status: http.StatusServiceUnavailable,
 			msg: "the origin's database is unavailable; try again later", err: err}
-		return e.withHeader("Retry-After", strconv.Itoa(RetryAfter))
+		return e.withHeader("Retry-After", strconv.Itoa(retryAfter))
 	}
 	return nil
 }

@@ -7,7 +7,7 @@
 // transaction each. Upload tokens are stored as SHA-256 digests only.
 //
 // Serve bounds what a client can hold (header time, idle time, a minimum
-// upload rate, connections per address), turns failures into answers a
+// upload rate, stalled downloads, connections per address), turns failures into answers a
 // client can act on (503 with Retry-After while the database is
 // unreachable, 507 when storage is full), and sweeps the local store of
 // what crashed uploads left behind.

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// ShutdownTimeout bounds a graceful stop: requests still running after it
+// shutdownTimeout bounds a graceful stop: requests still running after it
 // are cut off.
-const ShutdownTimeout = 10 * time.Second
+const shutdownTimeout = 10 * time.Second
 
 // Serve serves the origin on ln until ctx ends, then stops gracefully. It
 // bounds what a client can hold: ReadHeaderTimeout, IdleTimeout, the
@@ -34,7 +34,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
 		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return err
