@@ -32,7 +32,7 @@ func Parse(text []byte, storeDir string) (*NarInfo, error) {
 		return nil, errors.New("narinfo: last line does not end in a newline")
 	}
 
-	p := parser{n: &NarInfo{}, storeDir: storeDir, seen: map[string]bool{}}
+	p := parser{n: &NarInfo{}, storeDir: storeDir, seen: map[string]bool{}, sigs: map[string]int{}}
 	for i, line := range strings.Split(string(text[:len(text)-1]), "\n") {
 		if err := p.parseLine(line); err != nil {
 			return nil, fmt.Errorf("narinfo line %d: %w", i+1, err)
@@ -53,6 +53,7 @@ type parser struct {
 	storeDir string
 	seen     map[string]bool // single-valued keys seen so far, and "URL"
 	inGroup  map[string]bool // keys seen in the current URL group
+	sigs     map[string]int  // Sig values seen so far, by their position
 }
 
 func (p *parser) parseLine(line string) error {
@@ -88,6 +89,10 @@ func (p *parser) parseLine(line string) error {
 		if _, err := signature.ParseSignature(value); err != nil {
 			return errors.New("Sig: not <key name>:<base64 of 64 bytes>")
 		}
+		if i, dup := p.sigs[value]; dup {
+			return fmt.Errorf("Sig: repeats signature %d", i+1)
+		}
+		p.sigs[value] = len(p.n.Sigs)
 		p.n.Sigs = append(p.n.Sigs, value)
 		return nil
 	case "StorePath", "NarHash", "NarSize", "References", "Deriver", "System", "CA", "Signature":
@@ -131,11 +136,7 @@ func (p *parser) parseSingle(key, value string) error {
 		if value != "" {
 			n.References = strings.Split(value, " ")
 		}
-		for _, ref := range n.References {
-			if _, _, err = ParseBaseName(ref); err != nil {
-				break
-			}
-		}
+		err = checkReferences(n.References)
 	case "Deriver":
 		err = parseDeriver(value)
 		if err == nil && value != unknownDeriver {
@@ -145,11 +146,33 @@ func (p *parser) parseSingle(key, value string) error {
 		n.System = value
 	case "CA":
 		n.CA = value
+		err = parseCA(value)
 	case "Signature":
 		n.GuixSignature = value
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+// checkReferences checks that each reference is a store path base name
+// and that none is listed twice.
+//
+// A repeated reference is refused rather than stored deduplicated: the
+// uploaded text is stored and served byte for byte (Guix signs the text),
+// so it cannot be cleaned up, and Nix never writes one, so a narinfo with
+// one was made by a broken tool. The same goes for a repeated Sig.
+func checkReferences(refs []string) error {
+	seen := make(map[string]int, len(refs))
+	for i, ref := range refs {
+		if _, _, err := ParseBaseName(ref); err != nil {
+			return err
+		}
+		if j, dup := seen[ref]; dup {
+			return fmt.Errorf("reference %d repeats reference %d", i+1, j+1)
+		}
+		seen[ref] = i
 	}
 	return nil
 }

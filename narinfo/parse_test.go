@@ -192,6 +192,7 @@ func TestParse_Invalid(t *testing.T) {
 		url = "URL: nar/0h16gd20nda6v76p208rdkxbis81g1r1cqb8hzpqy5rricbqcjaw.nar.xz\n"
 		nh  = "NarHash: sha256:1rh6ac7s78wgicnzrny6afir10ccr1k697zzfwc0jp3wy00x55dy\n"
 		ns  = "NarSize: 256\n"
+		ca  = "fixed:r:sha256:1xmr8jicvzszfzpz46g37mlpvbzjl2wpwvl2b05psipssyp1sm8h"
 	)
 	tests := []struct {
 		name    string
@@ -230,7 +231,13 @@ func TestParse_Invalid(t *testing.T) {
 		{"duplicate References", minimal + "References: \nReferences: \n", "narinfo line 6: duplicate key References"},
 		{"duplicate Deriver", minimal + "Deriver: unknown-deriver\nDeriver: unknown-deriver\n", "narinfo line 6: duplicate key Deriver"},
 		{"duplicate System", minimal + "System: a\nSystem: a\n", "narinfo line 6: duplicate key System"},
-		{"duplicate CA", minimal + "CA: a\nCA: a\n", "narinfo line 6: duplicate key CA"},
+		{"duplicate CA", minimal + "CA: " + ca + "\nCA: " + ca + "\n", "narinfo line 6: duplicate key CA"},
+		{"repeated Sig", minimal + "Sig: k:" + strings.Repeat("A", 86) + "==\nSig: j:" + strings.Repeat("A", 86) + "==\nSig: k:" + strings.Repeat("A", 86) + "==\n",
+			"narinfo line 7: Sig: repeats signature 1"},
+		{"repeated reference", minimal + "References: dcgxgfrhy8mb76rg8f1djpw23cl3fzmx-a fy9ws4wcsdx389rkcbqryhn5c5p9cs30-b dcgxgfrhy8mb76rg8f1djpw23cl3fzmx-a\n",
+			"narinfo line 5: References: reference 3 repeats reference 1"},
+		{"reference repeated 25000 times", minimal + "References: " + strings.Repeat("dcgxgfrhy8mb76rg8f1djpw23cl3fzmx-a ", 24999) + "dcgxgfrhy8mb76rg8f1djpw23cl3fzmx-a\n",
+			"narinfo line 5: References: reference 2 repeats reference 1"},
 		{"duplicate Signature", minimal + "Signature: a\nSignature: a\n", "narinfo line 6: duplicate key Signature"},
 		{"duplicate Compression", minimal + "Compression: xz\nCompression: xz\n", "narinfo line 6: duplicate key Compression for the same URL"},
 		{"duplicate FileHash", minimal + "FileHash: " + narHash + "\nFileHash: " + narHash + "\n", "narinfo line 6: duplicate key FileHash for the same URL"},
@@ -323,6 +330,57 @@ func TestParse_Invalid(t *testing.T) {
 			}
 			if got := err.Error(); got != tt.wantErr {
 				t.Errorf("Parse error = %q, want %q", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParse_CA(t *testing.T) {
+	const (
+		sha256Base32 = "1xmr8jicvzszfzpz46g37mlpvbzjl2wpwvl2b05psipssyp1sm8h"
+		sha256Base16 = "0551daed7fa467d0b58826e7eb9a0f2af7d693de319f2ef775fffcda244b9f60"
+		sha256Base64 = "BVHa7X+kZ9C1iCbn65oPKvfWk94xny73df/82iRLn2A="
+		sha1Base16   = "a9993e364706816aba3e25717850c26c9cd0d89d"
+		sha1Base32   = "0mdqa9w1p6cmli6976v4wi0sw9r4p5pg"
+		md5Base32    = "0d5g0hqicmq7f9hn3q2fdcjk9q"
+	)
+	tests := []struct {
+		ca      string
+		wantErr string // "" when valid
+	}{
+		{"fixed:r:sha256:" + sha256Base32, ""},
+		{"fixed:sha256:" + sha256Base32, ""},
+		{"text:sha256:" + sha256Base32, ""},
+		{"fixed:r:sha256:" + sha256Base16, ""},
+		{"fixed:r:sha256:" + sha256Base64, ""},
+		{"fixed:sha1:" + sha1Base16, ""},
+		{"fixed:r:sha1:" + sha1Base32, ""},
+		{"fixed:md5:" + md5Base32, ""},
+		{"garbage!!", `not "fixed:[r:]<algo>:<hash>" or "text:sha256:<hash>"`},
+		{"fixed:garbage!!", "hash is not <md5|sha1|sha256|sha512>:<digest>"},
+		{"source:sha256:" + sha256Base32, `method is neither "fixed" nor "text"`},
+		{"text:sha1:" + sha1Base16, "text hash is not sha256"},
+		{"fixed:r:" + sha256Base32, "hash is not <md5|sha1|sha256|sha512>:<digest>"},
+		{"fixed:r:sha384:" + sha256Base32, "hash is not <md5|sha1|sha256|sha512>:<digest>"},
+		{"fixed:r:r:sha256:" + sha256Base32, "hash is not <md5|sha1|sha256|sha512>:<digest>"},
+		{"fixed:r:sha256-" + sha256Base64, "hash is not <md5|sha1|sha256|sha512>:<digest>"},
+		{"fixed:r:sha256:" + sha256Base32[1:], "invalid sha256 hash"},
+		{"fixed:r:sha256:" + sha256Base32 + "0", "invalid sha256 hash"},
+		{"fixed:r:sha256:e" + sha256Base32[1:], "invalid sha256 hash"},
+		{"fixed:r:sha256:" + strings.Repeat("0", 44), "invalid sha256 hash"},
+		{"fixed:r:sha1:" + sha256Base32, "invalid sha1 hash"},
+		{"text:sha256:", "invalid sha256 hash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ca, func(t *testing.T) {
+			n, err := Parse([]byte(minimal+"CA: "+tt.ca+"\n"), NixStoreDir)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Parse error = %v, want CA %q accepted", err, tt.ca)
+			case tt.wantErr == "" && n.CA != tt.ca:
+				t.Errorf("CA = %q, want it kept as written, %q", n.CA, tt.ca)
+			case tt.wantErr != "" && (err == nil || err.Error() != "narinfo line 5: CA: "+tt.wantErr):
+				t.Errorf("Parse error = %v, want %q", err, "narinfo line 5: CA: "+tt.wantErr)
 			}
 		})
 	}

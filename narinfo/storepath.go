@@ -2,6 +2,7 @@ package narinfo
 
 import (
 	"errors"
+	"path"
 	"strings"
 
 	"github.com/nix-community/go-nix/pkg/nixbase32"
@@ -80,4 +81,22 @@ func ParseBaseName(base string) (hash, name string, err error) {
 		return "", "", err
 	}
 	return hash, name, nil
+}
+
+// CheckStoreDir checks a store directory as a cache announces it in
+// nix-cache-info and as store paths start: a clean absolute directory
+// ("/nix/store", "/gnu/store"), not "/", with no space or control
+// characters (it ends up in a "StoreDir: " line).
+func CheckStoreDir(dir string) error {
+	switch {
+	case !strings.HasPrefix(dir, "/"):
+		return errors.New("store directory is not an absolute path")
+	case dir == "/":
+		return errors.New(`store directory is "/"`)
+	case path.Clean(dir) != dir:
+		return errors.New("store directory is not a clean path (trailing slash, //, . or ..)")
+	case strings.ContainsFunc(dir, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return errors.New("store directory has a space or control character")
+	}
+	return nil
 }

@@ -123,3 +123,30 @@ func TestParseBaseName(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckStoreDir(t *testing.T) {
+	tests := []struct {
+		dir string
+		ok  bool
+	}{
+		{"/nix/store", true},
+		{"/gnu/store", true},
+		{"/x", true},
+		{"", false},
+		{"/", false},
+		{"nix/store", false},
+		{"/nix/store/", false},
+		{"/nix//store", false},
+		{"/nix/./store", false},
+		{"/nix/../store", false},
+		{"/nix/my store", false},
+		{"/nix/store\nPriority: 1", false},
+		{"/nix/store\t", false},
+		{"/nix/\x7fstore", false},
+	}
+	for _, tt := range tests {
+		if err := CheckStoreDir(tt.dir); (err == nil) != tt.ok {
+			t.Errorf("CheckStoreDir(%q) = %v, want ok=%v", tt.dir, err, tt.ok)
+		}
+	}
+}

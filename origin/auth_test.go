@@ -7,6 +7,7 @@ import (
 )
 
 func TestServer_Authentication(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	revoked, err := CreateToken(t.Context(), h.db, "revoked")
 	if err != nil {

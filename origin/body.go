@@ -35,6 +35,9 @@ func bodyError(err error, read, limit int64) *httpError {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return tooLarge(-1, limit).withDetail(err)
 	}
+	if slow, ok := errors.AsType[*slowUploadError](err); ok {
+		return clientError(http.StatusRequestTimeout, "%v after %d bytes; upload cut off", slow, read).withDetail(err)
+	}
 	return badRequest("request body ended after %d bytes, before its end", read).withDetail(err)
 }
 

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path"
-	"strings"
+	"time"
 
 	"github.com/narthex-cache/narthex/narinfo"
 )
@@ -17,6 +16,42 @@ const (
 	DefaultLocalStoreName = "local"
 	DefaultMaxNarSize     = 4 << 30
 	DefaultMaxNarinfoSize = 1 << 20
+	// DefaultMaxSignatures bounds the Sig lines of a narinfo, each an
+	// ed25519 verification: a cache signs with one or two keys, and a
+	// path that passed through several caches carries a few more.
+	DefaultMaxSignatures = 64
+
+	// DefaultReadHeaderTimeout bounds a request's headers: a client sends
+	// them in one go, so 30 s only ever cuts off the stuck and the hostile.
+	DefaultReadHeaderTimeout = 30 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection that carries no
+	// request for this long. Nix reconnects when it needs to; 90 s keeps
+	// the connections of an upload that pauses to compress a NAR.
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultMinUploadRate and DefaultUploadRateWindow cut off a request
+	// body that brings less than 1 KiB/s averaged over a minute: 60 KiB a
+	// minute, which any honest link, however slow or busy, delivers, and
+	// which a trickle meant to hold connections open does not.
+	DefaultMinUploadRate    = 1 << 10
+	DefaultUploadRateWindow = time.Minute
+	// DefaultDownloadStallTimeout cuts off a NAR download whose client
+	// takes no downloadChunk (256 KiB) for a minute: about 4 KiB/s, far
+	// below any honest link, while a client that stops reading cannot
+	// hold a connection for good.
+	DefaultDownloadStallTimeout = time.Minute
+	// DefaultMaxConnsPerClient bounds the open connections from one IP
+	// address. Nix opens up to http-connections (25) at once; the rest is
+	// room for a few clients behind one address.
+	DefaultMaxConnsPerClient = 64
+
+	// DefaultTempFileMaxAge is the age (time since its last write) after
+	// which an upload's temporary file is a crash's leftover: an upload
+	// that is still running writes at least every UploadRateWindow, so an
+	// hour is far beyond any live one.
+	DefaultTempFileMaxAge = time.Hour
+	// DefaultSweepInterval is how often the local store is swept of stale
+	// temporary files while the origin runs.
+	DefaultSweepInterval = 15 * time.Minute
 )
 
 // Config configures an origin Server. Zero values take the documented
@@ -49,6 +84,36 @@ type Config struct {
 	MaxNarSize int64
 	// MaxNarinfoSize is the largest narinfo accepted, in bytes. Default 1 MiB.
 	MaxNarinfoSize int64
+	// MaxSignatures is the most Sig lines a narinfo may carry (400
+	// above). Default 64.
+	MaxSignatures int
+	// ReadHeaderTimeout bounds reading the headers of a request. Default
+	// 30 s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long. Default
+	// 90 s.
+	IdleTimeout time.Duration
+	// MinUploadRate (bytes per second) and UploadRateWindow bound how
+	// slowly a request body may arrive: each UploadRateWindow must bring
+	// MinUploadRate × UploadRateWindow bytes, or the request is answered
+	// 408 and its connection closed. (A body refused before it is read is
+	// not waited for: its connection closes after the answer.) Defaults
+	// 1 KiB/s and 1 minute.
+	MinUploadRate    int64
+	UploadRateWindow time.Duration
+	// DownloadStallTimeout is the time a client has to take each 256 KiB
+	// of a NAR download before it is cut off. Default 1 minute.
+	DownloadStallTimeout time.Duration
+	// MaxConnsPerClient bounds the open connections from one IP address;
+	// more are answered 503 and closed at once. Default 64.
+	MaxConnsPerClient int
+	// TempFileMaxAge is the time since its last write after which an
+	// upload's temporary file in the local store is removed. Default 1 h;
+	// it must be longer than UploadRateWindow.
+	TempFileMaxAge time.Duration
+	// SweepInterval is how often stale temporary files are swept. Default
+	// 15 minutes.
+	SweepInterval time.Duration
 	// Logger receives the origin's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -70,6 +135,33 @@ func (c Config) withDefaults() Config {
 	if c.MaxNarinfoSize == 0 {
 		c.MaxNarinfoSize = DefaultMaxNarinfoSize
 	}
+	if c.MaxSignatures == 0 {
+		c.MaxSignatures = DefaultMaxSignatures
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MinUploadRate == 0 {
+		c.MinUploadRate = DefaultMinUploadRate
+	}
+	if c.UploadRateWindow == 0 {
+		c.UploadRateWindow = DefaultUploadRateWindow
+	}
+	if c.DownloadStallTimeout == 0 {
+		c.DownloadStallTimeout = DefaultDownloadStallTimeout
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if c.TempFileMaxAge == 0 {
+		c.TempFileMaxAge = DefaultTempFileMaxAge
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -80,9 +172,8 @@ func (c Config) withDefaults() Config {
 // work, naming it.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	if !path.IsAbs(c.StoreDir) || path.Clean(c.StoreDir) != c.StoreDir || c.StoreDir == "/" ||
-		strings.ContainsFunc(c.StoreDir, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return fmt.Errorf("config: StoreDir %q is not a clean absolute directory", c.StoreDir)
+	if err := narinfo.CheckStoreDir(c.StoreDir); err != nil {
+		return fmt.Errorf("config: StoreDir %q: %w", c.StoreDir, err)
 	}
 	if c.Priority < 0 {
 		return fmt.Errorf("config: Priority %d is negative", c.Priority)
@@ -116,6 +207,34 @@ func (c Config) Validate() error {
 	}
 	if c.MaxNarinfoSize < 0 {
 		return fmt.Errorf("config: MaxNarinfoSize %d is negative", c.MaxNarinfoSize)
+	}
+	if c.MaxSignatures < 0 {
+		return fmt.Errorf("config: MaxSignatures %d is negative", c.MaxSignatures)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ReadHeaderTimeout", c.ReadHeaderTimeout},
+		{"IdleTimeout", c.IdleTimeout},
+		{"UploadRateWindow", c.UploadRateWindow},
+		{"DownloadStallTimeout", c.DownloadStallTimeout},
+		{"TempFileMaxAge", c.TempFileMaxAge},
+		{"SweepInterval", c.SweepInterval},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("config: %s %s is negative", d.name, d.v)
+		}
+	}
+	if c.TempFileMaxAge <= c.UploadRateWindow {
+		return fmt.Errorf("config: TempFileMaxAge %s is not longer than UploadRateWindow %s: live uploads' files would be removed",
+			c.TempFileMaxAge, c.UploadRateWindow)
+	}
+	if c.MinUploadRate < 0 {
+		return fmt.Errorf("config: MinUploadRate %d is negative", c.MinUploadRate)
+	}
+	if c.MaxConnsPerClient < 0 {
+		return fmt.Errorf("config: MaxConnsPerClient %d is negative", c.MaxConnsPerClient)
 	}
 	return nil
 }

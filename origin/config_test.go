@@ -3,11 +3,13 @@ package origin
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/narthex-cache/narthex/narinfo"
 )
 
 func TestConfig_Validate(t *testing.T) {
+	t.Parallel()
 	_, pub, err := narinfo.GenerateKey("k")
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +39,16 @@ func TestConfig_Validate(t *testing.T) {
 		{"required without keys", func(c *Config) { c.RequireTrustedSignature = true }, "RequireTrustedSignature"},
 		{"negative NAR limit", func(c *Config) { c.MaxNarSize = -1 }, "MaxNarSize"},
 		{"negative narinfo limit", func(c *Config) { c.MaxNarinfoSize = -1 }, "MaxNarinfoSize"},
+		{"negative signature limit", func(c *Config) { c.MaxSignatures = -1 }, "MaxSignatures"},
+		{"negative header timeout", func(c *Config) { c.ReadHeaderTimeout = -time.Second }, "ReadHeaderTimeout"},
+		{"negative idle timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "IdleTimeout"},
+		{"negative upload rate", func(c *Config) { c.MinUploadRate = -1 }, "MinUploadRate"},
+		{"negative upload window", func(c *Config) { c.UploadRateWindow = -time.Second }, "UploadRateWindow"},
+		{"negative download stall timeout", func(c *Config) { c.DownloadStallTimeout = -time.Second }, "DownloadStallTimeout"},
+		{"negative connection limit", func(c *Config) { c.MaxConnsPerClient = -1 }, "MaxConnsPerClient"},
+		{"negative temp file age", func(c *Config) { c.TempFileMaxAge = -time.Second }, "TempFileMaxAge"},
+		{"temp file age within the upload window", func(c *Config) { c.TempFileMaxAge = time.Minute; c.UploadRateWindow = 2 * time.Minute }, "TempFileMaxAge"},
+		{"negative sweep interval", func(c *Config) { c.SweepInterval = -time.Second }, "SweepInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,9 +66,13 @@ func TestConfig_Validate(t *testing.T) {
 }
 
 func TestConfig_Defaults(t *testing.T) {
+	t.Parallel()
 	c := Config{}.withDefaults()
 	if c.StoreDir != "/nix/store" || c.Priority != 40 || c.LocalStoreName != "local" ||
-		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.Logger == nil {
+		c.MaxNarSize != 4<<30 || c.MaxNarinfoSize != 1<<20 || c.MaxSignatures != 64 || c.Logger == nil ||
+		c.ReadHeaderTimeout != 30*time.Second || c.IdleTimeout != 90*time.Second || c.MinUploadRate != 1024 ||
+		c.UploadRateWindow != time.Minute || c.MaxConnsPerClient != 64 || c.DownloadStallTimeout != time.Minute || c.TempFileMaxAge != time.Hour ||
+		c.SweepInterval != 15*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}
 }

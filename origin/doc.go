@@ -6,6 +6,12 @@
 // NAR files, their locations and the reference graph in PostgreSQL in one
 // transaction each. Upload tokens are stored as SHA-256 digests only.
 //
+// Serve bounds what a client can hold (header time, idle time, a minimum
+// upload rate, stalled downloads, connections per address), turns failures into answers a
+// client can act on (503 with Retry-After while the database is
+// unreachable, 507 when storage is full), and sweeps the local store of
+// what crashed uploads left behind.
+//
 // The origin must never import edge (or any other role package), never
 // serve a narinfo it has not committed, never rewrite an uploaded narinfo
 // other than by appending Sig lines (Guix signs the text), and never change
@@ -23,5 +29,9 @@
 //	if err != nil {
 //		return err
 //	}
-//	return http.ListenAndServe(":8080", srv.Handler())
+//	ln, err := net.Listen("tcp", ":8080")
+//	if err != nil {
+//		return err
+//	}
+//	return srv.Serve(ctx, ln)
 package origin

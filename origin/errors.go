@@ -54,12 +54,17 @@ func (e *httpError) withHeader(key, value string) *httpError {
 }
 
 // writeError is the one place an error becomes a response: the status and
-// one-line message of an httpError, or 500 for anything else. The detail is
-// logged; a response that has already started is left as it is.
+// one-line message of an httpError, a 503 or 507 for the failures classify
+// recognizes, or 500 for anything else. The detail is logged; a response
+// that has already started is left as it is. A request body left unread
+// closes the connection after the answer.
 func (s *Server) writeError(w *statusWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "internal server error"
-	var he *httpError
-	if errors.As(err, &he) {
+	he, ok := errors.AsType[*httpError](err)
+	if !ok {
+		he = classify(err)
+	}
+	if he != nil {
 		status, msg = he.status, he.msg
 	}
 	level := slog.LevelInfo
@@ -75,6 +80,7 @@ func (s *Server) writeError(w *statusWriter, r *http.Request, err error) {
 	if w.wrote {
 		return
 	}
+	w.body.refuseUnread(w.Header())
 	if he != nil {
 		for k, v := range he.header {
 			w.Header()[k] = v
@@ -107,6 +113,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	body   *uploadBody // the request's body, nil when it has none
 }
 
 func (w *statusWriter) WriteHeader(status int) {

@@ -70,7 +70,9 @@ func newHarness(t testing.TB, change func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = srv.Handler()
+	// The server and listener Serve would use, with their bounds.
+	ts.Config = srv.httpServer()
+	ts.Listener = srv.limitListener(ts.Listener)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	token, err := CreateToken(ctx, db, "uploader")

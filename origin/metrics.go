@@ -19,6 +19,11 @@ type metrics struct {
 	uploadBytes      *prometheus.CounterVec
 	narinfosAccepted prometheus.Counter
 	requestErrors    *prometheus.CounterVec
+	connsRefused     prometheus.Counter
+	downloadsCutOff  prometheus.Counter
+	sweptTempFiles   prometheus.Counter
+	sweptTempBytes   prometheus.Counter
+	sweptNarFiles    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -41,8 +46,29 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_request_errors_total",
 			Help: "Requests answered with an error, by status.",
 		}, []string{"status"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_connections_refused_total",
+			Help: "Connections closed at once because their address had too many open.",
+		}),
+		downloadsCutOff: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_downloads_cut_off_total",
+			Help: "NAR downloads cut off because the client took no data for DownloadStallTimeout.",
+		}),
+		sweptTempFiles: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_sweep_temp_files_removed_total",
+			Help: "Temporary files of interrupted uploads removed from the local store.",
+		}),
+		sweptTempBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_sweep_temp_bytes_removed_total",
+			Help: "Bytes of the temporary files removed from the local store.",
+		}),
+		sweptNarFiles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "narthex_origin_sweep_nar_files_total",
+			Help: "NAR files found in the local store with no record, by what was done: recorded (bytes match the name) or removed.",
+		}, []string{"action"}),
 	}
-	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors,
+	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
+		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
 	return m

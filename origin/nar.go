@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,11 +53,39 @@ func (s *Server) getNar(w http.ResponseWriter, r *http.Request, key string) erro
 	defer f.Close()
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, f); err != nil {
-		// The status is sent; a failed copy is a client that went away.
+	if err := s.sendNar(w, f); err != nil {
+		// The status is sent; a failed copy is a client that went away
+		// or stopped reading.
 		s.log.Debug("NAR download broke off", "key", key, "err", err)
 	}
 	return nil
+}
+
+// downloadChunk is how much of a NAR download a client must take within
+// DownloadStallTimeout.
+const downloadChunk = 256 << 10
+
+// sendNar copies f to w a chunk at a time (each with sendfile), each chunk
+// within DownloadStallTimeout of the last, so that a client that stops
+// reading is cut off instead of holding its connection for good.
+func (s *Server) sendNar(w http.ResponseWriter, f io.Reader) error {
+	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{})
+	for {
+		// The error is ignored: a connection that cannot take deadlines
+		// (not HTTP/1) is left without one.
+		rc.SetWriteDeadline(time.Now().Add(s.cfg.DownloadStallTimeout))
+		_, err := io.CopyN(w, f, downloadChunk)
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.metrics.downloadsCutOff.Inc()
+			return err
+		case err != nil:
+			return err
+		}
+	}
 }
 
 // putNar stores an uploaded NAR file: its bytes go to the local store, and

@@ -12,6 +12,7 @@ import (
 )
 
 func TestServer_BadNar(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	good := newNar("some compressed nar", ".xz")
 	big := newNar(strings.Repeat("x", 65<<10), ".xz")
@@ -72,6 +73,7 @@ func TestServer_BadNar(t *testing.T) {
 }
 
 func TestServer_NarBodyBreaksOff(t *testing.T) {
+	t.Parallel()
 	n := newNar(strings.Repeat("nar bytes ", 100), ".xz")
 	request := func(token string) string {
 		return "PUT /" + n.url + " HTTP/1.1\r\nHost: origin\r\nAuthorization: Bearer " + token +

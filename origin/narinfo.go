@@ -131,6 +131,10 @@ func (s *Server) checkNarinfo(text []byte, hash string) (*narinfoUpload, error) 
 		u.refs = append(u.refs, h)
 	}
 
+	// Each signature costs a verification or two: bound them before.
+	if len(ni.Sigs) > s.cfg.MaxSignatures {
+		return nil, badRequest("narinfo has %d Sig lines; at most %d are accepted", len(ni.Sigs), s.cfg.MaxSignatures)
+	}
 	fp := ni.Fingerprint(s.cfg.StoreDir)
 	if err := s.checkSignatures(ni, fp); err != nil {
 		return nil, err
@@ -168,7 +172,10 @@ func (s *Server) checkSignatures(ni *narinfo.NarInfo, fp string) error {
 // sign appends to text a Sig line by each signing key that has not signed
 // it yet, and returns the new text and all its signatures.
 func (s *Server) sign(text []byte, ni *narinfo.NarInfo, fp string) ([]byte, []string) {
-	sigs := slices.Clone(ni.Sigs)
+	// Never nil: the sigs column is NOT NULL, and an origin without
+	// signing keys stores unsigned narinfos as they come.
+	sigs := make([]string, 0, len(ni.Sigs)+len(s.cfg.SigningKeys))
+	sigs = append(sigs, ni.Sigs...)
 	for _, k := range s.cfg.SigningKeys {
 		pub := []narinfo.PublicKey{k.Public()}
 		if slices.ContainsFunc(sigs, func(sig string) bool { return narinfo.CheckSig(fp, sig, pub) == narinfo.SigValid }) {
@@ -226,154 +233,6 @@ func (s *Server) storeNarinfo(ctx context.Context, u *narinfoUpload) (created bo
 		return false, fmt.Errorf("insert narinfo: %w", err)
 	}
 	return true, nil
-}
-
-// existing is what the checks of a narinfo upload read from the database.
-type existing struct {
-	body    *string           // the stored narinfo of the hash, or nil
-	files   []narFile         // the uploaded NAR files among those it lists
-	present map[string]string // hash to name of the stored paths among its references
-}
-
-// readExisting reads what the checks of ni need, in one round trip: the
-// stored narinfo of its hash, the NAR files it lists, and the stored paths
-// among refs.
-func (s *Server) readExisting(ctx context.Context, ni *narinfo.NarInfo, refs []string) (existing, error) {
-	urls := make([]string, len(ni.Files))
-	for i, f := range ni.Files {
-		urls[i] = f.URL
-	}
-	st := existing{present: map[string]string{}}
-	batch := &pgx.Batch{}
-	batch.Queue(qNarinfoBody, ni.Hash).QueryRow(func(row pgx.Row) error {
-		var body string
-		switch err := row.Scan(&body); {
-		case errors.Is(err, pgx.ErrNoRows):
-			return nil
-		case err != nil:
-			return fmt.Errorf("read narinfo: %w", err)
-		}
-		st.body = &body
-		return nil
-	})
-	batch.Queue(qNarFiles, urls).Query(func(rows pgx.Rows) error {
-		var err error
-		st.files, err = pgx.CollectRows(rows, pgx.RowToStructByPos[narFile])
-		if err != nil {
-			return fmt.Errorf("read nar_file: %w", err)
-		}
-		return nil
-	})
-	if len(refs) > 0 {
-		batch.Queue(qPresentPaths, refs).Query(func(rows pgx.Rows) error {
-			var hash, name string
-			_, err := pgx.ForEachRow(rows, []any{&hash, &name}, func() error {
-				st.present[hash] = name
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("read referenced narinfos: %w", err)
-			}
-			return nil
-		})
-	}
-	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
-		return existing{}, err
-	}
-	return st, nil
-}
-
-// compareStored compares ni with body, the stored narinfo of its hash. It
-// returns nil when they are equal and a 409 when they differ.
-func (s *Server) compareStored(body string, ni *narinfo.NarInfo) error {
-	stored, err := narinfo.Parse([]byte(body), s.cfg.StoreDir)
-	if err != nil {
-		return fmt.Errorf("parse stored narinfo %s: %w", ni.Hash, err)
-	}
-	if field := differingField(stored, ni); field != "" {
-		return clientError(http.StatusConflict,
-			"a narinfo for %s with a different %s is already stored", stored.StorePath, field)
-	}
-	return nil
-}
-
-// differingField names the first field in which a and b differ, ignoring
-// signatures and reference order, or returns "".
-func differingField(a, b *narinfo.NarInfo) string {
-	sorted := func(s []string) []string {
-		s = slices.Clone(s)
-		slices.Sort(s)
-		return slices.Compact(s)
-	}
-	switch {
-	case a.StorePath != b.StorePath:
-		return "StorePath"
-	case !slices.Equal(a.Files, b.Files):
-		return "URL, Compression, FileHash or FileSize"
-	case a.NarHash != b.NarHash:
-		return "NarHash"
-	case a.NarSize != b.NarSize:
-		return "NarSize"
-	case !slices.Equal(sorted(a.References), sorted(b.References)):
-		return "References"
-	case a.Deriver != b.Deriver:
-		return "Deriver"
-	case a.System != b.System:
-		return "System"
-	case a.CA != b.CA:
-		return "CA"
-	}
-	return ""
-}
-
-// narFile is a row of nar_file.
-type narFile struct {
-	URL         string
-	FileHash    string
-	FileSize    int64
-	Compression string
-}
-
-// checkFiles refuses a narinfo listing a NAR file that is not among found,
-// the uploaded ones, or describing one differently from what was uploaded.
-func checkFiles(ni *narinfo.NarInfo, found []narFile) error {
-	for _, f := range ni.Files {
-		i := slices.IndexFunc(found, func(nf narFile) bool { return nf.URL == f.URL })
-		if i < 0 {
-			return badRequest("NAR file %s has not been uploaded; upload it before its narinfo", f.URL)
-		}
-		nf := found[i]
-		compression := f.Compression
-		if compression == "" {
-			compression = "bzip2" // what Nix reads a missing Compression as
-		}
-		switch {
-		case f.FileHash != "" && f.FileHash != nf.FileHash:
-			return badRequest("FileHash of %s is %s, but the uploaded file's is %s", f.URL, f.FileHash, nf.FileHash)
-		case f.FileSize != 0 && f.FileSize != uint64(nf.FileSize):
-			return badRequest("FileSize of %s is %d, but the uploaded file has %d bytes", f.URL, f.FileSize, nf.FileSize)
-		case compression != nf.Compression:
-			return badRequest("Compression of %s is %s, but its name says %s", f.URL, compression, nf.Compression)
-		case nf.Compression == "none" && (nf.FileHash != ni.NarHash || uint64(nf.FileSize) != ni.NarSize):
-			return badRequest("uncompressed NAR file %s does not match NarHash and NarSize", f.URL)
-		}
-	}
-	return nil
-}
-
-// checkReferences refuses a narinfo that references a path (other than
-// itself) that is not among present, the stored paths by hash.
-func checkReferences(storeDir string, ni *narinfo.NarInfo, present map[string]string) error {
-	for _, ref := range ni.References {
-		h, name, _ := narinfo.ParseBaseName(ref)
-		if h == ni.Hash {
-			continue
-		}
-		if stored, ok := present[h]; !ok || stored != name {
-			return badRequest("referenced path %s/%s is not in the cache; upload it first", storeDir, ref)
-		}
-	}
-	return nil
 }
 
 // nullable maps "" to SQL NULL.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 )
 
 func TestServer_UploadHappyPath(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	ctx := t.Context()
 
@@ -166,6 +168,7 @@ func TestServer_UploadHappyPath(t *testing.T) {
 }
 
 func TestServer_GuixNarinfoSurvivesByteForByte(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.StoreDir = "/gnu/store" })
 	if r := h.do(http.MethodGet, "/nix-cache-info", nil); !strings.HasPrefix(r.body, "StoreDir: /gnu/store\n") {
 		t.Errorf("nix-cache-info = %q", r.body)
@@ -237,6 +240,7 @@ func badSig(name string) string {
 }
 
 func TestServer_BadNarinfo(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	narA := newNar("bytes of a", ".xz")
 	h.putNar(narA)
@@ -308,6 +312,19 @@ func TestServer_BadNarinfo(t *testing.T) {
 		}(), status: 400, want: "uncompressed"},
 		{name: "invalid signature by our key name", body: withSig(badSig("origin-test-1")), status: 400, want: "origin-test-1 does not verify"},
 		{name: "signature by our key over another path", body: withSig(h.key.Sign(infoA.Fingerprint(narinfo.NixStoreDir))), status: 400, want: "does not verify"},
+		{name: "CA garbage", body: replace("References: ", "CA: garbage!!\nReferences: "), status: 400, want: "CA: not"},
+		{name: "CA with a short hash", body: replace("References: ", "CA: fixed:r:sha256:1xmr8jicvzszfzpz46g37mlpvbzjl2wpwvl2b05psipssyp1sm8\nReferences: "), status: 400, want: "invalid sha256 hash"},
+		{name: "same Sig twice", body: narinfo.AppendSig(withSig(badSig("stranger-1")), badSig("stranger-1")), status: 400, want: "repeats signature 1"},
+		{name: "reference repeated", body: render(func(ni *narinfo.NarInfo) {
+			ni.References = append(ni.References, base(infoA), base(infoA))
+		}), status: 400, want: "reference 3 repeats reference 2"},
+		{name: "too many Sig lines", body: func() []byte {
+			b := []byte(goodText)
+			for i := range DefaultMaxSignatures + 1 {
+				b = narinfo.AppendSig(b, badSig(fmt.Sprintf("stranger-%d", i)))
+			}
+			return b
+		}(), status: 400, want: "65 Sig lines; at most 64"},
 		{name: "malformed signature", body: replace("References: ", "Sig: nonsense\nReferences: "), status: 400, want: "Sig"},
 		{name: "over the size limit", body: replace("References: ", "X: "+strings.Repeat("x", 9<<10)+"\nReferences: "), status: 413, want: "larger than the limit"},
 		{name: "Content-Encoding", body: []byte(goodText), header: []string{"Content-Encoding", "gzip"}, status: 400, want: "Content-Encoding"},
@@ -333,6 +350,7 @@ func TestServer_BadNarinfo(t *testing.T) {
 }
 
 func TestServer_Signatures(t *testing.T) {
+	t.Parallel()
 	uploader, uploaderPub := mustKey(t, "uploader-1")
 	stranger, _ := mustKey(t, "stranger")
 	tests := []struct {
@@ -381,6 +399,7 @@ func TestServer_Signatures(t *testing.T) {
 }
 
 func TestServer_OwnSignatureNotDuplicated(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	n := newNar("bytes", ".xz")
 	h.putNar(n)
@@ -396,6 +415,7 @@ func TestServer_OwnSignatureNotDuplicated(t *testing.T) {
 }
 
 func TestServer_ReferenceDeletedDuringUpload(t *testing.T) {
+	t.Parallel()
 	type deletion struct {
 		sql string
 		arg func(a *narinfo.NarInfo, narB nar) string
@@ -440,6 +460,7 @@ func TestServer_ReferenceDeletedDuringUpload(t *testing.T) {
 }
 
 func TestServer_ConcurrentUploadsOfOnePath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		other  func(ni narinfo.NarInfo) *narinfo.NarInfo // what the concurrent upload puts

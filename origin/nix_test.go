@@ -15,6 +15,7 @@ import (
 // it back with `nix copy --from` under require-sigs, trusting only the
 // origin's key.
 func TestServer_NixCopy(t *testing.T) {
+	t.Parallel()
 	n := nixtest.New(t)
 	h := newHarness(t, func(c *Config) { c.MaxNarSize = 1 << 20 })
 
@@ -69,5 +70,45 @@ func TestServer_NixCopy(t *testing.T) {
 		"--option", "trusted-public-keys", stranger.String(),
 		"--from", h.ts.URL, "--to", n.Store("r3"), b); err == nil {
 		t.Error("nix copy trusting another key succeeded")
+	}
+}
+
+// TestServer_NixCopyWithoutSigningKey uploads with `nix copy --to` to an
+// origin that has no signing key: it stores and serves the narinfos as they
+// came, unsigned, and a client that does not require signatures
+// substitutes them.
+func TestServer_NixCopyWithoutSigningKey(t *testing.T) {
+	t.Parallel()
+	n := nixtest.New(t)
+	h := newHarness(t, func(c *Config) { c.SigningKeys = nil; c.MaxNarSize = 1 << 20 })
+
+	b := n.Build("b")
+	netrc := filepath.Join(n.Dir, "netrc")
+	host := strings.Split(h.ts.Listener.Addr().String(), ":")[0]
+	if err := os.WriteFile(netrc, []byte("machine "+host+"\nlogin nix\npassword "+h.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.Must("nix", "copy", "--store", n.Store("r1"), "--option", "netrc-file", netrc, "--to", h.ts.URL, b)
+	closure := n.Closure(b)
+	for _, p := range closure {
+		hash, _, err := narinfo.ParseStorePath(narinfo.NixStoreDir, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := h.do(http.MethodGet, "/"+hash+".narinfo", nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s not uploaded: %d %q", p, r.status, r.body)
+		}
+		if strings.Contains(r.body, "\nSig: ") {
+			t.Errorf("origin without signing keys served a signed narinfo:\n%s", r.body)
+		}
+	}
+
+	n = n.FreshCache()
+	n.Must("nix", "copy", "--option", "require-sigs", "false", "--from", h.ts.URL, "--to", n.Store("r2"), b)
+	for _, p := range closure {
+		if _, err := os.Stat(filepath.Join(n.Dir, "r2", p)); err != nil {
+			t.Errorf("%s not substituted: %v", p, err)
+		}
 	}
 }

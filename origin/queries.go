@@ -22,4 +22,5 @@ var (
 	qPresentPaths       = query("present_paths")
 	qInsertNarinfo      = query("insert_narinfo")
 	qRecordNarFile      = query("record_nar_file")
+	qRecordedNarFiles   = query("recorded_nar_files")
 )

@@ -6,6 +6,7 @@ import (
 )
 
 func TestServer_Routes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	hash := storeHash("x")
 	auth := "Authorization: Bearer " + h.token + "\r\n"
@@ -82,6 +83,7 @@ func TestServer_Routes(t *testing.T) {
 }
 
 func TestParseRoute(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		escaped, decoded string
 		want             route

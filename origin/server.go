@@ -13,12 +13,14 @@ import (
 	"github.com/narthex-cache/narthex/stores"
 )
 
-// Server is the origin's HTTP service. It has no background work: it needs
-// no Close, and the database pool stays the caller's.
+// Server is the origin's HTTP service. Its one background task, the sweep
+// of the local store, runs within Serve; it needs no Close, and the
+// database pool stays the caller's.
 type Server struct {
 	cfg        Config
 	db         *pgxpool.Pool
 	payloads   PayloadStore
+	leftovers  leftoverStore // the local store again, for the sweep
 	storeID    int32
 	log        *slog.Logger
 	metrics    *metrics
@@ -48,18 +50,22 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		db:       db,
-		payloads: local,
-		storeID:  id,
-		log:      cfg.Logger.With("component", "origin"),
-		metrics:  newMetrics(),
+		cfg:       cfg,
+		db:        db,
+		payloads:  local,
+		leftovers: local,
+		storeID:   id,
+		log:       cfg.Logger.With("component", "origin"),
+		metrics:   newMetrics(),
 		cacheInfo: fmt.Appendf(nil, "StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n",
 			cfg.StoreDir, cfg.Priority),
 	}
 	s.verifyKeys = append(s.verifyKeys, cfg.TrustedKeys...)
 	for _, k := range cfg.SigningKeys {
 		s.verifyKeys = append(s.verifyKeys, k.Public())
+	}
+	if len(cfg.SigningKeys) == 0 {
+		s.log.Warn("no signing keys: the origin signs nothing; narinfos are stored and served with only the signatures they were uploaded with")
 	}
 	s.log.Info("origin ready", "store", cfg.LocalStoreName, "store_id", id,
 		"store_dir", local.Dir(), "public_url", baseURL)
@@ -70,7 +76,7 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, body: s.limitBody(w, r)}
 	rt, err := parseRoute(r.URL.EscapedPath(), r.URL.Path)
 	if err == nil {
 		err = s.dispatch(sw, r, rt)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestNew_RegistersLocalStore(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	ctx := t.Context()
 	var id int32
@@ -49,6 +50,7 @@ func TestNew_RegistersLocalStore(t *testing.T) {
 }
 
 func TestServer_Metrics(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	n := newNar("bytes", ".xz")
 	h.putNar(n)

@@ -9,7 +9,10 @@
 // satisfies them.
 //
 // Writes are atomic and durable: a key either holds the complete bytes that
-// were put, or what it held before.
+// were put, or what it held before. A crash in the middle of a Put leaves a
+// temporary file (".tmp-*") that RemoveTemp clears once it is old enough;
+// Walk lists the committed objects, so that the caller can reconcile them
+// with its records.
 //
 //	st, err := stores.Open("/var/lib/narthex/nar")
 //	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -18,12 +17,14 @@ import (
 
 // originFlags are the settings of "narthex origin".
 type originFlags struct {
-	listen, publicURL, storeDir, localStore   *string
-	signingKeyFiles, trustedKeys, pprofListen *string
-	databaseURL                               func() (string, error)
-	requireSignature                          *bool
-	maxNarSize, maxNarinfoSize                *int64
-	priority                                  *int
+	listen, publicURL, storeDir, localStore      *string
+	signingKeyFiles, trustedKeys, pprofListen    *string
+	databaseURL                                  func() (string, error)
+	requireSignature                             *bool
+	maxNarSize, maxNarinfoSize, minUploadRate    *int64
+	priority, maxSignatures, maxConnsPerClient   *int
+	readHeaderTimeout, idleTimeout, uploadWindow *time.Duration
+	downloadStall, tempFileMaxAge, sweepInterval *time.Duration
 }
 
 func defineOriginFlags(f *flags) *originFlags {
@@ -38,7 +39,16 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.requireSignature = f.Bool("require-signature", false, "refuse uploads that carry no valid signature by a trusted public key")
 	o.maxNarSize = f.Int64("max-nar-size", origin.DefaultMaxNarSize, "largest NAR file accepted, in bytes")
 	o.maxNarinfoSize = f.Int64("max-narinfo-size", origin.DefaultMaxNarinfoSize, "largest narinfo accepted, in bytes")
+	o.maxSignatures = f.Int("max-signatures", origin.DefaultMaxSignatures, "most Sig lines a narinfo may carry (400 above)")
 	o.priority = f.Int("priority", origin.DefaultPriority, "Priority announced in nix-cache-info (lower is preferred)")
+	o.readHeaderTimeout = f.Duration("read-header-timeout", origin.DefaultReadHeaderTimeout, "time a client has to send a request's headers")
+	o.idleTimeout = f.Duration("idle-timeout", origin.DefaultIdleTimeout, "time after which an idle keep-alive connection is closed")
+	o.minUploadRate = f.Int64("min-upload-rate", origin.DefaultMinUploadRate, "bytes per second a request body must bring, averaged over --upload-rate-window (408 and\nclose below)")
+	o.uploadWindow = f.Duration("upload-rate-window", origin.DefaultUploadRateWindow, "window over which --min-upload-rate is measured")
+	o.downloadStall = f.Duration("download-stall-timeout", origin.DefaultDownloadStallTimeout, "time a client has to take each 256 KiB of a NAR download before it is cut off")
+	o.maxConnsPerClient = f.Int("max-conns-per-client", origin.DefaultMaxConnsPerClient, "most open connections from one IP address (further ones get 503 and are closed)")
+	o.tempFileMaxAge = f.Duration("temp-file-max-age", origin.DefaultTempFileMaxAge, "time since its last write after which an interrupted upload's temporary file in\nthe local store is removed; must exceed --upload-rate-window")
+	o.sweepInterval = f.Duration("sweep-interval", origin.DefaultSweepInterval, "how often the local store is swept of stale temporary files")
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	return o
 }
@@ -52,6 +62,15 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 		RequireTrustedSignature: *o.requireSignature,
 		MaxNarSize:              *o.maxNarSize,
 		MaxNarinfoSize:          *o.maxNarinfoSize,
+		MaxSignatures:           *o.maxSignatures,
+		ReadHeaderTimeout:       *o.readHeaderTimeout,
+		IdleTimeout:             *o.idleTimeout,
+		MinUploadRate:           *o.minUploadRate,
+		UploadRateWindow:        *o.uploadWindow,
+		DownloadStallTimeout:    *o.downloadStall,
+		MaxConnsPerClient:       *o.maxConnsPerClient,
+		TempFileMaxAge:          *o.tempFileMaxAge,
+		SweepInterval:           *o.sweepInterval,
 		Logger:                  log,
 	}
 	if cfg.PublicURL == "" {
@@ -78,8 +97,35 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 		}
 		cfg.TrustedKeys = append(cfg.TrustedKeys, k)
 	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, errors.New(originFlagNames.Replace(err.Error()))
+	}
 	return cfg, nil
 }
+
+// originFlagNames maps the Config fields in origin's errors to the flags
+// that set them.
+var originFlagNames = strings.NewReplacer(
+	"config: ", "",
+	"StoreDir", "--store-dir",
+	"Priority", "--priority",
+	"PublicURL", "--public-url",
+	"LocalStoreDir", "--local-store",
+	"SigningKeys", "--signing-key-file",
+	"TrustedKeys", "--trusted-public-keys",
+	"RequireTrustedSignature", "--require-signature",
+	"MaxNarSize", "--max-nar-size",
+	"MaxNarinfoSize", "--max-narinfo-size",
+	"MaxSignatures", "--max-signatures",
+	"ReadHeaderTimeout", "--read-header-timeout",
+	"IdleTimeout", "--idle-timeout",
+	"MinUploadRate", "--min-upload-rate",
+	"UploadRateWindow", "--upload-rate-window",
+	"DownloadStallTimeout", "--download-stall-timeout",
+	"MaxConnsPerClient", "--max-conns-per-client",
+	"TempFileMaxAge", "--temp-file-max-age",
+	"SweepInterval", "--sweep-interval",
+)
 
 func runOrigin(ctx context.Context, args []string) error {
 	f := newFlags("origin", "Serves the Nix binary cache protocol with uploads: narinfos and the reference\ngraph go to PostgreSQL, NAR files to the local store.")
@@ -123,21 +169,8 @@ func serveOrigin(ctx context.Context, cfg origin.Config, db *pgxpool.Pool, ln ne
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	cfg.Logger.Info("origin listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return nil
-	}
+	return srv.Serve(ctx, ln)
 }
 
 // originPoolConns is the origin's default number of database connections:

@@ -1,0 +1,59 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// shutdownTimeout bounds a graceful stop: requests still running after it
+// are cut off.
+const shutdownTimeout = 10 * time.Second
+
+// Serve serves the origin on ln until ctx ends, then stops gracefully. It
+// bounds what a client can hold: ReadHeaderTimeout, IdleTimeout, the
+// minimum upload rate, DownloadStallTimeout and MaxConnsPerClient, and runs the background
+// sweep of the local store's crash leftovers.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.httpServer()
+	var wg sync.WaitGroup
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer func() {
+		stopSweep()
+		wg.Wait()
+	}()
+	wg.Go(func() { s.sweepLoop(sweepCtx) })
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(s.limitListener(ln)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+}
+
+// httpServer is the HTTP server of the origin, with its time bounds.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// limitListener bounds the open connections per client address of ln.
+func (s *Server) limitListener(ln net.Listener) net.Listener {
+	return newClientLimitListener(ln, s.cfg.MaxConnsPerClient, s.metrics.connsRefused, s.log)
+}
