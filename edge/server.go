@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/narthex-cache/narthex/replica"
 	"github.com/narthex-cache/narthex/replication"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,8 +17,10 @@ import (
 
 // Source is where the edge reads from: the replicator, in production.
 type Source interface {
-	// Replica returns the current replica, or nil before the first bootstrap.
-	Replica() *replication.Replica
+	// Replica returns the current replica, or nil before the first
+	// bootstrap. The edge holds it for one request.
+	Replica() *replica.Replica
+	// Status says how current the replica is, for /readyz and /metrics.
 	Status() replication.Status
 }
 
@@ -28,6 +31,7 @@ type Server struct {
 	cfg     Config
 	src     Source
 	log     *slog.Logger
+	errLog  rareLog
 	metrics *metrics
 	http    *fasthttp.Server
 
@@ -42,7 +46,7 @@ func New(cfg Config, src Source) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		cfg:          cfg,
