@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -69,6 +70,7 @@ func New(cfg Config, src Source) (*Server, error) {
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,
 		MaxRequestBodySize:            4 << 10,
+		ErrorHandler:                  requestError,
 		Logger:                        fasthttpLogger{s.log},
 	}
 	return s, nil
@@ -100,6 +102,24 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// requestError answers a request that could not be read: 431 for a header
+// beyond the read buffer, 413 for a body beyond MaxRequestBodySize (an edge
+// takes no uploads), 408 for a client too slow to send it, 400 otherwise.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	switch {
+	case errors.As(err, &small):
+		ctx.Error("request header too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		ctx.Error("request body too large: the edge is read-only; upload to the origin\n", fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		ctx.Error("request timeout\n", fasthttp.StatusRequestTimeout)
+	default:
+		ctx.Error("malformed request\n", fasthttp.StatusBadRequest)
+	}
 }
 
 type fasthttpLogger struct{ log *slog.Logger }

@@ -12,11 +12,17 @@ import (
 	"testing"
 )
 
+// window is how many bytes of a marker CorruptTable seeks and flips.
+const window = 12
+
 // CorruptTable flips bytes of the first table file (.sst) under dir that
 // holds marker, where marker is stored, so that the block holding it fails
-// its checksum. marker should be random enough to be stored verbatim (a
-// store path hash is), and the replica must be closed. It returns the file
-// it damaged.
+// its checksum. marker should be random (a store path hash is), and the
+// replica must be closed. It returns the file it damaged.
+//
+// A block stores a key after the prefix it shares with the one before, and
+// compression may replace a few bytes of it by a reference to earlier ones:
+// what is sought is the first run of 12 bytes of marker stored verbatim.
 func CorruptTable(t testing.TB, dir, marker string) string {
 	t.Helper()
 	var found string
@@ -28,11 +34,14 @@ func CorruptTable(t testing.TB, dir, marker string) string {
 		if err != nil {
 			return err
 		}
-		i := bytes.Index(b, []byte(marker))
+		i := -1
+		for w := 0; w+window <= len(marker) && i < 0; w++ {
+			i = bytes.Index(b, []byte(marker[w:w+window]))
+		}
 		if i < 0 {
 			return nil
 		}
-		for j := i; j < i+len(marker); j++ {
+		for j := i; j < i+window; j++ {
 			b[j] ^= 0x5a
 		}
 		found = path
