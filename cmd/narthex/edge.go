@@ -40,6 +40,26 @@ func runEdge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rcfg := replication.Config{
+		ConnString: url,
+		EdgeName:   *name,
+		Dir:        *replicaDir,
+		Logger:     log,
+		// The flag's 0 means off; the Config's zero means the default.
+		MemoryCacheBytes: cmp.Or(*memCache, -1),
+	}
+	ecfg := edge.Config{
+		StoreDir:         *storeDir,
+		Priority:         *priority,
+		HitCacheControl:  *hitCC,
+		MissCacheControl: *missCC,
+		MaxLag:           *maxLag,
+		Logger:           log,
+	}
+	// A mistake in the flags is reported before anything starts.
+	if err := errors.Join(rcfg.Validate(), ecfg.Validate()); err != nil {
+		return flagError(err)
+	}
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
@@ -48,22 +68,7 @@ func runEdge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = serveEdge(ctx, log, ln, replication.Config{
-		ConnString: url,
-		EdgeName:   *name,
-		Dir:        *replicaDir,
-		Logger:     log,
-		// The flag's 0 means off; the Config's zero means the default.
-		MemoryCacheBytes: cmp.Or(*memCache, -1),
-	}, edge.Config{
-		StoreDir:         *storeDir,
-		Priority:         *priority,
-		HitCacheControl:  *hitCC,
-		MissCacheControl: *missCC,
-		MaxLag:           *maxLag,
-		Logger:           log,
-	}, nil)
-	return flagError(err)
+	return serveEdge(ctx, log, ln, rcfg, ecfg, nil)
 }
 
 // edgeFlags maps the Config fields of the replicator and the server to the
@@ -81,19 +86,21 @@ var edgeFlags = map[string]string{
 }
 
 // flagError rewrites a configuration error to name the flag the user typed
-// instead of the Config field.
+// instead of the Config field; of several errors, it reports the first.
 func flagError(err error) error {
 	var rerr *replication.ConfigError
 	if errors.As(err, &rerr) {
 		if flag, ok := edgeFlags[rerr.Field]; ok {
 			return fmt.Errorf("%s %v %s", flag, rerr.Value, rerr.Problem)
 		}
+		return rerr
 	}
 	var eerr *edge.ConfigError
 	if errors.As(err, &eerr) {
 		if flag, ok := edgeFlags[eerr.Field]; ok {
 			return fmt.Errorf("%s %v %s", flag, eerr.Value, eerr.Problem)
 		}
+		return eerr
 	}
 	return err
 }
