@@ -17,7 +17,7 @@ import (
 //	<hash>                 narinfo body; the key is the 32-character hash itself
 //	|<url>\x00<store id>   payload location key
 //	}<store id>            store, JSON
-//	\xff<name>             replica metadata
+//	\xff<name>             replica metadata (state.go)
 //
 // A narinfo key is the request's own bytes, so a lookup builds no key. The
 // other prefixes sort after every nixbase32 character, so narinfo keys are
@@ -25,7 +25,6 @@ import (
 const (
 	prefixLocation = '|'
 	prefixStore    = '}'
-	prefixMeta     = 0xff
 	narinfoFirst   = '0'
 	narinfoEnd     = 'z' + 1
 )
@@ -242,11 +241,6 @@ func appendLocationPrefix[S string | []byte](k []byte, url S) []byte {
 func locationKey(url, storeID string) []byte { return append(locationPrefix(url), storeID...) }
 
 func storeKey(id string) []byte { return append([]byte{prefixStore}, id...) }
-
-// prefixEnd is the smallest key greater than every key starting with p.
-func prefixEnd(p []byte) []byte {
-	return appendPrefixEnd(nil, p)
-}
 
 // appendPrefixEnd appends to dst the smallest key greater than every key
 // starting with p.

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/replica"
@@ -82,17 +84,25 @@ func (o *origin) waitAcknowledged(slot string) {
 	})
 }
 
-// dropSlot drops slot once no connection holds it: the server ends the
-// walsender of a closed replication connection a moment after the client
-// has gone.
+// dropSlot drops slot once no connection holds it. A replication
+// connection closed by the client still holds its slot until the server has
+// read the goodbye: the walsender may even acquire the slot for a
+// START_REPLICATION sent just before, after a check found it free. So the
+// drop itself is retried while the slot is in use (SQLSTATE 55006).
 func (o *origin) dropSlot(slot string) {
 	o.t.Helper()
-	testutil.Eventually(o.t, "slot "+slot+" released", waitTimeout, func() bool {
-		var active bool
-		err := o.conn.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&active)
-		return err == nil && !active
+	var err error
+	testutil.Eventually(o.t, "slot "+slot+" dropped", waitTimeout, func() bool {
+		_, err = o.conn.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", slot)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55006" { // object_in_use
+			return false
+		}
+		return true
 	})
-	o.exec("SELECT pg_drop_replication_slot($1)", slot)
+	if err != nil {
+		o.t.Fatalf("drop slot %s: %v", slot, err)
+	}
 }
 
 func body(hash string) string { return "StorePath: /nix/store/" + hash + "-x\n" }
