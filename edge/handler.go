@@ -24,6 +24,7 @@ var (
 	bodyFound       = []byte("found\n")
 	bodyReady       = []byte("ready\n")
 	bodyNoReplica   = []byte("not ready: replica not bootstrapped yet\n")
+	bodyCorrupt     = []byte("not ready: the replica is corrupt on disk and is being rebuilt\n")
 	bodyUnavailable = []byte("replica not bootstrapped yet\n")
 	bodyReadFailed  = []byte("replica read failed; try again\n")
 	headerLocation  = []byte("Location")
@@ -175,9 +176,12 @@ func (s *Server) readFailed(ctx *fasthttp.RequestCtx, what string, err error) {
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	st := s.src.Status()
+	rep := s.src.Replica()
 	switch {
-	case !st.Bootstrapped || s.src.Replica() == nil:
+	case !st.Bootstrapped || rep == nil:
 		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyNoReplica)
+	case rep.Corrupt():
+		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyCorrupt)
 	case st.CaughtUpAt.IsZero():
 		s.plain(ctx, fasthttp.StatusServiceUnavailable, []byte(notCaughtUp(st.LastCommit)))
 	case time.Since(st.CaughtUpAt) > s.cfg.MaxLag:
