@@ -207,6 +207,9 @@ func (tx *Txn) Commit(end pglogrepl.LSN, commitTime time.Time) error {
 	}
 	if err := tx.b.Commit(pebble.NoSync); err != nil {
 		r.lastCommit.Store(prev)
+		if len(tx.newStores) > 0 {
+			r.loadStores() // drop the stores published for it
+		}
 		return fmt.Errorf("apply transaction: %w", r.check(err))
 	}
 	if tx.truncated {
