@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 	"time"
 
@@ -170,7 +171,9 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 // other read errors are as passing.
 func (s *Server) readFailed(ctx *fasthttp.RequestCtx, what string, err error) {
 	s.metrics.errors.Inc()
-	s.errLog.log(s.log, what, err)
+	if !errors.Is(err, replica.ErrCorrupt) { // the replica logs that once
+		s.errLog.log(s.log, what, err)
+	}
 	s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyReadFailed)
 }
 
