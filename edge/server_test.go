@@ -177,6 +177,7 @@ func BenchmarkServer_Narinfo(b *testing.B) {
 	}
 }
 
+// Not parallel: it stops the cluster every test shares.
 func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 	base, db, _ := newEdge(t, Config{MaxLag: time.Second})
 	url := db.Config().ConnString()
@@ -218,7 +219,7 @@ func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 
 // An edge started while PostgreSQL is down serves its replica and says in
 // /readyz that it has not caught up since it started, and how old the
-// replica is.
+// replica is. Not parallel: it stops the cluster every test shares.
 func TestServer_ReadyzOfAnEdgeStartedWhileOriginIsDown(t *testing.T) {
 	dir := t.TempDir()
 	_, db, _, rep := newEdgeIn(t, dir, Config{})
