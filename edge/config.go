@@ -1,62 +1,100 @@
 package edge
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 )
 
-// Config configures an edge server.
+// Defaults for the zero values of Config fields.
+const (
+	// DefaultStoreDir is Nix's store directory.
+	DefaultStoreDir = "/nix/store"
+	// DefaultPriority is what Nix's own caches announce; lower is preferred.
+	DefaultPriority = 40
+	// DefaultHitCacheControl lets a CDN (and Guix) keep a narinfo for an
+	// hour: a narinfo, once published, changes only when it is withdrawn.
+	DefaultHitCacheControl = "public, max-age=3600"
+	// DefaultMissCacheControl keeps a "no" for a minute only: an upload
+	// turns it into a "yes" at any moment.
+	DefaultMissCacheControl = "public, max-age=60"
+	// DefaultMaxLag is how stale a replica may be and still be called
+	// ready: well beyond a replication hiccup, well inside what a user
+	// who just uploaded will wait.
+	DefaultMaxLag = 30 * time.Second
+)
+
+// Config configures an edge server. Zero values take the documented
+// defaults.
 type Config struct {
-	// StoreDir is announced in nix-cache-info. Default "/nix/store".
+	// StoreDir is announced in nix-cache-info. Default DefaultStoreDir.
 	StoreDir string
-	// Priority is announced in nix-cache-info; lower is preferred. Default 40.
+	// Priority is announced in nix-cache-info; lower is preferred. Default
+	// DefaultPriority (so 0 cannot be configured).
 	Priority int
-	// HitCacheControl is sent with narinfos found. Default "public, max-age=3600".
+	// HitCacheControl is sent with narinfos found. Default
+	// DefaultHitCacheControl.
 	HitCacheControl string
-	// MissCacheControl is sent with narinfos not found. Default "public, max-age=60".
+	// MissCacheControl is sent with narinfos not found. Default
+	// DefaultMissCacheControl.
 	MissCacheControl string
 	// MaxLag is how stale the replica may be for /readyz to answer ready.
-	// Default 30s.
+	// Default DefaultMaxLag.
 	MaxLag time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
 
-// Validate reports the first invalid field.
-func (c *Config) Validate() error {
-	switch {
-	case c.StoreDir != "" && (!strings.HasPrefix(c.StoreDir, "/") || strings.HasSuffix(c.StoreDir, "/")):
-		return fmt.Errorf("edge: StoreDir %q must be an absolute path without a trailing slash", c.StoreDir)
-	case c.Priority < 0:
-		return errors.New("edge: Priority must not be negative")
-	case c.MaxLag < 0:
-		return errors.New("edge: MaxLag must not be negative")
-	case strings.ContainsAny(c.HitCacheControl+c.MissCacheControl, "\r\n"):
-		return errors.New("edge: Cache-Control values must be one line")
-	}
-	return nil
+// ConfigError names a Config field that cannot work.
+type ConfigError struct {
+	Field   string // the field's name in Config
+	Value   any    // its value
+	Problem string // what is wrong with it, as a phrase
 }
 
-func (c *Config) setDefaults() {
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("edge: %s %v %s", e.Field, e.Value, e.Problem)
+}
+
+// withDefaults returns c with its zero values replaced by the defaults.
+func (c Config) withDefaults() Config {
 	if c.StoreDir == "" {
-		c.StoreDir = "/nix/store"
+		c.StoreDir = DefaultStoreDir
 	}
 	if c.Priority == 0 {
-		c.Priority = 40
+		c.Priority = DefaultPriority
 	}
 	if c.HitCacheControl == "" {
-		c.HitCacheControl = "public, max-age=3600"
+		c.HitCacheControl = DefaultHitCacheControl
 	}
 	if c.MissCacheControl == "" {
-		c.MissCacheControl = "public, max-age=60"
+		c.MissCacheControl = DefaultMissCacheControl
 	}
 	if c.MaxLag == 0 {
-		c.MaxLag = 30 * time.Second
+		c.MaxLag = DefaultMaxLag
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	return c
+}
+
+// Validate reports the first field of c, defaults applied, that cannot
+// work, as a *ConfigError.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case !strings.HasPrefix(c.StoreDir, "/") || strings.HasSuffix(c.StoreDir, "/") || strings.ContainsAny(c.StoreDir, "\r\n"):
+		return &ConfigError{"StoreDir", fmt.Sprintf("%q", c.StoreDir), "must be an absolute path without a trailing slash"}
+	case c.Priority < 0:
+		return &ConfigError{"Priority", c.Priority, "must not be negative"}
+	case c.MaxLag < 0:
+		return &ConfigError{"MaxLag", c.MaxLag, "must not be negative"}
+	case strings.ContainsAny(c.HitCacheControl, "\r\n"):
+		return &ConfigError{"HitCacheControl", fmt.Sprintf("%q", c.HitCacheControl), "must be one line"}
+	case strings.ContainsAny(c.MissCacheControl, "\r\n"):
+		return &ConfigError{"MissCacheControl", fmt.Sprintf("%q", c.MissCacheControl), "must be one line"}
+	}
+	return nil
 }

@@ -1,10 +1,15 @@
 // Package edge is the read side of narthex: an HTTP server that answers the
-// Nix binary cache protocol from the local replica. Narinfo lookups, hits and
-// misses alike, are answered from the replica without touching the network;
-// NAR downloads are redirected to a store that holds the file.
+// Nix binary cache protocol from the local replica (package replica), kept
+// current by a replicator (package replication). Narinfo lookups, hits and
+// misses alike, are answered from the replica without touching the network
+// and without allocating; NAR downloads are redirected to a store that
+// holds the file.
 //
-// It must never write to the origin, never serve a narinfo that is not in the
-// replica, and never redirect anything but a NAR download.
+// It must never write to the origin, never import origin or load-test code,
+// never serve a narinfo that is not in the replica, and never redirect
+// anything but a NAR download. A replica read that fails (a corrupt table
+// while the replica is rebuilt) is answered 503, which clients retry; it
+// never stops the server.
 //
 //	srv, err := edge.New(edge.Config{StoreDir: "/nix/store"}, replicator)
 //	if err != nil { ... }

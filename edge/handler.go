@@ -2,8 +2,11 @@ package edge
 
 import (
 	"bytes"
+	"errors"
+	"sync"
 	"time"
 
+	"github.com/narthex-cache/narthex/replica"
 	"github.com/valyala/fasthttp"
 )
 
@@ -22,8 +25,15 @@ var (
 	bodyFound       = []byte("found\n")
 	bodyReady       = []byte("ready\n")
 	bodyNoReplica   = []byte("not ready: replica not bootstrapped yet\n")
+	bodyCorrupt     = []byte("not ready: the replica is corrupt on disk and is being rebuilt\n")
 	bodyUnavailable = []byte("replica not bootstrapped yet\n")
+	bodyReadFailed  = []byte("replica read failed; try again\n")
+	headerLocation  = []byte("Location")
 )
+
+// urlBufs hold the Location of a redirect while it is built, so that a
+// redirect allocates nothing.
+var urlBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // isHash is a lookup table of the nixbase32 alphabet.
 var isHash = func() (t [256]bool) {
@@ -97,10 +107,8 @@ func (s *Server) narinfo(ctx *fasthttp.RequestCtx, hash []byte) {
 	}
 	found, err := rep.WriteNarinfo(ctx, hash)
 	if err != nil {
-		s.metrics.errors.Inc()
-		s.log.Error("narinfo lookup", "err", err)
 		ctx.ResetBody()
-		s.plain(ctx, fasthttp.StatusInternalServerError, []byte("replica read failed\n"))
+		s.readFailed(ctx, "narinfo lookup", err)
 		return
 	}
 	if !found {
@@ -130,20 +138,21 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyUnavailable)
 		return
 	}
-	locs, err := rep.Locations(string(path[1:]))
+	bp := urlBufs.Get().(*[]byte)
+	defer urlBufs.Put(bp)
+	var best *replica.Store
+	err := rep.Locations(path[1:], func(st *replica.Store, key []byte) bool {
+		if st.Readable() && (best == nil || st.DownloadPriority < best.DownloadPriority) {
+			best = st
+			*bp = st.AppendURL((*bp)[:0], key)
+		}
+		return true
+	})
 	if err != nil {
-		s.metrics.errors.Inc()
-		s.log.Error("nar lookup", "err", err)
-		s.plain(ctx, fasthttp.StatusInternalServerError, []byte("replica read failed\n"))
+		s.readFailed(ctx, "nar lookup", err)
 		return
 	}
-	best := -1
-	for i, l := range locs {
-		if l.Store.Readable() && (best < 0 || l.Store.DownloadPriority < locs[best].Store.DownloadPriority) {
-			best = i
-		}
-	}
-	if best < 0 {
+	if best == nil {
 		s.metrics.narMisses.Inc()
 		s.notFound(ctx)
 		return
@@ -153,21 +162,47 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 		s.plain(ctx, fasthttp.StatusOK, bodyFound)
 		return
 	}
-	ctx.Response.Header.Set("Location", locs[best].URL())
+	ctx.Response.Header.SetBytesKV(headerLocation, *bp)
 	s.plain(ctx, fasthttp.StatusFound, bodyFound)
+}
+
+// readFailed answers a request the replica could not read for with 503,
+// which clients retry: a corrupt replica is being rebuilt meanwhile, and
+// other read errors are as passing.
+func (s *Server) readFailed(ctx *fasthttp.RequestCtx, what string, err error) {
+	s.metrics.errors.Inc()
+	if !errors.Is(err, replica.ErrCorrupt) { // the replica logs that once
+		s.errLog.log(s.log, what, err)
+	}
+	s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyReadFailed)
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	st := s.src.Status()
+	rep := s.src.Replica()
 	switch {
-	case !st.Bootstrapped || s.src.Replica() == nil:
+	case !st.Bootstrapped || rep == nil:
 		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyNoReplica)
+	case rep.Corrupt():
+		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyCorrupt)
+	case st.CaughtUpAt.IsZero():
+		s.plain(ctx, fasthttp.StatusServiceUnavailable, []byte(notCaughtUp(st.LastCommit)))
 	case time.Since(st.CaughtUpAt) > s.cfg.MaxLag:
 		s.plain(ctx, fasthttp.StatusServiceUnavailable,
 			[]byte("not ready: replica last caught up "+time.Since(st.CaughtUpAt).Round(time.Second).String()+" ago\n"))
 	default:
 		s.plain(ctx, fasthttp.StatusOK, bodyReady)
 	}
+}
+
+// notCaughtUp says why an edge that has not reached the origin since it
+// started is not ready, and how old its replica is, if known.
+func notCaughtUp(lastCommit time.Time) string {
+	msg := "not ready: the replica has not caught up with the origin since the edge started"
+	if lastCommit.IsZero() {
+		return msg + "; the time of its last applied commit is unknown\n"
+	}
+	return msg + "; its last applied commit is " + time.Since(lastCommit).Round(time.Second).String() + " old\n"
 }
 
 func (s *Server) notFound(ctx *fasthttp.RequestCtx) {

@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer, src Source) *metrics {
 	}, []string{"result"})
 	errs := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "narthex_edge_replica_errors_total",
-		Help: "Replica reads that failed.",
+		Help: "Replica reads that failed (answered 503).",
 	})
 	m := &metrics{
 		hits:      lookups.WithLabelValues("hit"),
@@ -65,6 +65,10 @@ func newMetrics(reg prometheus.Registerer, src Source) *metrics {
 			Name: "narthex_replication_bootstraps_total",
 			Help: "Bootstraps of a new replica by this process.",
 		}, status(func(st replication.Status) float64 { return float64(st.Bootstraps) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "narthex_replica_corruptions_total",
+			Help: "Replicas found corrupt on disk; each is rebuilt while what it can still read is served.",
+		}, status(func(st replication.Status) float64 { return float64(st.Corruptions) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "narthex_replication_reconnects_total",
 			Help: "Replication sessions that ended and were retried.",

@@ -2,11 +2,13 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
+	"github.com/narthex-cache/narthex/replica"
 	"github.com/narthex-cache/narthex/replication"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,8 +18,10 @@ import (
 
 // Source is where the edge reads from: the replicator, in production.
 type Source interface {
-	// Replica returns the current replica, or nil before the first bootstrap.
-	Replica() *replication.Replica
+	// Replica returns the current replica, or nil before the first
+	// bootstrap. The edge holds it for one request.
+	Replica() *replica.Replica
+	// Status says how current the replica is, for /readyz and /metrics.
 	Status() replication.Status
 }
 
@@ -28,6 +32,7 @@ type Server struct {
 	cfg     Config
 	src     Source
 	log     *slog.Logger
+	errLog  rareLog
 	metrics *metrics
 	http    *fasthttp.Server
 
@@ -42,7 +47,7 @@ func New(cfg Config, src Source) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		cfg:          cfg,
@@ -65,6 +70,7 @@ func New(cfg Config, src Source) (*Server, error) {
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,
 		MaxRequestBodySize:            4 << 10,
+		ErrorHandler:                  requestError,
 		Logger:                        fasthttpLogger{s.log},
 	}
 	return s, nil
@@ -96,6 +102,24 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// requestError answers a request that could not be read: 431 for a header
+// beyond the read buffer, 413 for a body beyond MaxRequestBodySize (an edge
+// takes no uploads), 408 for a client too slow to send it, 400 otherwise.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	switch {
+	case errors.As(err, &small):
+		ctx.Error("request header too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		ctx.Error("request body too large: the edge is read-only; upload to the origin\n", fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		ctx.Error("request timeout\n", fasthttp.StatusRequestTimeout)
+	default:
+		ctx.Error("malformed request\n", fasthttp.StatusBadRequest)
+	}
 }
 
 type fasthttpLogger struct{ log *slog.Logger }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,9 +26,15 @@ const (
 	guixURL = "nar/gzip/54dfqaxwz23zvax91bpff2q48w2d2w6s-gtk%2B-3.24.30"
 )
 
-// newEdge serves an edge over a replica of a fresh origin database holding
-// one narinfo and its NAR file in one store.
+// newEdge serves an edge over a replicator of a fresh origin database
+// holding one narinfo and its NAR file in one store, once it is ready.
 func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) {
+	base, db, srv, _ = newEdgeIn(t, t.TempDir(), cfg)
+	return base, db, srv
+}
+
+// newEdgeIn is newEdge with the replica in dir; it returns the replicator.
+func newEdgeIn(t testing.TB, dir string, cfg Config) (base string, db *pgx.Conn, srv *Server, rep *replication.Replicator) {
 	t.Helper()
 	url := pgtest.NewOriginDatabase(t)
 	db = pgtest.Connect(t, url)
@@ -45,24 +50,13 @@ func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) 
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	rep, err := replication.Open(replication.Config{ConnString: url, EdgeName: "t", Dir: t.TempDir(), StatusInterval: 100 * time.Millisecond})
+	rep, err := replication.Open(replication.Config{ConnString: url, EdgeName: "t", Dir: dir, StatusInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rep.Close() })
-	srv, err = New(cfg, rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	base = "http://" + ln.Addr().String()
+	addr, srv := serve(t, cfg, rep)
+	base = "http://" + addr
 	if code, _, _ := get(t, "GET", base+"/readyz"); code != 503 {
 		t.Fatalf("readyz before bootstrap = %d, want 503", code)
 	}
@@ -71,7 +65,7 @@ func newEdge(t testing.TB, cfg Config) (base string, db *pgx.Conn, srv *Server) 
 		code, _, _ := get(t, "GET", base+"/readyz")
 		return code == 200
 	})
-	return base, db, srv
+	return base, db, srv, rep
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -99,7 +93,9 @@ func get(t testing.TB, method, url string) (int, http.Header, string) {
 }
 
 func TestServer_Protocol(t *testing.T) {
-	base, _, _ := newEdge(t, Config{HitCacheControl: "max-age=7", MissCacheControl: "max-age=3"})
+	t.Parallel()
+	addr, _ := serve(t, Config{HitCacheControl: "max-age=7", MissCacheControl: "max-age=3"}, &source{rep: newReplica(t)})
+	base := "http://" + addr
 	for _, tc := range []struct {
 		method, path string
 		code         int
@@ -142,6 +138,7 @@ func TestServer_Protocol(t *testing.T) {
 }
 
 func TestServer_SeesNewUploads(t *testing.T) {
+	t.Parallel()
 	base, db, _ := newEdge(t, Config{})
 	hash := "54dfqaxwz23zvax91bpff2q48w2d2w6s"
 	if code, _, _ := get(t, "GET", base+"/"+hash+".narinfo"); code != 404 {
@@ -180,6 +177,7 @@ func BenchmarkServer_Narinfo(b *testing.B) {
 	}
 }
 
+// Not parallel: it stops the cluster every test shares.
 func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 	base, db, _ := newEdge(t, Config{MaxLag: time.Second})
 	url := db.Config().ConnString()
@@ -212,14 +210,54 @@ func TestServer_AnswersWhilePostgresIsDown(t *testing.T) {
 	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'b', 'sha256:x', 1, 'StorePath: x\n')`, later); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testutil.Eventually(t, "the narinfo committed after PostgreSQL returned, and readiness", time.Minute, func() bool {
 		code, _, _ := get(t, "GET", base+"/"+later+".narinfo")
 		ready, _, _ := get(t, "GET", base+"/readyz")
-		if code == 200 && ready == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after PostgreSQL returned: narinfo %d, readyz %d", code, ready)
+		return code == 200 && ready == 200
+	})
+}
+
+// An edge started while PostgreSQL is down serves its replica and says in
+// /readyz that it has not caught up since it started, and how old the
+// replica is. Not parallel: it stops the cluster every test shares.
+func TestServer_ReadyzOfAnEdgeStartedWhileOriginIsDown(t *testing.T) {
+	dir := t.TempDir()
+	_, db, _, rep := newEdgeIn(t, dir, Config{})
+	url := db.Config().ConnString()
+	rep.Close()
+	db.Close(t.Context())
+	if err := pgtest.Cluster(t).Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := replication.Open(replication.Config{ConnString: url, EdgeName: "t", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	rep.Start(t.Context())
+	addr, _ := serve(t, Config{}, rep)
+	base := "http://" + addr
+	code, _, body := get(t, "GET", base+"/readyz")
+	if code != 503 || !strings.Contains(body, "has not caught up with the origin since the edge started") ||
+		!strings.Contains(body, "its last applied commit is ") || strings.Contains(body, "2562047h") {
+		t.Fatalf("readyz = %d %q", code, body)
+	}
+	if code, _, body := get(t, "GET", base+"/"+hitHash+".narinfo"); code != 200 || body != hitBody {
+		t.Fatalf("narinfo from the replica = %d %q", code, body)
+	}
+}
+
+func TestNotCaughtUp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		last time.Time
+		want string
+	}{
+		{time.Time{}, "not ready: the replica has not caught up with the origin since the edge started; the time of its last applied commit is unknown\n"},
+		{time.Now().Add(-2 * time.Hour), "not ready: the replica has not caught up with the origin since the edge started; its last applied commit is 2h0m0s old\n"},
+	} {
+		if got := notCaughtUp(tc.last); got != tc.want {
+			t.Errorf("notCaughtUp(%v) = %q, want %q", tc.last, got, tc.want)
 		}
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"slices"
 	"strconv"
+	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/narthex-cache/narthex/replica"
 )
 
 // snapshotQueries copy the published columns of each table, all as text, in
@@ -57,7 +57,7 @@ func narinfoEstimate(ctx context.Context, conn *pgconn.PgConn) (int, error) {
 // transaction before the consistent point is in the copy, and every later one
 // comes through the slot. It returns the consistent point, the LSN the
 // stream starts from.
-func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, system string, progress func(rows int)) (pglogrepl.LSN, error) {
+func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, slot, system string, progress func(rows int)) (pglogrepl.LSN, error) {
 	if _, err := conn.Exec(ctx, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ").ReadAll(); err != nil {
 		return 0, fmt.Errorf("begin snapshot: %w", err)
 	}
@@ -66,6 +66,8 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if err != nil {
 		return 0, fmt.Errorf("create slot %s: %w", slot, err)
 	}
+	// The copy holds every transaction committed before now.
+	snapshotTime := time.Now()
 	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
 	if err != nil {
 		return 0, fmt.Errorf("parse consistent point: %w", err)
@@ -74,44 +76,24 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *Replica, slot, sys
 	if err != nil {
 		return 0, err
 	}
-	if 2*est > rep.present.capacity {
-		// Sized for an empty replica; size it for this one.
-		rep.present = newPresence(2*est, maphash.MakeSeed())
-	}
-	w := &bulkWriter{rep: rep, progress: progress}
+	l := rep.Load(est, progress)
 	for _, q := range snapshotQueries {
-		if err := copyTable(ctx, conn, q.query, q.columns, tables[q.table], w); err != nil {
+		if err := copyTable(ctx, conn, q.query, q.columns, q.table, l); err != nil {
 			return 0, fmt.Errorf("copy %s: %w", q.table, err)
 		}
 	}
 	if _, err := conn.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 		return 0, fmt.Errorf("end snapshot: %w", err)
 	}
-	if err := w.finish(ctx); err != nil {
+	err = l.Finish(ctx, replica.State{LSN: lsn, Slot: slot, System: system, LastCommit: snapshotTime})
+	if err != nil {
 		return 0, err
-	}
-	if 2*w.narinfos > rep.present.capacity {
-		// The estimate was short: size the filter for what was copied.
-		if err := rep.loadPresence(); err != nil {
-			return 0, err
-		}
-	}
-	b := rep.db.NewBatch()
-	defer b.Close()
-	if err := setLSN(b, lsn); err != nil {
-		return 0, err
-	}
-	b.Set(metaSlot, []byte(slot), nil)
-	b.Set(metaSystem, []byte(system), nil)
-	b.Set(metaBootstrapped, []byte{1}, nil)
-	if err := b.Commit(pebble.Sync); err != nil {
-		return 0, fmt.Errorf("write replica: %w", err)
 	}
 	return lsn, nil
 }
 
 // copyTable runs query as a binary COPY and writes each row to w.
-func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns []string, t table, w *bulkWriter) error {
+func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns []string, table string, l *replica.Loader) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -121,22 +103,14 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns [
 	}()
 	col := make(map[string][]byte, len(columns))
 	err := readBinaryCopy(bufio.NewReaderSize(pr, 1<<20), len(columns), func(fields [][]byte) error {
-		// w.set copies what it keeps, so one map serves every row.
+		// Set copies what it keeps, so one map serves every row.
 		clear(col)
 		for i, f := range fields {
 			if f != nil {
 				col[columns[i]] = f
 			}
 		}
-		k, err := t.key(col)
-		if err != nil {
-			return err
-		}
-		v, err := t.value(col)
-		if err != nil {
-			return err
-		}
-		return w.set(k, v)
+		return l.Set(table, col)
 	})
 	if err != nil {
 		pr.CloseWithError(err)

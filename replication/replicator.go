@@ -5,96 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/narthex-cache/narthex/sql"
-	"golang.org/x/sys/unix"
+	"github.com/narthex-cache/narthex/replica"
 )
 
-// Config configures a Replicator.
-type Config struct {
-	// ConnString reaches the origin database as a role with the REPLICATION
-	// attribute. Required.
-	ConnString string
-	// EdgeName names the edge; its slots are named narthex_<EdgeName>_<generation>.
-	// Required: 1–40 characters of [a-z0-9_].
-	EdgeName string
-	// Dir holds the replica. Required.
-	Dir string
-	// Publication to subscribe to. Default "narthex".
-	Publication string
-	// StatusInterval is how often the replicator reports its position and
-	// asks the server for a keepalive. Default 5s; keep it well inside the
-	// server's wal_sender_timeout (60s by default).
-	StatusInterval time.Duration
-	// ReceiveTimeout ends a connection from which nothing has arrived for
-	// this long, although a reply was asked for every StatusInterval: the
-	// server or the network is gone without a word. Default 60s, as
-	// PostgreSQL's own wal_receiver_timeout.
-	ReceiveTimeout time.Duration
-	// MaxBackoff bounds the wait between reconnection attempts. Default 5s.
-	MaxBackoff time.Duration
-	// MemoryCacheBytes bounds the memory cache of recently served narinfo
-	// bodies. Default 96 MiB; negative turns it off.
-	MemoryCacheBytes int
-	// SwitchGrace is how long a replaced replica stays open for readers that
-	// still hold it. Readers hold a replica for one lookup, microseconds.
-	// Default 1m.
-	SwitchGrace time.Duration
-	// Logger; default slog.Default().
-	Logger *slog.Logger
-}
-
-// Validate reports the first invalid field.
-func (c *Config) Validate() error {
-	switch {
-	case c.ConnString == "":
-		return errors.New("replication: ConnString is required")
-	case !sql.ValidEdgeName.MatchString(c.EdgeName):
-		return fmt.Errorf("replication: EdgeName %q must be 1-40 characters of [a-z0-9_]", c.EdgeName)
-	case c.Dir == "":
-		return errors.New("replication: Dir is required")
-	case c.Publication != "" && !validPublication.MatchString(c.Publication):
-		return fmt.Errorf("replication: Publication %q must be a lower-case SQL identifier", c.Publication)
-	case c.StatusInterval < 0 || c.ReceiveTimeout < 0 || c.MaxBackoff < 0 || c.SwitchGrace < 0:
-		return errors.New("replication: durations must not be negative")
-	}
-	return nil
-}
-
-func (c *Config) setDefaults() {
-	if c.Publication == "" {
-		c.Publication = sql.Publication
-	}
-	if c.StatusInterval <= 0 {
-		c.StatusInterval = 5 * time.Second
-	}
-	if c.ReceiveTimeout == 0 {
-		c.ReceiveTimeout = 60 * time.Second
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 5 * time.Second
-	}
-	if c.MemoryCacheBytes == 0 {
-		c.MemoryCacheBytes = 96 << 20
-	}
-	if c.SwitchGrace <= 0 {
-		c.SwitchGrace = time.Minute
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-}
+// ErrReplicaCorrupt ends a session whose replica found a table it cannot
+// read: the next session bootstraps a new replica.
+var ErrReplicaCorrupt = errors.New("replica corrupt")
 
 // Status describes the replicator's progress.
 type Status struct {
@@ -105,25 +29,34 @@ type Status struct {
 	ServerWALEnd pglogrepl.LSN
 	// CaughtUpAt is the last time the replica held everything the server
 	// had sent; the replica's staleness is at most time.Since(CaughtUpAt).
+	// Zero until the replica has caught up once in this process.
 	CaughtUpAt time.Time
-	// LastCommit is the origin commit time of the last applied transaction.
+	// LastCommit is the origin commit time of the last transaction applied
+	// to the replica, or of its bootstrap's snapshot; kept across restarts,
+	// zero when unknown.
 	LastCommit   time.Time
 	Transactions uint64
 	Bootstraps   uint64
 	Reconnects   uint64
+	// Corruptions counts replicas found corrupt on disk (each is rebuilt).
+	Corruptions uint64
 }
 
 // Replicator keeps a replica in Dir current with the origin.
 type Replicator struct {
 	cfg    Config
 	log    *slog.Logger
-	cur    atomic.Pointer[Replica]
+	cur    atomic.Pointer[replica.Replica]
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
+	// corrupted is signalled when a replica reports corruption.
+	corrupted chan struct{}
+	done      chan struct{}
+	err       error // why the replicator stopped; set before done closes
 
 	mu     sync.Mutex
 	status Status
-	old    []*Replica // replaced replicas waiting to close
+	old    []*replica.Replica // replaced replicas waiting to close
 }
 
 // Open opens the replica in cfg.Dir, if one was bootstrapped before, so that
@@ -132,8 +65,13 @@ func Open(cfg Config) (*Replicator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg.setDefaults()
-	r := &Replicator{cfg: cfg, log: cfg.Logger.With("component", "replication", "edge", cfg.EdgeName)}
+	cfg = cfg.withDefaults()
+	r := &Replicator{
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "replication", "edge", cfg.EdgeName),
+		corrupted: make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica dir: %w", err)
 	}
@@ -147,44 +85,53 @@ func Open(cfg Config) (*Replicator, error) {
 	if current == "" {
 		return r, nil
 	}
-	rep, m, err := openCurrent(filepath.Join(cfg.Dir, current), cfg.MemoryCacheBytes)
+	rep, err := replica.Open(filepath.Join(cfg.Dir, current), r.replicaOptions())
 	if err != nil {
 		// The replica is a copy of the origin: one that cannot be read is
 		// rebuilt, not repaired.
 		r.log.Warn("replica unusable; it will be bootstrapped anew", "replica", current, "err", err)
+		if errors.Is(err, replica.ErrCorrupt) {
+			r.status.Corruptions++
+		}
 		if err := os.RemoveAll(filepath.Join(cfg.Dir, current)); err != nil {
 			return nil, err
 		}
 		return r, nil
 	}
+	st, err := rep.State()
+	if err != nil {
+		rep.Close()
+		return nil, err
+	}
 	r.cur.Store(rep)
 	r.status.Bootstrapped = true
-	r.status.Slot = m.Slot
-	r.status.AppliedLSN = m.LSN
+	r.status.Slot = st.Slot
+	r.status.AppliedLSN = st.LSN
+	r.status.LastCommit = st.LastCommit
 	return r, nil
 }
 
-// openCurrent opens a bootstrapped replica.
-func openCurrent(dir string, hotBytes int) (*Replica, meta, error) {
-	rep, err := openReplica(dir, true, hotBytes)
-	if err != nil {
-		return nil, meta{}, err
+// replicaOptions are the options of every replica the replicator opens.
+// A replica that finds corruption tells the replicator, which rebuilds it
+// while serving what it can still read.
+func (r *Replicator) replicaOptions() replica.Options {
+	return replica.Options{
+		MemoryCacheBytes: r.cfg.MemoryCacheBytes,
+		Logger:           r.log,
+		OnCorruption: func(error) {
+			r.update(func(s *Status) { s.Corruptions++ })
+			select {
+			case r.corrupted <- struct{}{}:
+			default:
+			}
+		},
 	}
-	m, err := rep.meta()
-	if err == nil && !m.Bootstrapped {
-		err = errors.New("no bootstrap record")
-	}
-	if err != nil {
-		rep.Close()
-		return nil, meta{}, err
-	}
-	return rep, m, nil
 }
 
 // Replica returns the replica to read from, or nil before the first
 // bootstrap. A caller uses it briefly and does not keep it: after a switch
 // the old replica closes once Config.SwitchGrace has passed.
-func (r *Replicator) Replica() *Replica { return r.cur.Load() }
+func (r *Replicator) Replica() *replica.Replica { return r.cur.Load() }
 
 // Status returns a snapshot of the replicator's progress.
 func (r *Replicator) Status() Status {
@@ -199,14 +146,32 @@ func (r *Replicator) update(fn func(*Status)) {
 	r.mu.Unlock()
 }
 
-// Start runs the replicator in the background until Close or ctx ends.
+// Start runs the replicator in the background until Close or ctx ends, or
+// until it gives up (see Done).
 func (r *Replicator) Start(ctx context.Context) {
 	ctx, r.cancel = context.WithCancel(ctx)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.run(ctx)
+		defer close(r.done)
+		r.err = r.run(ctx)
 	}()
+}
+
+// Done is closed when the replicator has stopped: after Close, when the
+// context of Start ends, or when it gives up, as Err then says.
+func (r *Replicator) Done() <-chan struct{} { return r.done }
+
+// Err says why the replicator gave up, once Done is closed: the origin
+// refuses an edge that holds no replica yet (see run). It is nil after
+// Close or the end of Start's context.
+func (r *Replicator) Err() error {
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
 }
 
 // Close stops the replicator and closes the replica.
@@ -221,7 +186,7 @@ func (r *Replicator) Close() error {
 	r.mu.Unlock()
 	for _, o := range old {
 		o.Close()
-		os.RemoveAll(o.dir)
+		os.RemoveAll(o.Dir())
 	}
 	if rep := r.cur.Swap(nil); rep != nil {
 		return rep.Close()
@@ -229,27 +194,44 @@ func (r *Replicator) Close() error {
 	return nil
 }
 
-func (r *Replicator) run(ctx context.Context) {
+// run runs sessions until ctx ends. A session that fails is retried after
+// a backoff, whatever failed, with one exception: when the origin refuses
+// the edge (wrong database, password or role; see refused) and the edge
+// holds no replica, retrying only hides the mistake from the operator, so
+// run gives up and returns the error. An edge that holds a replica keeps
+// serving it, stale as it grows, and keeps retrying, logging at error
+// level: answers a few minutes old beat no answers while the origin's
+// roles are fixed.
+func (r *Replicator) run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := time.Now()
 		err := r.session(ctx)
 		r.update(func(s *Status) { s.Connected = false })
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
-		if time.Since(started) > 30*time.Second {
+		if time.Since(started) > 30*time.Second || errors.Is(err, ErrReplicaCorrupt) {
 			backoff = 100 * time.Millisecond
 		}
-		r.log.Warn("replication interrupted", "err", err, "retry_in", backoff)
+		switch {
+		case refused(err) && r.cur.Load() == nil:
+			r.log.Error("the origin refuses this edge; giving up", "err", err)
+			return fmt.Errorf("origin refuses the edge: %w", err)
+		case refused(err):
+			r.log.Error("the origin refuses this edge; serving the replica held, which grows stale, and retrying", "err", err, "retry_in", backoff)
+		default:
+			r.log.Warn("replication interrupted", "err", err, "retry_in", backoff)
+		}
 		r.update(func(s *Status) { s.Reconnects++ })
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, r.cfg.MaxBackoff)
 	}
+	return nil
 }
 
 // session connects, bootstraps if the replica cannot resume, and streams
@@ -278,17 +260,9 @@ func (r *Replicator) session(ctx context.Context) error {
 		return fmt.Errorf("identify system: %w", err)
 	}
 	rep := r.cur.Load()
-	var m meta
-	if rep != nil {
-		if m, err = rep.meta(); err != nil {
-			return err
-		}
-	}
-	resume := rep != nil && m.System == sys.SystemID
-	if resume {
-		if resume, err = slotUsable(sctx, conn, m.Slot, m.LSN); err != nil {
-			return err
-		}
+	resume, m, err := r.resumable(sctx, conn, rep, sys.SystemID)
+	if err != nil {
+		return err
 	}
 	if resume {
 		if err := dropStaleSlots(sctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
@@ -301,15 +275,11 @@ func (r *Replicator) session(ctx context.Context) error {
 		if took {
 			r.log.Warn("ended a previous connection still holding the slot", "slot", m.Slot)
 		}
-	}
-	if !resume {
-		if rep != nil {
-			r.log.Warn("replica cannot resume; bootstrapping a new one while serving the old", "slot", m.Slot)
-		}
+	} else {
 		if rep, err = r.bootstrap(ctx, conn, sys.SystemID); err != nil {
 			return err
 		}
-		if m, err = rep.meta(); err != nil {
+		if m, err = rep.State(); err != nil {
 			return err
 		}
 	}
@@ -318,7 +288,7 @@ func (r *Replicator) session(ctx context.Context) error {
 	if err := registerEdge(sctx, conn, r.cfg.EdgeName, m.Slot); err != nil {
 		return err
 	}
-	err = stream(ctx, conn, rep, r, m, sys.XLogPos)
+	err = stream(r.whileSound(ctx, rep), conn, rep, r, m, sys.XLogPos)
 	if isSlotLost(err) {
 		// The next session finds the slot unusable and bootstraps.
 		return fmt.Errorf("%w: %v", ErrSlotLost, err)
@@ -326,47 +296,68 @@ func (r *Replicator) session(ctx context.Context) error {
 	return err
 }
 
-// connect opens a replication connection whose socket gives up on a peer
-// that stops answering: keepalive probes find an idle dead path, and
-// TCP_USER_TIMEOUT one with unacknowledged writes, each within about
-// ReceiveTimeout, so no read or write on the connection blocks for longer.
-func (r *Replicator) connect(ctx context.Context) (*pgconn.PgConn, error) {
-	cfg, err := pgconn.ParseConfig(replicationConnString(r.cfg.ConnString))
+// resumable reports whether rep can go on streaming from its slot, and
+// what it records about itself.
+func (r *Replicator) resumable(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, system string) (bool, replica.State, error) {
+	if rep == nil {
+		return false, replica.State{}, nil
+	}
+	if rep.Corrupt() {
+		r.log.Warn("replica corrupt; bootstrapping a new one while serving what the old one can still read")
+		return false, replica.State{}, nil
+	}
+	m, err := rep.State()
+	if errors.Is(err, replica.ErrCorrupt) {
+		return false, m, nil
+	}
 	if err != nil {
-		return nil, err
+		return false, m, err
 	}
-	timeout := r.cfg.ReceiveTimeout
-	probe := max(timeout/4, time.Second)
-	d := &net.Dialer{
-		Timeout:         timeout,
-		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: probe, Interval: probe, Count: 3},
-		Control: func(network, address string, c syscall.RawConn) error {
-			if !strings.HasPrefix(network, "tcp") {
-				return nil
-			}
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(timeout.Milliseconds()))
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
+	resume := m.System == system
+	if resume {
+		if resume, err = slotUsable(ctx, conn, m.Slot, m.LSN); err != nil {
+			return false, m, err
+		}
 	}
-	cfg.DialFunc = d.DialContext
-	return pgconn.ConnectConfig(ctx, cfg)
+	if !resume {
+		r.log.Warn("replica cannot resume; bootstrapping a new one while serving the old", "slot", m.Slot)
+	}
+	return resume, m, nil
+}
+
+// whileSound returns a context that ends, with cause ErrReplicaCorrupt,
+// when rep reports corruption, so that the session ends and the next one
+// rebuilds the replica.
+func (r *Replicator) whileSound(ctx context.Context, rep *replica.Replica) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.corrupted:
+				// The signal may come from a replica already replaced.
+				if rep.Corrupt() {
+					cancel(ErrReplicaCorrupt)
+					return
+				}
+			}
+		}
+	}()
+	return ctx
 }
 
 // bootstrap fills a new replica under a new slot, makes it current, and
 // retires the previous one.
-func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system string) (*Replica, error) {
+func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system string) (*replica.Replica, error) {
 	slot := newSlotName(r.cfg.EdgeName)
 	if err := dropStaleSlots(ctx, conn, r.cfg.EdgeName, ""); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(r.cfg.Dir, slot)
-	rep, err := openReplica(dir, false, r.cfg.MemoryCacheBytes)
+	rep, err := replica.Create(dir, r.replicaOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -390,6 +381,7 @@ func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system 
 		s.Slot = slot
 		s.AppliedLSN = lsn
 		s.CaughtUpAt = time.Now()
+		s.LastCommit = rep.LastCommit()
 		s.Bootstraps++
 	})
 	r.log.Info("bootstrap done", "slot", slot, "lsn", lsn, "took", time.Since(start).Round(time.Millisecond))
@@ -400,7 +392,7 @@ func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system 
 }
 
 // retire closes and deletes a replaced replica after the switch grace.
-func (r *Replicator) retire(ctx context.Context, old *Replica) {
+func (r *Replicator) retire(ctx context.Context, old *replica.Replica) {
 	r.mu.Lock()
 	r.old = append(r.old, old)
 	r.mu.Unlock()
@@ -421,91 +413,6 @@ func (r *Replicator) retire(ctx context.Context, old *Replica) {
 		}
 		r.mu.Unlock()
 		old.Close()
-		os.RemoveAll(old.dir)
+		os.RemoveAll(old.Dir())
 	}()
-}
-
-// registerEdge records the edge and the slot it follows, so that the origin
-// can tell which slots belong to live edges.
-func registerEdge(ctx context.Context, conn *pgconn.PgConn, edge, slot string) error {
-	q := fmt.Sprintf(`INSERT INTO edge (name, slot_name) VALUES ('%s', '%s')
-		ON CONFLICT (name) DO UPDATE SET slot_name = EXCLUDED.slot_name, last_seen = now()`, edge, slot)
-	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {
-		return fmt.Errorf("register edge: %w", err)
-	}
-	return nil
-}
-
-// replicationConnString adds replication=database to a connection string in
-// URL or keyword/value form.
-func replicationConnString(s string) string {
-	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
-		u, err := url.Parse(s)
-		if err == nil {
-			q := u.Query()
-			q.Set("replication", "database")
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	return s + " replication=database"
-}
-
-const currentFile = "CURRENT"
-
-func readCurrent(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, currentFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read current replica: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-// writeCurrent points the replica dir at a new replica, atomically.
-func writeCurrent(dir, name string) error {
-	tmp := filepath.Join(dir, currentFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(name + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, currentFile)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// removeUnused deletes replicas other than current: ones replaced by a
-// switch, and ones whose bootstrap a crash interrupted.
-func removeUnused(dir, current string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() && e.Name() != current && strings.HasPrefix(e.Name(), "narthex_") {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

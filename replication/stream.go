@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/narthex-cache/narthex/replica"
 )
 
 // ErrSilent means nothing arrived from the server within
@@ -32,7 +32,7 @@ var ErrSilent = errors.New("replication connection silent")
 // target is the server's WAL position when the session began: until the
 // replica has reached it, the replica is catching up, not current. After
 // that, it is current whenever it has applied everything the server sent.
-func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicator, m meta, target pglogrepl.LSN) error {
+func stream(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, r *Replicator, m replica.State, target pglogrepl.LSN) error {
 	applied := m.LSN
 	synced := applied
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.ReceiveTimeout)
@@ -49,11 +49,11 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 	r.update(func(s *Status) { s.Connected = true })
 	r.log.Info("streaming", "slot", m.Slot, "from", applied, "catch_up_to", target)
 
-	a := newApplier(rep)
-	var batch *pebble.Batch
+	a := newApplier()
+	var tx *replica.Txn
 	defer func() {
-		if batch != nil {
-			batch.Close()
+		if tx != nil {
+			tx.Close()
 		}
 	}()
 	var walEnd pglogrepl.LSN
@@ -70,7 +70,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 	for {
 		if !time.Now().Before(next) {
 			if applied > synced {
-				if err := rep.db.LogData(nil, pebble.Sync); err != nil {
+				if err := rep.Sync(); err != nil {
 					return fmt.Errorf("sync replica: %w", err)
 				}
 				synced = applied
@@ -92,7 +92,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return context.Cause(ctx)
 			}
 			if pgconn.Timeout(err) {
 				if time.Since(lastHeard) > r.cfg.ReceiveTimeout {
@@ -122,18 +122,12 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 				return fmt.Errorf("parse keepalive: %w", err)
 			}
 			walEnd = max(walEnd, ka.ServerWALEnd)
-			if batch == nil {
+			if tx == nil {
 				// Everything up to the keepalive's WAL end has arrived. Store
 				// that before acknowledging it, so that a replica restored
 				// from an older copy is never mistaken for a current one.
 				if walEnd > applied {
-					b := rep.db.NewBatch()
-					err := setLSN(b, walEnd)
-					if err == nil {
-						err = b.Commit(pebble.NoSync)
-					}
-					b.Close()
-					if err != nil {
+					if err := rep.SetPosition(walEnd); err != nil {
 						return fmt.Errorf("store position: %w", err)
 					}
 					applied = walEnd
@@ -155,31 +149,26 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 			}
 			switch msg := msg.(type) {
 			case *pglogrepl.BeginMessage:
-				if batch != nil {
+				if tx != nil {
 					return errors.New("begin inside a transaction")
 				}
-				batch = rep.db.NewIndexedBatch()
+				tx = rep.Begin()
 			case *pglogrepl.CommitMessage:
-				if batch == nil {
+				if tx == nil {
 					return errors.New("commit outside a transaction")
 				}
 				end := msg.TransactionEndLSN
 				if end <= applied {
 					// Applied before a restart; the server sends it again.
-					batch.Close()
-					batch = nil
-					a.discard()
+					tx.Close()
+					tx = nil
 					continue
 				}
-				if err := setLSN(batch, end); err != nil {
+				err := tx.Commit(end, msg.CommitTime)
+				tx = nil
+				if err != nil {
 					return err
 				}
-				if err := batch.Commit(pebble.NoSync); err != nil {
-					return fmt.Errorf("apply transaction: %w", err)
-				}
-				batch.Close()
-				batch = nil
-				a.committed(rep)
 				applied = end
 				commitTime := msg.CommitTime
 				r.update(func(s *Status) {
@@ -191,7 +180,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *Replica, r *Replicato
 					current()
 				}
 			default:
-				if err := a.apply(batch, msg); err != nil {
+				if err := a.apply(tx, msg); err != nil {
 					return fmt.Errorf("apply change: %w", err)
 				}
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,11 +23,11 @@ func runEdge(ctx context.Context, args []string) error {
 	name := f.String("name", "", "edge name, 1-40 characters of [a-z0-9_]; names its replication slot (required)")
 	replicaDir := f.String("replica-dir", "./narthex-replica", "directory of the local replica")
 	storeDir := f.String("store-dir", narinfo.NixStoreDir, "Nix store directory announced in nix-cache-info")
-	priority := f.Int("priority", 40, "Priority announced in nix-cache-info (lower is preferred)")
-	hitCC := f.String("hit-cache-control", "public, max-age=3600", "Cache-Control of narinfos found")
-	missCC := f.String("miss-cache-control", "public, max-age=60", "Cache-Control of narinfos not found")
-	maxLag := f.Duration("max-lag", 30*time.Second, "replica staleness above which /readyz answers 503")
-	memCache := f.Int("memory-cache", 96<<20, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
+	priority := f.Int("priority", edge.DefaultPriority, "Priority announced in nix-cache-info (lower is preferred)")
+	hitCC := f.String("hit-cache-control", edge.DefaultHitCacheControl, "Cache-Control of narinfos found")
+	missCC := f.String("miss-cache-control", edge.DefaultMissCacheControl, "Cache-Control of narinfos not found")
+	maxLag := f.Duration("max-lag", edge.DefaultMaxLag, "replica staleness above which /readyz answers 503")
+	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -39,6 +40,26 @@ func runEdge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rcfg := replication.Config{
+		ConnString: url,
+		EdgeName:   *name,
+		Dir:        *replicaDir,
+		Logger:     log,
+		// The flag's 0 means off; the Config's zero means the default.
+		MemoryCacheBytes: cmp.Or(*memCache, -1),
+	}
+	ecfg := edge.Config{
+		StoreDir:         *storeDir,
+		Priority:         *priority,
+		HitCacheControl:  *hitCC,
+		MissCacheControl: *missCC,
+		MaxLag:           *maxLag,
+		Logger:           log,
+	}
+	// A mistake in the flags is reported before anything starts.
+	if err := errors.Join(rcfg.Validate(), ecfg.Validate()); err != nil {
+		return flagError(err)
+	}
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
@@ -47,21 +68,41 @@ func runEdge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveEdge(ctx, log, ln, replication.Config{
-		ConnString: url,
-		EdgeName:   *name,
-		Dir:        *replicaDir,
-		Logger:     log,
-		// The flag's 0 means off; the Config's zero means the default.
-		MemoryCacheBytes: cmp.Or(*memCache, -1),
-	}, edge.Config{
-		StoreDir:         *storeDir,
-		Priority:         *priority,
-		HitCacheControl:  *hitCC,
-		MissCacheControl: *missCC,
-		MaxLag:           *maxLag,
-		Logger:           log,
-	}, nil)
+	return serveEdge(ctx, log, ln, rcfg, ecfg, nil)
+}
+
+// edgeFlags maps the Config fields of the replicator and the server to the
+// flags of "narthex edge" that set them.
+var edgeFlags = map[string]string{
+	"ConnString":       "--database-url",
+	"EdgeName":         "--name",
+	"Dir":              "--replica-dir",
+	"MemoryCacheBytes": "--memory-cache",
+	"StoreDir":         "--store-dir",
+	"Priority":         "--priority",
+	"HitCacheControl":  "--hit-cache-control",
+	"MissCacheControl": "--miss-cache-control",
+	"MaxLag":           "--max-lag",
+}
+
+// flagError rewrites a configuration error to name the flag the user typed
+// instead of the Config field; of several errors, it reports the first.
+func flagError(err error) error {
+	var rerr *replication.ConfigError
+	if errors.As(err, &rerr) {
+		if flag, ok := edgeFlags[rerr.Field]; ok {
+			return fmt.Errorf("%s %v %s", flag, rerr.Value, rerr.Problem)
+		}
+		return rerr
+	}
+	var eerr *edge.ConfigError
+	if errors.As(err, &eerr) {
+		if flag, ok := edgeFlags[eerr.Field]; ok {
+			return fmt.Errorf("%s %v %s", flag, eerr.Value, eerr.Problem)
+		}
+		return eerr
+	}
+	return err
 }
 
 // edgeHeapBytes is what an edge's Go heap holds besides its memory cache:
@@ -94,7 +135,15 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 		rep.Close()
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	rep.Start(ctx)
+	go func() {
+		// A replicator that gives up (the origin refuses an edge with no
+		// replica) ends the edge with its reason.
+		<-rep.Done()
+		cancel()
+	}()
 	if ready != nil {
 		go func() {
 			for !rep.Status().Bootstrapped {
@@ -111,6 +160,11 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 	if err := srv.Serve(ctx, ln); err != nil {
 		// Requests may still be reading the replica: leave it open.
 		return fmt.Errorf("serve: %w", err)
+	}
+	<-rep.Done()
+	if err := rep.Err(); err != nil {
+		rep.Close()
+		return err
 	}
 	return rep.Close()
 }

@@ -1,4 +1,4 @@
-package replication
+package replica
 
 import (
 	"hash/maphash"
@@ -54,4 +54,14 @@ func (p *presence) mayContain(key []byte) bool {
 		}
 	}
 	return true
+}
+
+// allPresent is a filter that reports every key present: for a replica
+// whose keys could not all be read.
+func allPresent(seed maphash.Seed) *presence {
+	p := newPresence(0, seed)
+	for i := range p.bits {
+		p.bits[i].Store(^uint64(0))
+	}
+	return p
 }

@@ -1,4 +1,4 @@
-package replication
+package replica
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -18,7 +20,7 @@ func TestBulkWriter_MergesRunsIntoDisjointTables(t *testing.T) {
 	for _, procs := range []int{1, 2, 5} {
 		t.Run(fmt.Sprintf("ranges=%d", procs), func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			rep, err := openReplica(t.TempDir(), false, 0)
+			rep, err := Create(t.TempDir(), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,10 +61,14 @@ func TestBulkWriter_MergesRunsIntoDisjointTables(t *testing.T) {
 				t.Fatalf("%d runs, want the input spilled in many", len(w.runs))
 			}
 			got := map[string]string{}
-			if err := rep.scan([]byte{0}, []byte{0xff}, func(k, v []byte) error {
-				got[string(k)] = string(v)
-				return nil
-			}); err != nil {
+			it, err := rep.db.NewIter(&pebble.IterOptions{UpperBound: []byte{0xff}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for it.First(); it.Valid(); it.Next() {
+				got[string(it.Key())] = string(it.Value())
+			}
+			if err := it.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {

@@ -1,0 +1,84 @@
+package edge
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/narthex-cache/narthex/replica"
+	"github.com/valyala/fasthttp"
+)
+
+// The lookup path allocates nothing per request: a narinfo hit (from the
+// memory cache and from the store), a miss (settled by the presence filter
+// and by the store), and a NAR redirect.
+func TestServer_HotPathAllocatesNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("allocation counts mean nothing under the race detector, whose sync.Pool drops items on purpose")
+	}
+	rep := newReplica(t)
+	cold, err := replica.Create(t.TempDir(), replica.Options{}) // no memory cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cold.Close()
+	l := cold.Load(1, nil)
+	if err := l.Set("narinfo", map[string][]byte{"hash": []byte(hitHash), "body": []byte(hitBody)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Finish(context.Background(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// A deleted narinfo stays in the presence filter: its miss is settled
+	// by the store.
+	const gone = "54dfqaxwz23zvax91bpff2q48w2d2w6s"
+	for i, write := range []func(*replica.Txn) error{
+		func(tx *replica.Txn) error {
+			return tx.Upsert("narinfo", nil, map[string][]byte{"hash": []byte(gone), "body": []byte("x\n")}, nil)
+		},
+		func(tx *replica.Txn) error { return tx.Delete("narinfo", map[string][]byte{"hash": []byte(gone)}) },
+	} {
+		tx := cold.Begin()
+		if err := write(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(pglogrepl.LSN(2+i), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		rep                *replica.Replica
+		code               int
+	}{
+		{"hit from memory", "GET", "/" + hitHash + ".narinfo", rep, 200},
+		{"hit from the store", "GET", "/" + hitHash + ".narinfo", cold, 200},
+		{"HEAD hit", "HEAD", "/" + hitHash + ".narinfo", rep, 200},
+		{"miss", "GET", "/0000000000000000000000000000000a.narinfo", rep, 404},
+		{"miss past the presence filter", "GET", "/" + gone + ".narinfo", cold, 404},
+		{"NAR redirect", "GET", "/" + narURL, rep, 302},
+		{"NAR miss", "GET", "/nar/0000000000000000000000000000000000000000000000000000.nar", rep, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := New(Config{}, &source{rep: tc.rep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ctx fasthttp.RequestCtx
+			ctx.Request.Header.SetMethod(tc.method)
+			ctx.Request.SetRequestURI(tc.path)
+			handle := func() {
+				ctx.Response.Reset()
+				srv.Handle(&ctx)
+			}
+			handle() // warm: buffers grow once, the memory cache fills
+			if code := ctx.Response.StatusCode(); code != tc.code {
+				t.Fatalf("status %d, want %d", code, tc.code)
+			}
+			if n := testing.AllocsPerRun(200, handle); n != 0 {
+				t.Fatalf("%v allocations per request, want none", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,130 @@
+package replication
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/narthex-cache/narthex/replica"
+	"github.com/narthex-cache/narthex/sql"
+)
+
+// Defaults for the zero values of Config fields.
+const (
+	// DefaultStatusInterval keeps the replicator's reports well inside the
+	// server's wal_sender_timeout (60s by default).
+	DefaultStatusInterval = 5 * time.Second
+	// DefaultReceiveTimeout is PostgreSQL's own wal_receiver_timeout.
+	DefaultReceiveTimeout = 60 * time.Second
+	// DefaultMaxBackoff bounds the wait between reconnection attempts: an
+	// origin back from a restart is found within seconds.
+	DefaultMaxBackoff = 5 * time.Second
+	// DefaultMemoryCacheBytes holds the popular narinfos of a large cache.
+	DefaultMemoryCacheBytes = replica.DefaultMemoryCacheBytes
+	// DefaultSwitchGrace is far longer than a lookup, which holds a replica
+	// for microseconds.
+	DefaultSwitchGrace = time.Minute
+)
+
+// Config configures a Replicator. Zero values take the documented defaults.
+type Config struct {
+	// ConnString reaches the origin database as a role with the REPLICATION
+	// attribute. Required.
+	ConnString string
+	// EdgeName names the edge; its slots are named narthex_<EdgeName>_<generation>.
+	// Required: 1–40 characters of [a-z0-9_].
+	EdgeName string
+	// Dir holds the replica. Required.
+	Dir string
+	// Publication to subscribe to. Default sql.Publication.
+	Publication string
+	// StatusInterval is how often the replicator reports its position and
+	// asks the server for a keepalive. Default DefaultStatusInterval.
+	StatusInterval time.Duration
+	// ReceiveTimeout ends a connection from which nothing has arrived for
+	// this long, although a reply was asked for every StatusInterval: the
+	// server or the network is gone without a word. Default
+	// DefaultReceiveTimeout.
+	ReceiveTimeout time.Duration
+	// MaxBackoff bounds the wait between reconnection attempts. Default
+	// DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// MemoryCacheBytes bounds the memory cache of recently served narinfo
+	// bodies. Default DefaultMemoryCacheBytes; negative turns it off.
+	MemoryCacheBytes int
+	// SwitchGrace is how long a replaced replica stays open for readers that
+	// still hold it. Default DefaultSwitchGrace.
+	SwitchGrace time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// ConfigError names a Config field that cannot work.
+type ConfigError struct {
+	Field   string // the field's name in Config
+	Value   any    // its value
+	Problem string // what is wrong with it, as a phrase
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("replication: %s %v %s", e.Field, e.Value, e.Problem)
+}
+
+// withDefaults returns c with its zero values replaced by the defaults.
+func (c Config) withDefaults() Config {
+	if c.Publication == "" {
+		c.Publication = sql.Publication
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = DefaultStatusInterval
+	}
+	if c.ReceiveTimeout == 0 {
+		c.ReceiveTimeout = DefaultReceiveTimeout
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.MemoryCacheBytes == 0 {
+		c.MemoryCacheBytes = DefaultMemoryCacheBytes
+	}
+	if c.SwitchGrace == 0 {
+		c.SwitchGrace = DefaultSwitchGrace
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first field of c, defaults applied, that cannot
+// work, as a *ConfigError.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.ConnString == "" {
+		return &ConfigError{"ConnString", `""`, "is required"}
+	}
+	if _, err := pgconn.ParseConfig(c.ConnString); err != nil {
+		// The error may quote the string, password included: say only
+		// that it does not parse.
+		return &ConfigError{"ConnString", "(not shown)", "is not a PostgreSQL connection string"}
+	}
+	if !sql.ValidEdgeName.MatchString(c.EdgeName) {
+		return &ConfigError{"EdgeName", fmt.Sprintf("%q", c.EdgeName), "must be 1-40 characters of [a-z0-9_]"}
+	}
+	if c.Dir == "" {
+		return &ConfigError{"Dir", `""`, "is required"}
+	}
+	if !validPublication.MatchString(c.Publication) {
+		return &ConfigError{"Publication", fmt.Sprintf("%q", c.Publication), "must be a lower-case SQL identifier"}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"StatusInterval", c.StatusInterval}, {"ReceiveTimeout", c.ReceiveTimeout}, {"MaxBackoff", c.MaxBackoff}, {"SwitchGrace", c.SwitchGrace}} {
+		if d.v < 0 {
+			return &ConfigError{d.name, d.v, "must not be negative"}
+		}
+	}
+	return nil
+}

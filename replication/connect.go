@@ -1,0 +1,99 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sys/unix"
+)
+
+// refused reports whether err, from connecting or from a session's setup,
+// means the origin refuses this edge for a reason retrying cannot heal: the
+// database does not exist, the password or role is wrong, pg_hba.conf
+// turns the edge away, the role may not replicate, or the connection string
+// does not parse. Everything else heals, or may: a refused or reset
+// connection, a server starting or shutting down, too many connections, a
+// timeout.
+func refused(err error) bool {
+	var pce *pgconn.ParseConfigError
+	if errors.As(err, &pce) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "3D000", // invalid_catalog_name: no such database
+		"28000", // invalid_authorization_specification: no such role, or pg_hba.conf refuses
+		"28P01", // invalid_password
+		"42501": // insufficient_privilege: the role lacks REPLICATION (or a grant)
+		return true
+	}
+	return false
+}
+
+// connect opens a replication connection whose socket gives up on a peer
+// that stops answering: keepalive probes find an idle dead path, and
+// TCP_USER_TIMEOUT one with unacknowledged writes, each within about
+// ReceiveTimeout, so no read or write on the connection blocks for longer.
+func (r *Replicator) connect(ctx context.Context) (*pgconn.PgConn, error) {
+	cfg, err := pgconn.ParseConfig(replicationConnString(r.cfg.ConnString))
+	if err != nil {
+		return nil, err
+	}
+	timeout := r.cfg.ReceiveTimeout
+	probe := max(timeout/4, time.Second)
+	d := &net.Dialer{
+		Timeout:         timeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: probe, Interval: probe, Count: 3},
+		Control: func(network, address string, c syscall.RawConn) error {
+			if !strings.HasPrefix(network, "tcp") {
+				return nil
+			}
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(timeout.Milliseconds()))
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	cfg.DialFunc = d.DialContext
+	return pgconn.ConnectConfig(ctx, cfg)
+}
+
+// registerEdge records the edge and the slot it follows, so that the origin
+// can tell which slots belong to live edges.
+func registerEdge(ctx context.Context, conn *pgconn.PgConn, edge, slot string) error {
+	q := fmt.Sprintf(`INSERT INTO edge (name, slot_name) VALUES ('%s', '%s')
+		ON CONFLICT (name) DO UPDATE SET slot_name = EXCLUDED.slot_name, last_seen = now()`, edge, slot)
+	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {
+		return fmt.Errorf("register edge: %w", err)
+	}
+	return nil
+}
+
+// replicationConnString adds replication=database to a connection string in
+// URL or keyword/value form.
+func replicationConnString(s string) string {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		u, err := url.Parse(s)
+		if err == nil {
+			q := u.Query()
+			q.Set("replication", "database")
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return s + " replication=database"
+}
