@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/narthex-cache/narthex/narinfo"
 )
 
 // Defaults for the zero values of Config fields.
 const (
 	// DefaultStoreDir is Nix's store directory.
-	DefaultStoreDir = "/nix/store"
+	DefaultStoreDir = narinfo.NixStoreDir
 	// DefaultPriority is what Nix's own caches announce; lower is preferred.
 	DefaultPriority = 40
 	// DefaultHitCacheControl lets a CDN (and Guix) keep a narinfo for an
@@ -84,9 +86,10 @@ func (c Config) withDefaults() Config {
 // work, as a *ConfigError.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	if err := narinfo.CheckStoreDir(c.StoreDir); err != nil {
+		return &ConfigError{"StoreDir", fmt.Sprintf("%q", c.StoreDir), err.Error()}
+	}
 	switch {
-	case !strings.HasPrefix(c.StoreDir, "/") || strings.HasSuffix(c.StoreDir, "/") || strings.ContainsAny(c.StoreDir, "\r\n"):
-		return &ConfigError{"StoreDir", fmt.Sprintf("%q", c.StoreDir), "must be an absolute path without a trailing slash"}
 	case c.Priority < 0:
 		return &ConfigError{"Priority", c.Priority, "must not be negative"}
 	case c.MaxLag < 0:

@@ -14,6 +14,8 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"StoreDir", Config{StoreDir: "nix/store"}},
 		{"StoreDir", Config{StoreDir: "/nix/store/"}},
+		{"StoreDir", Config{StoreDir: "/"}},
+		{"StoreDir", Config{StoreDir: "/nix/my store"}},
 		{"Priority", Config{Priority: -1}},
 		{"MaxLag", Config{MaxLag: -time.Second}},
 		{"HitCacheControl", Config{HitCacheControl: "max-age=1\r\nX: y"}},

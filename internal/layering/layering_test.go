@@ -51,7 +51,7 @@ func listModule(t *testing.T) map[string]pkg {
 var roles = []string{"origin", "edge", "gc", "loadtest", "cmd/narthex"}
 
 // testOnly are the packages that exist for tests.
-var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering"}
+var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "replica/replicatest"}
 
 // rules says, for a package (or every package under a prefix ending in
 // "/"), which packages it must never depend on, directly or not.
@@ -116,7 +116,7 @@ func TestPackageDocs(t *testing.T) {
 // that is gone, or that no longer exists under that name, checks nothing.
 func TestRulesNameRealPackages(t *testing.T) {
 	pkgs := listModule(t)
-	planned := []string{"gc", "replica"} // in DESIGN.md, not yet written
+	planned := []string{"gc"} // in DESIGN.md, not yet written
 	for _, r := range rules {
 		if _, ok := pkgs[r.pkg]; !ok && !slices.Contains(planned, r.pkg) {
 			t.Errorf("rule for %s: no such package", r.pkg)
