@@ -137,15 +137,16 @@ func runLookup(ctx context.Context, args []string) error {
 }
 
 func runCeiling(ctx context.Context, args []string) error {
-	f := newFlags("loadtest ceiling", "Serves every request with the same narinfo-sized body (200, text/x-nix-narinfo):\nthe upper bound of any fasthttp handler on this machine. With --sink, serves as an empty\ncache that takes every upload and keeps nothing (PUT 200, other GET/HEAD 404 but\nnix-cache-info): the same bound for uploads. Runs until SIGINT/SIGTERM or --duration,\nthen prints how many requests it served.")
+	f := newFlags("loadtest ceiling", "Serves every request with the same narinfo-sized body (200, text/x-nix-narinfo, the\nedge's hit headers): the upper bound of any fasthttp handler configured as the edge's on\nthis machine. With --miss, answers every request as the edge answers a miss (404, its\nheaders and body): the same bound for misses. With --sink, serves as an empty\ncache that takes every upload and keeps nothing (PUT 200, other GET/HEAD 404 but\nnix-cache-info): the same bound for uploads. Runs until SIGINT/SIGTERM or --duration,\nthen prints how many requests it served.")
 	listen := f.String("listen", "127.0.0.1:8090", "loopback address to serve HTTP on")
 	sink := f.Bool("sink", false, "take uploads instead of answering lookups")
+	miss := f.Bool("miss", false, "answer every request 404 as the edge answers a miss")
 	duration := f.Duration("duration", 0, "stop after this long (0: at SIGINT/SIGTERM; at most 1h)")
 	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink})
+	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink, Miss: *miss})
 	if err != nil {
 		return err
 	}
