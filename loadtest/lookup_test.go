@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -195,5 +196,30 @@ func TestLookup_NoServer(t *testing.T) {
 	_, err := loadtest.Lookup(t.Context(), loadtest.LookupConfig{URLs: []string{url}, Keys: 1, Duration: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Errorf("err = %v, want a connection error", err)
+	}
+}
+
+// With the server's pid, a run reports the CPU time the server used and its
+// share per answer. The ceiling runs in this process, so the time measured
+// is the test's own, generator included: enough to see that it is read and
+// divided.
+func TestLookup_ServerCPU(t *testing.T) {
+	ceiling := startCeiling(t)
+	results, err := loadtest.Lookup(t.Context(), loadtest.LookupConfig{
+		URLs: []string{ceiling}, Keys: 10, Seed: 1, HitRatio: 1, Connections: 4, Duration: 2 * time.Minute, Requests: 20000,
+		ServerPIDs: []int{os.Getpid()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results[0]
+	if r.Answered != 20000 || r.ServerCPU <= 0 || r.CPUPerRequest != r.ServerCPU/time.Duration(r.Answered) {
+		t.Errorf("answered %d, server CPU %v, per request %v", r.Answered, r.ServerCPU, r.CPUPerRequest)
+	}
+	_, err = loadtest.Lookup(t.Context(), loadtest.LookupConfig{
+		URLs: []string{ceiling, ceiling}, Keys: 10, Duration: time.Second, ServerPIDs: []int{os.Getpid()},
+	})
+	if err == nil {
+		t.Error("one pid for two URLs accepted")
 	}
 }

@@ -263,7 +263,7 @@ func (r *soakRun) soak(ctx context.Context, keys *keySet, survivorURL *url.URL, 
 		mcfg := LookupConfig{URLs: []string{res.Survivor.URL}, Keys: cfg.Keys, Seed: cfg.Seed, HitRatio: cfg.HitRatio,
 			Connections: cfg.LookupConnections, Duration: cfg.MeasureFor}
 		mcfg.setDefaults()
-		m, err := lookupOne(checkCtx, mcfg, keys, survivorURL)
+		m, err := lookupOne(checkCtx, mcfg, keys, survivorURL, 0)
 		if err != nil {
 			fail(fmt.Errorf("soak: measure the survivor: %w", err))
 			return
@@ -281,7 +281,7 @@ func (r *soakRun) soak(ctx context.Context, keys *keySet, survivorURL *url.URL, 
 		lcfg := LookupConfig{URLs: []string{res.Survivor.URL}, Keys: cfg.Keys, Seed: cfg.Seed, HitRatio: cfg.HitRatio,
 			Connections: cfg.LookupConnections, Duration: time.Until(r.end), Rate: res.LookupRate, Timeout: soakAnswerTimeout}
 		lcfg.setDefaults()
-		l, err := lookupOne(checkCtx, lcfg, keys, survivorURL)
+		l, err := lookupOne(checkCtx, lcfg, keys, survivorURL, 0)
 		if err != nil {
 			fail(fmt.Errorf("soak: lookups: %w", err))
 			return

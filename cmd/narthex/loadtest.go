@@ -119,13 +119,18 @@ func runLookup(ctx context.Context, args []string) error {
 	requests := f.Int64("requests", 0, "most requests per URL (0: as many as the duration allows)")
 	rate := floatFlag(f, "rate", 0, "requests per second in total on a fixed timeline (0: closed loop)")
 	timeout := f.Duration("timeout", loadtest.DefaultRequestTimeout, "how long past the run's end an answer may take")
+	pids := f.String("server-pid", "", "comma-separated process ids, one per --url (0: none), whose CPU time per answer is reported,\nwith their descendants' (nginx: give the master's)")
 	asJSON := f.Bool("json", false, "print one JSON object instead of tables")
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	serverPIDs, err := pidList(*pids)
+	if err != nil {
+		return err
+	}
 	results, err := loadtest.Lookup(ctx, loadtest.LookupConfig{
 		URLs: list(*urls), Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist), ZipfExponent: *zipfS,
-		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout,
+		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout, ServerPIDs: serverPIDs,
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
@@ -134,6 +139,19 @@ func runLookup(ctx context.Context, args []string) error {
 		}
 	}
 	return err
+}
+
+// pidList parses --server-pid.
+func pidList(s string) ([]int, error) {
+	var pids []int
+	for _, p := range list(s) {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("--server-pid: %w", err)
+		}
+		pids = append(pids, n)
+	}
+	return pids, nil
 }
 
 func runCeiling(ctx context.Context, args []string) error {
