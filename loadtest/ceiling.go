@@ -189,7 +189,11 @@ func (c *Ceiling) Run(ctx context.Context) (*CeilingResult, error) {
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
-	return &CeilingResult{Addr: c.Addr(), BodyBytes: len(c.cfg.Body), Requests: c.requests.Load(), Elapsed: time.Since(start)}, nil
+	body := len(c.cfg.Body)
+	if c.cfg.Miss {
+		body = len(edgeNotFound)
+	}
+	return &CeilingResult{Addr: c.Addr(), BodyBytes: body, Requests: c.requests.Load(), Elapsed: time.Since(start)}, nil
 }
 
 // WriteTable writes the result as a table.

@@ -15,9 +15,13 @@ func WriteLookupTables(w io.Writer, results []*LookupResult) error {
 		tables = append(tables, r.table())
 	}
 	if len(results) > 1 {
-		t := newTable("summary", append([]string{"url", "req/s"}, append(slices.Clone(latencyHeader), "errors")...)...)
+		t := newTable("summary", append([]string{"url", "req/s", "server CPU/req"}, append(slices.Clone(latencyHeader), "errors")...)...)
 		for _, r := range results {
-			t.add(append(append([]string{r.URL, fmtRate(r.Throughput)}, r.Latency.cells()...), fmtInt(r.Errors))...)
+			cpu := "–"
+			if r.ServerCPU > 0 {
+				cpu = fmtDuration(r.CPUPerRequest)
+			}
+			t.add(append(append([]string{r.URL, fmtRate(r.Throughput), cpu}, r.Latency.cells()...), fmtInt(r.Errors))...)
 		}
 		tables = append(tables, t)
 	}

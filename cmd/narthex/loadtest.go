@@ -20,7 +20,8 @@ const loadtestUsage = `usage: narthex loadtest <mode> [flags]
 Modes (every one targets loopback only and prints a table, or JSON with --json):
   populate   write a synthetic cache of --count paths into the origin database
   lookup     narinfo GETs against one or more servers (edges, nginx, ceiling)
-  ceiling    a bare fasthttp server answering every request with a narinfo
+  wrk        the same narinfo GETs sent by wrk, the C load generator, as a second opinion
+  ceiling    a bare fasthttp server answering every request with a narinfo (or a miss)
   lag        commit paths at the origin and time their arrival on edges
   bootstrap  time a fresh edge from start to ready; its memory and replica size
   ingest     synthetic uploads through the origin's PUT API
@@ -32,6 +33,7 @@ Run "narthex loadtest <mode> -h" for a mode's flags.
 var loadtestModes = map[string]command{
 	"populate":  runPopulate,
 	"lookup":    runLookup,
+	"wrk":       runWrk,
 	"ceiling":   runCeiling,
 	"lag":       runLag,
 	"bootstrap": runBootstrap,
@@ -134,6 +136,39 @@ func runLookup(ctx context.Context, args []string) error {
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
+		if rerr := report(*asJSON, map[string]any{"results": results}, table); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+func runWrk(ctx context.Context, args []string) error {
+	f := newFlags("loadtest wrk", "Runs wrk (-t --threads -c --connections -d --duration) against each --url in turn with a\nlist of request paths drawn as lookup draws its keys (--keys, --seed, --hit-ratio, --dist).\nwrk does not tell which answers were right: non-2xx answers are counted and compared with\nthe share of misses in the list. With --server-pid, reports each server's CPU time per answer.")
+	urls := f.String("url", "", "comma-separated base URLs, http:// on loopback, without a path prefix (required)")
+	keys := f.Int("keys", 0, "number of paths populate created (required)")
+	seed := f.Int64("seed", 1, "seed populate used")
+	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of requests for existing paths, 0 to 1")
+	dist := f.String("dist", string(loadtest.DistUniform), "key distribution: uniform or zipf")
+	conns := f.Int("connections", 64, "wrk's -c")
+	threads := f.Int("threads", 1, "wrk's -t")
+	duration := f.Duration("duration", 10*time.Second, "wrk's -d, whole seconds (at most 1h)")
+	exe := f.String("wrk", "wrk", "the wrk executable")
+	pids := f.String("server-pid", "", "comma-separated process ids, one per --url (0: none), whose CPU time per answer is reported,\nwith their descendants' (nginx: give the master's)")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	serverPIDs, err := pidList(*pids)
+	if err != nil {
+		return err
+	}
+	results, err := loadtest.Wrk(ctx, loadtest.WrkConfig{
+		URLs: list(*urls), ServerPIDs: serverPIDs, Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist),
+		Connections: *conns, Threads: *threads, Duration: *duration, Executable: *exe,
+	})
+	if len(results) > 0 {
+		table := func(w io.Writer) error { return loadtest.WriteWrkTable(w, results) }
 		if rerr := report(*asJSON, map[string]any{"results": results}, table); rerr != nil && err == nil {
 			err = rerr
 		}
