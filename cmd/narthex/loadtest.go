@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   bootstrap  time a fresh edge from start to ready; its memory and replica size
   ingest     synthetic uploads through the origin's PUT API
   soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
+  report     write BENCHMARKS.md from the results folder of loadtest/bench.sh
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
 `
@@ -39,6 +42,7 @@ var loadtestModes = map[string]command{
 	"bootstrap": runBootstrap,
 	"ingest":    runIngest,
 	"soak":      runSoak,
+	"report":    runReport,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -174,6 +178,35 @@ func runWrk(ctx context.Context, args []string) error {
 		}
 	}
 	return err
+}
+
+func runReport(_ context.Context, args []string) error {
+	f := newFlags("loadtest report", "Writes BENCHMARKS.md from the results folder of loadtest/bench.sh (facts.json,\nlookups.jsonl and the JSON it names, commands.txt; sections.md and targets.md when the run\nwent past the lookups). Sections the run did not make are carried over from the file\nbeing replaced, marked with the date of their run.")
+	results := f.String("results", "", "results folder of a bench.sh run (required)")
+	out := f.String("out", "BENCHMARKS.md", "file to write; its sections the run did not make are kept")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *results == "" {
+		return errors.New("--results is required")
+	}
+	r, err := loadtest.ReadBenchResults(*results)
+	if err != nil {
+		return err
+	}
+	previous, err := os.ReadFile(*out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var b bytes.Buffer
+	if err := loadtest.WriteBenchmarks(&b, r, previous); err != nil {
+		return err
+	}
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, *out)
 }
 
 // pidList parses --server-pid.
