@@ -24,7 +24,7 @@ var (
 	benchGenerator = map[string]string{"lookup": "`narthex loadtest lookup`", "wrk": "`wrk -t1` (`narthex loadtest wrk`)"}
 	// the ceiling each scenario is bounded by; mixed has none.
 	ceilingOf = map[string]string{"hits": "ceiling", "misses": "ceiling-miss"}
-	// sectionHeading matches the headings of the sections this report does
+	// carriedHeading matches the headings of the sections this report does
 	// not write but carries over from the previous file.
 	carriedHeading = regexp.MustCompile(`^## ([2-9]\.|Warnings)`)
 	runDate        = regexp.MustCompile(`on (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)`)
@@ -94,7 +94,7 @@ func (r *BenchResults) writeTargets(b *bytes.Buffer, more, previous []byte, carr
 	b.WriteString("| target | this run | met |\n|---|---|---|\n")
 	for _, set := range r.Facts.Sets {
 		for _, sc := range []string{"hits", "misses"} {
-			r.targetRow(b, set.Name, sc, "server CPU per answer ≤ 0.75× nginx's", "nginx", cpuPerReq, func(e, p float64) bool { return e <= targetCPUShare*p }, mdMicros)
+			r.targetRow(b, set.Name, sc, "server CPU per answer ≤ 0.75× nginx's", "nginx", cpuPerReq, func(e, p float64) bool { return e <= targetCPUShare*p }, mdDur)
 			r.targetRow(b, set.Name, sc, "throughput ≥ 1.0× nginx", "nginx", throughput, func(e, p float64) bool { return e >= targetNginxShare*p }, mdRate)
 			r.targetRow(b, set.Name, sc, "throughput ≥ 0.95× the ceiling", ceilingOf[sc], throughput, func(e, p float64) bool { return e >= targetCeilingShare*p }, mdRate)
 		}
@@ -233,8 +233,7 @@ func mdDur(ns float64) string {
 	return s
 }
 
-func mdMicros(ns float64) string { return mdDur(ns) }
-func mdRate(v float64) string    { return fmt.Sprintf("%.0f", v) }
+func mdRate(v float64) string { return fmt.Sprintf("%.0f", v) }
 
 func mdRatio(a, b float64) string {
 	if b == 0 {
