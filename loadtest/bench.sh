@@ -836,8 +836,6 @@ each() {
 	local IFS=,
 	echo "${out[*]}" | sed 's/,/, /g'
 }
-# run_ratios SCENARIO MODE PEER: edge ÷ PEER throughput of each repetition
-# (the two ran in the same lookup command), comma-separated.
 # med FILE FILTER FIELD: the median of FIELD over the rows matching FILTER.
 med() {
 	jq -s "def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
