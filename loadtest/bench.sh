@@ -390,18 +390,21 @@ grep -qx ready "$LOGS/dev.log" || die "narthex dev not ready after 120 s"
 
 # ---------------------------------------------------------------- subscriber
 
-free_port SUB_PORT
-log "starting the native subscriber's PostgreSQL on $SUB_PORT"
-mkdir -p "$T/sub/run"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$T/sub"
-record setup-sub-initdb $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync
-as_pg $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$LOGS/subscriber-initdb.log" 2>&1 ||
-	die "initdb: $(tail -n 5 "$LOGS/subscriber-initdb.log")"
-SUB_OPTS="-c listen_addresses=127.0.0.1 -c port=$SUB_PORT -c unix_socket_directories=$T/sub/run"
-record setup-sub-start $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w
-SUB_STARTED=1
-as_pg $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w -t 60 >"$LOGS/subscriber-ctl.log" 2>&1 ||
-	die "subscriber start: $(tail -n 5 "$T/sub/postgres.log")"
+# The native subscriber is only a peer of the sections after the lookups.
+if [ $LOOKUPS_ONLY = 0 ]; then
+	free_port SUB_PORT
+	log "starting the native subscriber's PostgreSQL on $SUB_PORT"
+	mkdir -p "$T/sub/run"
+	[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$T/sub"
+	record setup-sub-initdb $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync
+	as_pg $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$LOGS/subscriber-initdb.log" 2>&1 ||
+		die "initdb: $(tail -n 5 "$LOGS/subscriber-initdb.log")"
+	SUB_OPTS="-c listen_addresses=127.0.0.1 -c port=$SUB_PORT -c unix_socket_directories=$T/sub/run"
+	record setup-sub-start $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w
+	SUB_STARTED=1
+	as_pg $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w -t 60 >"$LOGS/subscriber-ctl.log" 2>&1 ||
+		die "subscriber start: $(tail -n 5 "$T/sub/postgres.log")"
+fi
 
 # ---------------------------------------------------------------- populate
 

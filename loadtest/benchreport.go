@@ -45,8 +45,8 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 	oldDate := carriedDate(previous)
 	carried := len(more) == 0 && len(previous) > 0
 	fmt.Fprintf(&b, "# narthex benchmarks\n\nWritten by `narthex loadtest report` from the results of `%s`, run on %s;\n", f.Command, f.Date)
-	b.WriteString("rerun it to refresh this file, do not edit it by hand. Every figure is the **median of\n")
-	fmt.Fprintf(&b, "%d run(s)**, measured in one run of the script on one machine, everything on loopback.\n", f.Reps)
+	b.WriteString("rerun it to refresh this file, do not edit it by hand. Every lookup figure is the\n")
+	fmt.Fprintf(&b, "**median of %d run(s)**, measured in one run of the script on one machine, everything on\nloopback; the later sections say how often theirs ran.\n", f.Reps)
 	b.WriteString("The commands under each table reproduce its figures once the servers are set up as\nin [Setup](#setup); `$T` is the run's temporary folder.")
 	if carried {
 		fmt.Fprintf(&b, " Sections 2 to 7 were not re-run: they are\ncarried over from the run of %s, and say so.", oldDate)
