@@ -1040,7 +1040,7 @@ VmRSS (and VmHWM, the peak) of the three edges of the run, read from
 | lag edge | $ORIGIN_NARINFOS | once ready | $(fbytes "$LAG_EDGE_RSS0") | $(fbytes "$LAG_EDGE_HWM0") |
 | lag edge | $LAG_EDGE_NARINFOS | after the lag runs | $(fbytes "$LAG_EDGE_RSS") | $(fbytes "$LAG_EDGE_HWM") |
 | lag edge | $LAG_EDGE_NARINFOS | after ${BIG_DUR} each of hits, misses, mixed (64 connections) | $(fbytes "$BIG_RSS") | $(fbytes "$BIG_HWM") |
-| lookup edge | $LOOKUP_KEYS | after the $(( ${#LOOKUP_RSS_TRACE[@]} - 1 )) closed-loop lookup runs of section 1 and the open-loop runs | $(fbytes "$LOOKUP_EDGE_RSS") | $(fbytes "$LOOKUP_EDGE_HWM") |
+| lookup edge | $LOOKUP_KEYS | after the lookup runs of section 1 (closed loop, sequential, open loop) and the profiles | $(fbytes "$LOOKUP_EDGE_RSS") | $(fbytes "$LOOKUP_EDGE_HWM") |
 
 The lag edge's RSS after its hits, misses and mixed runs: $(trace "${BIG_RSS_TRACE[@]}")
 ($(IFS=';'; echo "${BIG_TP[*]}" | sed 's/;/; /g'); keys: $BIG_KEYS paths of seed $BIG_SEED).
@@ -1049,8 +1049,8 @@ $(fbytes "$BIG_GO_INUSE"), live objects $(fbytes "$BIG_GO_ALLOC")), so about
 $(awk -v r="$BIG_RSS" -v s="$BIG_GO_SYS" 'BEGIN { if (s == "" || r == "") print "–"; else printf "%.0f MiB", (r - s) / 1048576 }') was memory outside the Go runtime (cgo allocations such as Pebble's block cache, and mapped files).
 
 The lookup edge's RSS before the first lookup run and after each of the
-closed-loop runs of section 1 (every repetition's hits, misses, mixed × 1 and
-64 connections, in order): $(trace "${LOOKUP_RSS_TRACE[@]}").
+64-connection runs of section 1 (every repetition's sets, scenarios and load
+generators, in order): $(trace "${LOOKUP_RSS_TRACE[@]}").
 
 Commands:
 
