@@ -2,15 +2,19 @@
 # bench.sh: the side-by-side benchmark of narthex and its peers on this
 # machine, written to BENCHMARKS.md.
 #
-#   bash loadtest/bench.sh [--quick] [--out FILE] [--keep-tmp]
+#   bash loadtest/bench.sh [--quick] [--lookups-only] [--out FILE] [--keep-tmp]
 #
 # One run, on loopback only, in a temporary folder removed at the end:
 #
 #   1. lookups: a separate `narthex edge` process vs nginx serving the same
-#      narinfos as static files vs the bare fasthttp ceiling, on a cache of
-#      100,000 paths; hits, misses and mixed; 1 connection (latency) and 64
-#      connections closed loop (throughput); then an open loop at half of
-#      each server's maximum (hits) for p99 under load.
+#      narinfos as static files vs the bare fasthttp ceilings (hit and miss),
+#      on a cache of 100,000 paths: a hot set of 3,000 keys and the uniform
+#      set of all of them; hits, misses and mixed; 64 connections closed
+#      loop with two load generators (`narthex loadtest lookup` and wrk),
+#      the server's CPU time per answer beside throughput; 1 connection
+#      (latency); then an open loop at half of each server's maximum (hits,
+#      misses) for p99 under load. --lookups-only stops after this part and
+#      keeps the other sections of the report from the file it replaces.
 #   2. bootstrap of 1,000,000 narinfos (100,000 with --quick): a fresh edge
 #      (`loadtest bootstrap`) vs a native PostgreSQL subscriber's initial
 #      table copy (CREATE SUBSCRIPTION ... WITH (copy_data = true)).
@@ -29,15 +33,15 @@
 #   7. profiles: CPU and allocations of the lookup edge under hits and
 #      misses, and the lookup handler in process (go test -bench ./edge).
 #
-# Every cell is repeated 3 times (1 with --quick) and reported as the median;
-# the soak runs once.
-# Bash rather than a Go program: the work is starting and stopping other
-# programs (narthex, nginx, PostgreSQL, Nix) and reading the load tool's
-# --json, which is the load tool's stable interface; a Go program would be
-# built against loadtest's Go API, which is changing under it.
+# Every cell is repeated 3 times (1 with --quick, but the lookups: 3 runs
+# of 2 s) and reported as the median; the soak runs once. The script only
+# orchestrates: it starts and stops the programs (narthex, nginx,
+# PostgreSQL, Nix) and keeps their --json in a results folder, from which
+# `narthex loadtest report` writes BENCHMARKS.md (the sections after the
+# lookups are still formatted here, into sections.md of that folder).
 #
 # Needs root (apt-get, and PostgreSQL runs as the postgres user). Installs
-# nginx, nix-bin, postgresql-15, jq, curl and iproute2 (ss) when missing. Each load command
+# nginx, wrk, nix-bin, postgresql-15, jq, curl and iproute2 (ss) when missing. Each load command
 # is bounded in time by its own flags; waits in this script are bounded too.
 
 set -Eeuo pipefail
@@ -47,12 +51,14 @@ usage() {
 }
 
 QUICK=0
+LOOKUPS_ONLY=0
 KEEP_TMP=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/BENCHMARKS.md
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
+	--lookups-only) LOOKUPS_ONLY=1 ;;
 	--keep-tmp) KEEP_TMP=1 ;;
 	--out) OUT=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -68,12 +74,14 @@ done
 
 # ---------------------------------------------------------------- settings
 
-LOOKUP_KEYS=100000 # paths of the lookup cache (seed 1)
+LOOKUP_KEYS=100000 # paths of the lookup cache (seed 1): the uniform set
+HOT_KEYS=3000      # the hot set: its first paths, fewer than any cache holds
 INGEST_PATHS=100   # closure size for nix copy
 INGEST_SIZE=65536  # bytes per path of the closure with payloads
 LAG_RATES="1000 500"
 if [ $QUICK = 1 ]; then
 	REPS=1
+	LOOKUP_REPS=3
 	LOOKUP_DUR=2s
 	WARM_DUR=1s
 	BOOT_PATHS=100000
@@ -83,6 +91,7 @@ if [ $QUICK = 1 ]; then
 	SOAK_KILL=30s
 else
 	REPS=3
+	LOOKUP_REPS=3
 	LOOKUP_DUR=5s
 	WARM_DUR=2s
 	BOOT_PATHS=1000000
@@ -92,7 +101,6 @@ else
 	SOAK_KILL=1m
 fi
 PGBIN=/usr/lib/postgresql/15/bin
-SERVERS="edge nginx ceiling"
 RSS_TARGET=$((256 << 20)) # 256 MB, taken as MiB
 
 # ---------------------------------------------------------------- helpers
@@ -122,6 +130,8 @@ command -v jq >/dev/null || apt_install jq
 command -v curl >/dev/null || apt_install curl
 command -v ss >/dev/null || apt_install iproute2
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+command -v wrk >/dev/null || apt_install wrk
+command -v prlimit >/dev/null || apt_install util-linux
 command -v nix >/dev/null || apt_install nix-bin
 [ -x $PGBIN/postgres ] || apt_install postgresql-15
 command -v psql >/dev/null || apt_install postgresql-client-15
@@ -193,7 +203,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	for name in ceiling nginx edge_lookup edge_lag; do
+	for name in ceiling ceiling_miss nginx edge_lookup edge_lag; do
 		stop_bg "$name"
 	done
 	if [ $SUB_STARTED = 1 ]; then
@@ -289,6 +299,29 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 LOADS=()
 note_load() { LOADS+=("$1: $(loadavg)"); }
 
+# write_report: the facts of the run into facts.json, then
+# `narthex loadtest report` writes $OUT from the results folder, keeping
+# the sections of the file it replaces that this run did not make.
+write_report() {
+	local runtime=$((($(date +%s%N) - START_NS) / 1000000000)) loads
+	log "writing $OUT"
+	loads=$(printf '%s\n' "${LOADS[@]}" | jq -R . | jq -s .)
+	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")" \
+		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --arg memory "$FACT_MEM" \
+		--arg os "$FACT_OS" --arg kernel "$FACT_KERNEL" --arg go "$FACT_GO" --arg nginx "$FACT_NGINX" \
+		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
+		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
+		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
+		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory: $memory, os: $os, kernel: $kernel, go: $go,
+		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
+		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
+		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}]}' >"$RES/facts.json"
+	[ -f "$OUT" ] && cp "$OUT" "$T/BENCHMARKS.md"
+	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
+	mv "$T/BENCHMARKS.md" "$OUT"
+	log "done in $((runtime / 60)) min $((runtime % 60)) s: $OUT"
+}
+
 origin_sql() { psql "$ORIGIN_DB" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 sub_sql() {
 	local db=$1
@@ -332,7 +365,7 @@ FACT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | grep -cv '^??' || t
 
 log "building narthex"
 BIN=$T/narthex
-record build go build -o "$BIN" ./cmd/narthex
+record setup-build go build -o "$BIN" ./cmd/narthex
 (cd "$REPO" && go build -o "$BIN" ./cmd/narthex) >"$LOGS/build.log" 2>&1 || {
 	cat "$LOGS/build.log" >&2
 	die "go build"
@@ -346,7 +379,7 @@ DEV=$T/dev
 ORIGIN_URL=http://127.0.0.1:$ORIGIN_PORT
 ORIGIN_DB="postgres://postgres@127.0.0.1:$PG_PORT/narthex?sslmode=disable"
 log "starting narthex dev (PostgreSQL + origin, no edge) on $ORIGIN_URL, PostgreSQL on $PG_PORT"
-record dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
+record setup-dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
 start_bg dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
 for _ in $(seq 1200); do
 	grep -qx ready "$LOGS/dev.log" && break
@@ -357,121 +390,169 @@ grep -qx ready "$LOGS/dev.log" || die "narthex dev not ready after 120 s"
 
 # ---------------------------------------------------------------- subscriber
 
-free_port SUB_PORT
-log "starting the native subscriber's PostgreSQL on $SUB_PORT"
-mkdir -p "$T/sub/run"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$T/sub"
-record sub-initdb $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync
-as_pg $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$LOGS/subscriber-initdb.log" 2>&1 ||
-	die "initdb: $(tail -n 5 "$LOGS/subscriber-initdb.log")"
-SUB_OPTS="-c listen_addresses=127.0.0.1 -c port=$SUB_PORT -c unix_socket_directories=$T/sub/run"
-record sub-start $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w
-SUB_STARTED=1
-as_pg $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w -t 60 >"$LOGS/subscriber-ctl.log" 2>&1 ||
-	die "subscriber start: $(tail -n 5 "$T/sub/postgres.log")"
+# The native subscriber is only a peer of the sections after the lookups.
+if [ $LOOKUPS_ONLY = 0 ]; then
+	free_port SUB_PORT
+	log "starting the native subscriber's PostgreSQL on $SUB_PORT"
+	mkdir -p "$T/sub/run"
+	[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$T/sub"
+	record setup-sub-initdb $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync
+	as_pg $PGBIN/initdb -D "$T/sub/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$LOGS/subscriber-initdb.log" 2>&1 ||
+		die "initdb: $(tail -n 5 "$LOGS/subscriber-initdb.log")"
+	SUB_OPTS="-c listen_addresses=127.0.0.1 -c port=$SUB_PORT -c unix_socket_directories=$T/sub/run"
+	record setup-sub-start $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w
+	SUB_STARTED=1
+	as_pg $PGBIN/pg_ctl -D "$T/sub/data" -l "$T/sub/postgres.log" -o "$SUB_OPTS" start -w -t 60 >"$LOGS/subscriber-ctl.log" 2>&1 ||
+		die "subscriber start: $(tail -n 5 "$T/sub/postgres.log")"
+fi
 
 # ---------------------------------------------------------------- populate
 
 log "populating $LOOKUP_KEYS paths (seed 1) with a static copy for nginx"
 STATIC=$T/static
-run populate "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$LOOKUP_KEYS" --seed 1 --static-dir "$STATIC" --timeout 30m --json
-POP1_S=$(jq '.elapsed_ns / 1e9' "$RES/populate.json")
+run setup-populate "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$LOOKUP_KEYS" --seed 1 --static-dir "$STATIC" --timeout 30m --json
+POP1_S=$(jq '.elapsed_ns / 1e9' "$RES/setup-populate.json")
 
 # ---------------------------------------------------------------- lookups
 
 free_port EDGE_PORT
 free_port NGINX_PORT
 free_port CEIL_PORT
+free_port CEIL_MISS_PORT
 free_port EDGE_PPROF_PORT
-declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [nginx]=http://127.0.0.1:$NGINX_PORT [ceiling]=http://127.0.0.1:$CEIL_PORT)
-URLMAP=$(jq -n --arg e "${URL[edge]}" --arg n "${URL[nginx]}" --arg c "${URL[ceiling]}" '{($e): "edge", ($n): "nginx", ($c): "ceiling"}')
+declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [nginx]=http://127.0.0.1:$NGINX_PORT
+	[ceiling]=http://127.0.0.1:$CEIL_PORT [ceiling-miss]=http://127.0.0.1:$CEIL_MISS_PORT)
 
-log "starting the edge (${URL[edge]}), nginx (${URL[nginx]}) and the ceiling (${URL[ceiling]})"
-record edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
+# nginx may open as many files as the hard limit of this shell allows (up
+# to 300,000); its open_file_cache holds that less the connections.
+NGINX_NOFILE=$(ulimit -Hn)
+[ "$NGINX_NOFILE" = unlimited ] || [ "$NGINX_NOFILE" -gt 300000 ] && NGINX_NOFILE=300000
+NGINX_CACHE_MAX=$((NGINX_NOFILE - 4200))
+[ "$NGINX_CACHE_MAX" -gt 250000 ] && NGINX_CACHE_MAX=250000
+
+log "starting the edge (${URL[edge]}), nginx (${URL[nginx]}) and the ceilings (${URL[ceiling]}, ${URL[ceiling-miss]})"
+record setup-edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
 start_bg edge_lookup "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
 mkdir -p "$T/nginx"
-sed -e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@ROOT@|$STATIC|g" \
-	"$REPO/loadtest/bench/nginx.conf" >"$T/nginx/nginx.conf"
-record_raw nginx-conf "sed -e \"s|@DIR@|$T/nginx|g\" -e \"s|@LISTEN@|127.0.0.1:$NGINX_PORT|g\" -e \"s|@ROOT@|$STATIC|g\" loadtest/bench/nginx.conf > $T/nginx/nginx.conf"
-record nginx "$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;'
-start_bg nginx "$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;'
-record ceiling "$BIN" loadtest ceiling --listen "127.0.0.1:$CEIL_PORT" --duration 1h
+NGINX_SED=(-e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@ROOT@|$STATIC|g"
+	-e "s|@NOFILE@|$NGINX_NOFILE|g" -e "s|@CACHE_MAX@|$NGINX_CACHE_MAX|g")
+sed "${NGINX_SED[@]}" "$REPO/loadtest/bench/nginx.conf" >"$T/nginx/nginx.conf"
+record setup-nginx-conf sed "${NGINX_SED[@]}" loadtest/bench/nginx.conf
+record_raw setup-nginx-conf "$(cmd_of setup-nginx-conf) > $T/nginx/nginx.conf"
+record setup-nginx prlimit --nofile="$NGINX_NOFILE" "$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;'
+start_bg nginx prlimit --nofile="$NGINX_NOFILE" "$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;'
+record setup-ceiling "$BIN" loadtest ceiling --listen "127.0.0.1:$CEIL_PORT" --duration 1h
 start_bg ceiling "$BIN" loadtest ceiling --listen "127.0.0.1:$CEIL_PORT" --duration 1h
+record setup-ceiling-miss "$BIN" loadtest ceiling --miss --listen "127.0.0.1:$CEIL_MISS_PORT" --duration 1h
+start_bg ceiling_miss "$BIN" loadtest ceiling --miss --listen "127.0.0.1:$CEIL_MISS_PORT" --duration 1h
 wait_http "${URL[edge]}/readyz" 600 edge_lookup
 wait_http "${URL[nginx]}/nix-cache-info" 30 nginx
 wait_http "${URL[ceiling]}/nix-cache-info" 30 ceiling
+for _ in $(seq 100); do [ -s "$T/nginx/nginx.pid" ] && break; sleep 0.1; done
+# The processes whose CPU time is measured: nginx's master (with its
+# workers), the others themselves.
+declare -A PID=([edge]=${PIDS[edge_lookup]} [nginx]=$(cat "$T/nginx/nginx.pid") [ceiling]=${PIDS[ceiling]}
+	[ceiling-miss]=${PIDS[ceiling_miss]})
 
-# The servers in a rotating order: repetition r starts with server r.
-order() {
-	local r=$1 s=($SERVERS) out=()
-	for i in 0 1 2; do out+=("${s[$(((r - 1 + i) % 3))]}"); done
+# rotate R NAME...: the names in a rotating order, repetition R starting
+# with the R-th.
+rotate() {
+	local r=$1 out=() i
+	shift
+	local s=("$@")
+	for ((i = 0; i < ${#s[@]}; i++)); do out+=("${s[$(((r - 1 + i) % ${#s[@]}))]}"); done
 	echo "${out[@]}"
 }
+# urls_of / pids_of NAME...: their URLs and pids, comma-separated.
 urls_of() {
-	local u=()
+	local u=() s
 	for s in "$@"; do u+=("${URL[$s]}"); done
 	local IFS=,
 	echo "${u[*]}"
 }
-
-# lookup_row ID SCENARIO MODE REP: appends the results of run ID.
-lookup_rows() {
-	jq -c --arg sc "$2" --arg mode "$3" --argjson rep "$4" --argjson map "$URLMAP" '.results[] | {
-		scenario: $sc, mode: $mode, rep: $rep, server: $map[.url], rate, connections,
-		throughput, requests, errors, transport: .transport_errors, late, statuses,
-		p50: .latency.p50_ns, p90: .latency.p90_ns, p99: .latency.p99_ns,
-		p999: .latency.p999_ns, max: .latency.max_ns}' "$RES/$1.json" >>"$RES/lookups.jsonl"
+pids_of() {
+	local p=() s
+	for s in "$@"; do p+=("${PID[$s]}"); done
+	local IFS=,
+	echo "${p[*]}"
+}
+# manifest ID SET SCENARIO MODE GENERATOR REP SERVER...: one line of
+# lookups.jsonl, which the report reads.
+manifest() {
+	local id=$1 set=$2 sc=$3 mode=$4 gen=$5 rep=$6
+	shift 6
+	jq -nc --arg id "$id" --arg set "$set" --arg sc "$sc" --arg mode "$mode" --arg gen "$gen" --argjson rep "$rep" \
+		--arg file "$id.json" '{id: $id, set: $set, scenario: $sc, mode: $mode, generator: $gen, rep: $rep,
+		servers: $ARGS.positional, file: $file}' --args "$@" >>"$RES/lookups.jsonl"
 }
 
-log "warming up the three servers ($WARM_DUR each)"
-run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of $SERVERS)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
+log "warming up the servers ($WARM_DUR each)"
+run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of edge nginx ceiling ceiling-miss)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
 
 note_load "lookups"
 : >"$RES/lookups.jsonl"
 read -r rss _ < <(mem "${PIDS[edge_lookup]}")
 LOOKUP_RSS_TRACE=("$rss") # the edge's RSS before the first run and after each
 declare -A HIT_RATIO=([hits]=1 [misses]=0 [mixed]=0.5)
-declare -A CONNS=([seq]=1 [c64]=64)
-for rep in $(seq "$REPS"); do
+declare -A SERVERS_OF=([hits]="edge nginx ceiling" [misses]="edge nginx ceiling-miss" [mixed]="edge nginx")
+declare -A SET_KEYS=([hot]=$HOT_KEYS [uniform]=$LOOKUP_KEYS)
+for rep in $(seq "$LOOKUP_REPS"); do
+	for set in hot uniform; do
+		for sc in hits misses mixed; do
+			servers=$(rotate "$rep" ${SERVERS_OF[$sc]})
+			for gen in lookup wrk; do
+				id=$gen-$set-$sc-c64-$rep
+				log "$gen, $set set, $sc, 64 connections, repetition $rep/$LOOKUP_REPS ($servers)"
+				run "$id" "$BIN" loadtest "$gen" --url "$(urls_of $servers)" --server-pid "$(pids_of $servers)" \
+					--keys "${SET_KEYS[$set]}" --seed 1 --hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --duration "$LOOKUP_DUR" --json
+				manifest "$id" "$set" "$sc" c64 "$gen" "$rep" $servers
+				read -r rss _ < <(mem "${PIDS[edge_lookup]}")
+				LOOKUP_RSS_TRACE+=("$rss")
+			done
+		done
+	done
 	for sc in hits misses mixed; do
-		for mode in seq c64; do
-			id=lookup-$sc-$mode-$rep
-			log "lookup $sc, ${CONNS[$mode]} connection(s), repetition $rep/$REPS ($(order "$rep"))"
-			run "$id" "$BIN" loadtest lookup --url "$(urls_of $(order "$rep"))" --keys "$LOOKUP_KEYS" --seed 1 \
-				--hit-ratio "${HIT_RATIO[$sc]}" --connections "${CONNS[$mode]}" --duration "$LOOKUP_DUR" --json
-			lookup_rows "$id" "$sc" "$mode" "$rep"
-			read -r rss _ < <(mem "${PIDS[edge_lookup]}")
-			LOOKUP_RSS_TRACE+=("$rss")
+		servers=$(rotate "$rep" ${SERVERS_OF[$sc]})
+		id=lookup-uniform-$sc-seq-$rep
+		log "lookup, uniform set, $sc, 1 connection, repetition $rep/$LOOKUP_REPS ($servers)"
+		run "$id" "$BIN" loadtest lookup --url "$(urls_of $servers)" --server-pid "$(pids_of $servers)" \
+			--keys "$LOOKUP_KEYS" --seed 1 --hit-ratio "${HIT_RATIO[$sc]}" --connections 1 --duration "$LOOKUP_DUR" --json
+		manifest "$id" uniform "$sc" seq lookup "$rep" $servers
+	done
+done
+
+# median_tp ID_GLOB SERVER: the median closed-loop throughput of SERVER
+# over the runs whose ids match.
+median_tp() {
+	local files v=()
+	files=$(jq -r --arg g "$1" 'select(.id | test($g)) | .file' "$RES/lookups.jsonl")
+	for f in $files; do
+		v+=("$(jq --arg u "${URL[$2]}" '.results[] | select(.url == $u) | .throughput' "$RES/$f")")
+	done
+	printf '%s\n' "${v[@]}" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+
+log "open loop at half of each server's closed-loop maximum (uniform set)"
+for rep in $(seq "$LOOKUP_REPS"); do
+	for sc in hits misses; do
+		for s in $(rotate "$rep" ${SERVERS_OF[$sc]}); do
+			half=$(median_tp "^lookup-uniform-$sc-c64-" "$s" | awk '{printf "%d", $1 / 2}')
+			id=lookup-uniform-$sc-open-$s-$rep
+			run "$id" "$BIN" loadtest lookup --url "${URL[$s]}" --server-pid "${PID[$s]}" --keys "$LOOKUP_KEYS" --seed 1 \
+				--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --rate "$half" --duration "$LOOKUP_DUR" --json
+			manifest "$id" uniform "$sc" open lookup "$rep" "$s"
 		done
 	done
 done
 
-# med FILE FILTER FIELD: the median of FIELD over the rows matching FILTER.
-med() {
-	jq -s "def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-		[.[] | select($2) | .$3 | select(. != null)] | median" "$1"
-}
-# vals FILE FILTER FIELD: every value, in repetition order, space-separated.
-vals() { jq -s -r "[.[] | select($2) | .$3] | map(tostring) | join(\" \")" "$1"; }
-lk() { med "$RES/lookups.jsonl" ".scenario == \"$1\" and .mode == \"$2\" and .server == \"$3\"" "$4"; }
-
-log "open loop at half of each server's closed-loop maximum (hits)"
-declare -A OPEN_RATE=()
-for s in $SERVERS; do
-	OPEN_RATE[$s]=$(jq -n "$(lk hits c64 "$s" throughput) / 2 | floor")
-done
-: >"$RES/open.jsonl"
-for rep in $(seq "$REPS"); do
-	for s in $(order "$rep"); do
-		id=open-$s-$rep
-		run "$id" "$BIN" loadtest lookup --url "${URL[$s]}" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 1 \
-			--connections 64 --rate "${OPEN_RATE[$s]}" --duration "$LOOKUP_DUR" --json
-		jq -c --argjson rep "$rep" --argjson map "$URLMAP" '.results[] | {rep: $rep, server: $map[.url], rate,
-			throughput, errors, late, requests, p50: .latency.p50_ns, p90: .latency.p90_ns, p99: .latency.p99_ns,
-			p999: .latency.p999_ns, max: .latency.max_ns}' "$RES/$id.json" >>"$RES/open.jsonl"
-	done
-done
+if [ $LOOKUPS_ONLY = 1 ]; then
+	log "stopping the lookup servers"
+	for name in ceiling ceiling_miss nginx edge_lookup; do stop_bg "$name"; done
+	forget_edge bench_lookup
+	note_load "end"
+	write_report
+	exit 0
+fi
 
 # Profiles of the lookup edge: CPU over a closed-loop run of hits, then of
 # misses, and what the edge allocated during each (the difference of its
@@ -502,6 +583,7 @@ record_raw edge-bench "go test -run '^\$' -bench 'BenchmarkServer_Narinfo$' -ben
 read -r LOOKUP_EDGE_RSS LOOKUP_EDGE_HWM < <(mem "${PIDS[edge_lookup]}")
 log "stopping the lookup servers"
 stop_bg ceiling
+stop_bg ceiling_miss
 stop_bg nginx
 stop_bg edge_lookup
 forget_edge bench_lookup
@@ -512,8 +594,8 @@ cp "$LOGS/edge_lookup.log" "$RES/edge_lookup.log"
 have=$(origin_sql -c "SELECT count(*) FROM narinfo")
 if [ "$have" -lt "$BOOT_PATHS" ]; then
 	log "populating $((BOOT_PATHS - have)) more paths (seed 2) for $BOOT_PATHS in all"
-	run populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$((BOOT_PATHS - have))" --seed 2 --timeout 30m --json
-	POP2_S=$(jq '.elapsed_ns / 1e9' "$RES/populate2.json")
+	run setup-populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$((BOOT_PATHS - have))" --seed 2 --timeout 30m --json
+	POP2_S=$(jq '.elapsed_ns / 1e9' "$RES/setup-populate2.json")
 fi
 ORIGIN_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 # Hint bits and the visibility map set now, so that the first bootstrap
@@ -731,9 +813,6 @@ note_load "end"
 
 # ---------------------------------------------------------------- report
 
-log "writing $OUT"
-END_NS=$(date +%s%N)
-RUNTIME_S=$(((END_NS - START_NS) / 1000000000))
 
 # Formatting: fns NS (duration), frate N (req/s), fbytes N, ratio A B.
 fns() {
@@ -760,56 +839,18 @@ each() {
 	local IFS=,
 	echo "${out[*]}" | sed 's/,/, /g'
 }
-# run_ratios SCENARIO MODE PEER: edge ÷ PEER throughput of each repetition
-# (the two ran in the same lookup command), comma-separated.
-run_ratios() {
-	local e p out=() i
-	read -r -a e <<<"$(vals "$RES/lookups.jsonl" ".scenario == \"$1\" and .mode == \"$2\" and .server == \"edge\"" throughput)"
-	read -r -a p <<<"$(vals "$RES/lookups.jsonl" ".scenario == \"$1\" and .mode == \"$2\" and .server == \"$3\"" throughput)"
-	for i in "${!e[@]}"; do out+=("$(ratio "${e[$i]}" "${p[$i]:-}")"); done
-	local IFS=,
-	echo "${out[*]}" | sed 's/,/, /g'
+# med FILE FILTER FIELD: the median of FIELD over the rows matching FILTER.
+med() {
+	jq -s "def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		[.[] | select($2) | .$3 | select(. != null)] | median" "$1"
 }
+# vals FILE FILTER FIELD: every value, in repetition order, space-separated.
+vals() { jq -s -r "[.[] | select($2) | .$3] | map(tostring) | join(\" \")" "$1"; }
 
-{
-	cat <<EOF
-# narthex benchmarks
-
-Written by \`bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")\` on $FACT_DATE; rerun it to
-refresh this file, do not edit it by hand. Every figure is the **median of
-$REPS run(s)**$([ $QUICK = 1 ] && echo ' (a `--quick` run: one repetition and a 100,000-path bootstrap; it checks the script, not the targets)'),
-measured in one run of the script on one machine, everything on loopback. The
-commands under each table reproduce its figures once the servers are set up as
-in [Setup](#setup); \`\$T\` is the run's temporary folder.
-
-## Machine
-
-| | |
-|---|---|
-| CPUs (nproc) | $FACT_NPROC |
-| CPU model | $FACT_CPU |
-| memory | $FACT_MEM |
-| OS, kernel | $FACT_OS, $FACT_KERNEL |
-| Go | $FACT_GO |
-| nginx | $FACT_NGINX |
-| PostgreSQL | $FACT_PG |
-| Nix | $FACT_NIX |
-| narthex | commit $FACT_GIT, $FACT_DIRTY tracked file(s) modified in the working tree when built |
-| date | $FACT_DATE |
-| script runtime | $((RUNTIME_S / 60)) min $((RUNTIME_S % 60)) s |
-| load average (1/5/15 min) | $(IFS=';'; echo "${LOADS[*]}" | sed 's/;/; /g') |
-
-The machine is shared and noisy: other work ran beside this benchmark (see the
-load averages), and every load generator runs on the same $FACT_NPROC cores as the
-server it measures. Read small differences as noise.
-
-EOF
-
+# The targets of the sections after the lookups, as rows of the Targets
+# table, and those sections: `narthex loadtest report` puts them in place.
 	# ---- targets
-	H_E=$(lk hits c64 edge throughput) H_N=$(lk hits c64 nginx throughput) H_C=$(lk hits c64 ceiling throughput)
-	M_E=$(lk misses c64 edge throughput) M_N=$(lk misses c64 nginx throughput) M_C=$(lk misses c64 ceiling throughput)
-	C9() { awk -v c="$1" 'BEGIN { print 0.9 * c }'; }
-	OPEN_E_P99=$(med "$RES/open.jsonl" '.server == "edge"' p99)
 	L1_E_P50=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' p50)
 	L1_E_P99=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' p99)
 	L1_S_P50=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' p50)
@@ -843,21 +884,7 @@ EOF
 		for v; do cmp "$v" '<=' "$lim" || return 1; done
 	}
 
-	echo "## Targets"
-	echo
-	echo "The project's targets, and whether this run met them."
-	echo
-	echo "| target | this run | met |"
-	echo "|---|---|---|"
-	echo "| hit throughput ≥ 1.0× nginx | edge $(frate "$H_E") req/s, nginx $(frate "$H_N") req/s: $(ratio "$H_E" "$H_N") | $(yes_no cmp "$H_E" '>=' "$H_N") |"
-	echo "| hit throughput ≥ 0.9× the ceiling | ceiling $(frate "$H_C") req/s: $(ratio "$H_E" "$H_C") | $(yes_no cmp "$H_E" '>=' "$(C9 "$H_C")") |"
-	echo "| miss throughput ≥ 1.0× nginx | edge $(frate "$M_E") req/s, nginx $(frate "$M_N") req/s: $(ratio "$M_E" "$M_N") | $(yes_no cmp "$M_E" '>=' "$M_N") |"
-	echo "| miss throughput ≥ 0.9× the ceiling | ceiling $(frate "$M_C") req/s: $(ratio "$M_E" "$M_C") | $(yes_no cmp "$M_E" '>=' "$(C9 "$M_C")") |"
-	for sc in hits misses mixed; do
-		a=$(lk $sc seq edge p50) b=$(lk $sc seq nginx p50)
-		echo "| sequential p50 below nginx's ($sc, 1 connection) | edge $(fns "$a"), nginx $(fns "$b") | $(yes_no cmp "$a" '<' "$b") |"
-	done
-	echo "| p99 ≤ 1 ms at half of the maximum throughput (hits, open loop) | edge p99 $(fns "$OPEN_E_P99") at $(frate "${OPEN_RATE[edge]}") req/s | $(yes_no cmp "$OPEN_E_P99" '<=' 1000000) |"
+{
 	echo "| replication visibility p50 ≤ 5 ms at 1,000 commits/s | edge p50 $(fns "$L1_E_P50") (origin achieved $(frate "$L1_RATE") commits/s) | $(yes_no cmp "$L1_E_P50" '<=' 5000000) |"
 	echo "| replication visibility p99 ≤ 50 ms at 1,000 commits/s | edge p99 $(fns "$L1_E_P99") | $(yes_no cmp "$L1_E_P99" '<=' 50000000) |"
 	echo "| replication no worse than the native subscriber (1,000 commits/s) | p50 edge $(fns "$L1_E_P50") vs native $(fns "$L1_S_P50"); p99 edge $(fns "$L1_E_P99") vs native $(fns "$L1_S_P99") | $(yes_no both "cmp '$L1_E_P50' '<=' '$L1_S_P50'" "cmp '$L1_E_P99' '<=' '$L1_S_P99'") |"
@@ -867,101 +894,9 @@ EOF
 	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` (100 paths of $((INGEST_SIZE >> 10)) KiB) | origin $(fns "$I_O"), file:// $(fns "$I_F"): $(ratio "$I_O" "$I_F") | $(yes_no cmp "$I_O" '<=' "$(awk -v f="$I_F" 'BEGIN { print 1.5 * f }')") |"
 	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` (100 tiny paths) | origin $(fns "$I_TO"), file:// $(fns "$I_TF"): $(ratio "$I_TO" "$I_TF"); a sink that costs nothing: $(ratio "$I_TS" "$I_TF") | $(yes_no cmp "$I_TO" '<=' "$(awk -v f="$I_TF" 'BEGIN { print 1.5 * f }')") |"
 	echo "| soak: zero failed lookups, zero lost/torn transactions, memory flat (10 minutes, see [6](#6-soak)) | $(soak_summary) | $(full soak_passed) |"
-	echo
-	echo "Ratios are edge ÷ peer for throughput and time ÷ time otherwise. The RSS target is read"
-	echo "as 256 MiB and judged on every measurement of an edge holding the big cache: once"
-	echo "bootstrapped, and serving lookups; each as current RSS and peak (VmHWM)."
-	echo
+} >"$RES/targets.md"
 
-	# ---- lookups
-	cat <<EOF
-## 1. Lookups: edge vs nginx vs the fasthttp ceiling
-
-A cache of $LOOKUP_KEYS paths (seed 1) written into the origin database and, as
-\`<hash>.narinfo\` files, into a folder nginx serves
-(\`loadtest populate --static-dir\`, $(printf '%.0f' "$POP1_S") s). Three servers, each a process of
-its own: a \`narthex edge\` with the replica bootstrapped from the origin, nginx
-with [loadtest/bench/nginx.conf](loadtest/bench/nginx.conf) (2 workers, open_file_cache
-of 10,000, no access log), and \`narthex loadtest ceiling\`, a bare fasthttp
-server that answers every request 200 with the same 800-byte narinfo. Keys are
-uniform over the $LOOKUP_KEYS hits and as many miss keys that nobody creates.
-Each run is ${LOOKUP_DUR} per server; the servers take turns within a run, and
-each repetition starts with a different one.
-
-**The ceiling answers 200 to everything**, so its misses are "errors" to the
-load tool; it is there to bound throughput and latency, not correctness.
-Compare its throughput and latency only.
-
-### Throughput, 64 connections, closed loop
-
-| scenario | edge req/s | nginx req/s | ceiling req/s | edge ÷ nginx | edge ÷ ceiling | edge ÷ nginx, each run | edge ÷ ceiling, each run | edge p50 / p99 | nginx p50 / p99 | ceiling p50 / p99 | wrong answers edge / nginx |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-EOF
-	for sc in hits misses mixed; do
-		e=$(lk $sc c64 edge throughput) n=$(lk $sc c64 nginx throughput) c=$(lk $sc c64 ceiling throughput)
-		ee=$(vals "$RES/lookups.jsonl" ".scenario == \"$sc\" and .mode == \"c64\" and .server == \"edge\"" errors | tr ' ' '+' | bc)
-		ne=$(vals "$RES/lookups.jsonl" ".scenario == \"$sc\" and .mode == \"c64\" and .server == \"nginx\"" errors | tr ' ' '+' | bc)
-		echo "| $sc (hit ratio ${HIT_RATIO[$sc]}) | $(frate "$e") | $(frate "$n") | $(frate "$c") | $(ratio "$e" "$n") | $(ratio "$e" "$c") | $(run_ratios $sc c64 nginx) | $(run_ratios $sc c64 ceiling) | $(fns "$(lk $sc c64 edge p50)") / $(fns "$(lk $sc c64 edge p99)") | $(fns "$(lk $sc c64 nginx p50)") / $(fns "$(lk $sc c64 nginx p99)") | $(fns "$(lk $sc c64 ceiling p50)") / $(fns "$(lk $sc c64 ceiling p99)") | $ee / $ne |"
-	done
-	echo
-	echo "Commands (repetition 1; the others rotate the order of \`--url\`):"
-	echo
-	echo '```sh'
-	for sc in hits misses mixed; do cmd_of "lookup-$sc-c64-1"; done
-	echo '```'
-	echo
-	cat <<EOF
-### Latency, 1 connection, sequential
-
-| scenario | edge p50 / p99 / p99.9 | nginx p50 / p99 / p99.9 | ceiling p50 / p99 / p99.9 | edge p50 ÷ nginx p50 | edge req/s | nginx req/s | ceiling req/s |
-|---|---|---|---|---|---|---|---|
-EOF
-	for sc in hits misses mixed; do
-		row="| $sc |"
-		for s in $SERVERS; do
-			row+=" $(fns "$(lk $sc seq $s p50)") / $(fns "$(lk $sc seq $s p99)") / $(fns "$(lk $sc seq $s p999)") |"
-		done
-		row+=" $(ratio "$(lk $sc seq edge p50)" "$(lk $sc seq nginx p50)") |"
-		for s in $SERVERS; do row+=" $(frate "$(lk $sc seq $s throughput)") |"; done
-		echo "$row"
-	done
-	echo
-	echo "Commands (repetition 1):"
-	echo
-	echo '```sh'
-	for sc in hits misses mixed; do cmd_of "lookup-$sc-seq-1"; done
-	echo '```'
-	echo
-	cat <<EOF
-### Latency at half of the maximum throughput (hits, open loop)
-
-Each server gets half of its own median closed-loop hit throughput above, on a
-fixed schedule over 64 connections; latency counts from each request's intended
-send time, so a server that falls behind shows it.
-
-| server | rate (req/s) | achieved req/s | p50 | p90 | p99 | p99.9 | max | p99, each run | sends > 1 ms late | wrong answers |
-|---|---|---|---|---|---|---|---|---|---|---|
-EOF
-	for s in $SERVERS; do
-		f=".server == \"$s\""
-		errs=$(vals "$RES/open.jsonl" "$f" errors | tr ' ' '+' | bc)
-		echo "| $s | ${OPEN_RATE[$s]} | $(frate "$(med "$RES/open.jsonl" "$f" throughput)") | $(fns "$(med "$RES/open.jsonl" "$f" p50)") | $(fns "$(med "$RES/open.jsonl" "$f" p90)") | $(fns "$(med "$RES/open.jsonl" "$f" p99)") | $(fns "$(med "$RES/open.jsonl" "$f" p999)") | $(fns "$(med "$RES/open.jsonl" "$f" max)") | $(each "$RES/open.jsonl" "$f" p99) | $(frate "$(med "$RES/open.jsonl" "$f" late)") | $errs |"
-	done
-	echo
-	ceil_p99=$(med "$RES/open.jsonl" '.server == "ceiling"' p99)
-	if cmp "$ceil_p99" '>' 1000000; then
-		echo "Even the ceiling, which does nothing but answer, has a p99 above 1 ms here ($(fns "$ceil_p99")): at these"
-		echo "rates the load generator and the server share the $FACT_NPROC cores, so this p99 says as much about"
-		echo "the machine as about the server; the edge's figure is still reported against the target as is."
-		echo
-	fi
-	echo "Commands (repetition 1):"
-	echo
-	echo '```sh'
-	for s in $SERVERS; do cmd_of "open-$s-1"; done
-	echo '```'
-	echo
-
+{
 	# ---- bootstrap
 	cat <<EOF
 ## 2. Bootstrap of $ORIGIN_NARINFOS narinfos: edge vs native subscriber
@@ -1105,7 +1040,7 @@ VmRSS (and VmHWM, the peak) of the three edges of the run, read from
 | lag edge | $ORIGIN_NARINFOS | once ready | $(fbytes "$LAG_EDGE_RSS0") | $(fbytes "$LAG_EDGE_HWM0") |
 | lag edge | $LAG_EDGE_NARINFOS | after the lag runs | $(fbytes "$LAG_EDGE_RSS") | $(fbytes "$LAG_EDGE_HWM") |
 | lag edge | $LAG_EDGE_NARINFOS | after ${BIG_DUR} each of hits, misses, mixed (64 connections) | $(fbytes "$BIG_RSS") | $(fbytes "$BIG_HWM") |
-| lookup edge | $LOOKUP_KEYS | after the $(( ${#LOOKUP_RSS_TRACE[@]} - 1 )) closed-loop lookup runs of section 1 and the open-loop runs | $(fbytes "$LOOKUP_EDGE_RSS") | $(fbytes "$LOOKUP_EDGE_HWM") |
+| lookup edge | $LOOKUP_KEYS | after the lookup runs of section 1 (closed loop, sequential, open loop) and the profiles | $(fbytes "$LOOKUP_EDGE_RSS") | $(fbytes "$LOOKUP_EDGE_HWM") |
 
 The lag edge's RSS after its hits, misses and mixed runs: $(trace "${BIG_RSS_TRACE[@]}")
 ($(IFS=';'; echo "${BIG_TP[*]}" | sed 's/;/; /g'); keys: $BIG_KEYS paths of seed $BIG_SEED).
@@ -1114,8 +1049,8 @@ $(fbytes "$BIG_GO_INUSE"), live objects $(fbytes "$BIG_GO_ALLOC")), so about
 $(awk -v r="$BIG_RSS" -v s="$BIG_GO_SYS" 'BEGIN { if (s == "" || r == "") print "–"; else printf "%.0f MiB", (r - s) / 1048576 }') was memory outside the Go runtime (cgo allocations such as Pebble's block cache, and mapped files).
 
 The lookup edge's RSS before the first lookup run and after each of the
-closed-loop runs of section 1 (every repetition's hits, misses, mixed × 1 and
-64 connections, in order): $(trace "${LOOKUP_RSS_TRACE[@]}").
+64-connection runs of section 1 (every repetition's sets, scenarios and load
+generators, in order): $(trace "${LOOKUP_RSS_TRACE[@]}").
 
 Commands:
 
@@ -1329,47 +1264,5 @@ EOF
 	done
 	[ $found = 1 ] || { echo "None: the lookup edge, the lag edge and \`narthex dev\` (origin) logged nothing at WARN or ERROR."; echo; }
 
-	# ---- setup
-	cat <<EOF
-## Setup
-
-What the script ran to set up the servers (ports are this run's, picked free at
-start; \`\$T\` is the run's temporary folder; the edges run as processes of their
-own, not inside \`narthex dev\`):
-
-\`\`\`sh
-$(cmd_of build)
-$(cmd_of dev)   # PostgreSQL 15 + origin, no edge
-$(cmd_of populate)
-$(cmd_of edge)
-$(cmd_of nginx-conf)
-$(cmd_of nginx)
-$(cmd_of ceiling)
-# the native subscriber's cluster, as the postgres user:
-$(cmd_of sub-initdb)
-$(cmd_of sub-start)
-$(cmd_of populate2)
-\`\`\`
-
-<details><summary>Every command of the run, in order</summary>
-
-\`\`\`sh
-$(cut -f2 "$RES/commands.txt")
-\`\`\`
-
-</details>
-
-<details><summary>Every lookup run (throughput req/s, p50, p99, wrong answers)</summary>
-
-| scenario | connections | repetition | server | req/s | p50 | p99 | wrong answers |
-|---|---|---|---|---|---|---|---|
-$(jq -r '[.scenario, .connections, .rep, .server, (.throughput | floor), .p50, .p99, .errors] | @tsv' "$RES/lookups.jsonl" |
-		while IFS=$'\t' read -r sc c rep s tp p50 p99 err; do
-			echo "| $sc | $c | $rep | $s | $tp | $(fns "$p50") | $(fns "$p99") | $err |"
-		done)
-
-</details>
-EOF
-} >"$T/BENCHMARKS.md"
-mv "$T/BENCHMARKS.md" "$OUT"
-log "done in $((RUNTIME_S / 60)) min $((RUNTIME_S % 60)) s: $OUT"
+} >"$RES/sections.md"
+write_report

@@ -1,19 +1,14 @@
 package loadtest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,13 +22,6 @@ const DefaultBootstrapEdge = "loadtest_bootstrap"
 
 // DefaultBootstrapTimeout bounds the wait for the edge to become ready.
 const DefaultBootstrapTimeout = 30 * time.Minute
-
-// readyPoll spaces the /readyz probes.
-const readyPoll = 5 * time.Millisecond
-
-// stopTimeout is how long the edge may take to stop after SIGINT before it
-// is killed.
-const stopTimeout = 15 * time.Second
 
 var edgeNamePattern = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
 
@@ -156,29 +144,6 @@ func (c *BootstrapConfig) setDefaults() error {
 	return nil
 }
 
-// childEdge is a `narthex edge` process.
-type childEdge struct {
-	name    string
-	cmd     *exec.Cmd
-	started time.Time
-	addr    string
-	replica string
-	log     string // its stdout and stderr
-	exited  chan struct{}
-	waitErr error
-	stopped bool
-}
-
-// edgeSpec is how to run one `narthex edge`.
-type edgeSpec struct {
-	executable  string
-	databaseURL string // passed in the environment, not on the command line
-	name        string
-	replica     string // its replica folder
-	addr        string // its loopback listen address
-	log         string // the file its stdout and stderr are appended to
-}
-
 func startBootstrapEdge(cfg BootstrapConfig, dir string) (*childEdge, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
@@ -188,132 +153,6 @@ func startBootstrapEdge(cfg BootstrapConfig, dir string) (*childEdge, error) {
 		executable: cfg.Executable, databaseURL: cfg.DatabaseURL, name: cfg.EdgeName,
 		replica: filepath.Join(dir, "replica"), addr: addr, log: filepath.Join(dir, "edge.log"),
 	})
-}
-
-// startEdge starts an edge process; it dies with this one.
-func startEdge(s edgeSpec) (*childEdge, error) {
-	e := &childEdge{name: s.name, addr: s.addr, replica: s.replica, log: s.log, exited: make(chan struct{})}
-	logFile, err := os.OpenFile(s.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("edge %s: %w", s.name, err)
-	}
-	defer logFile.Close()
-	e.cmd = exec.Command(s.executable, "edge", "--name", s.name, "--replica-dir", s.replica, "--listen", s.addr)
-	e.cmd.Env = append(os.Environ(), "NARTHEX_DATABASE_URL="+s.databaseURL, "NARTHEX_DATABASE_URL_FILE=")
-	e.cmd.Stdout, e.cmd.Stderr = logFile, logFile
-	// The edge dies with this process, whatever ends it.
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	e.started = time.Now()
-	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("edge %s: start: %w", s.name, err)
-	}
-	go func() {
-		e.waitErr = e.cmd.Wait()
-		close(e.exited)
-	}()
-	return e, nil
-}
-
-// waitReady polls /readyz until it answers 200 and returns the time since
-// the process started.
-func (e *childEdge) waitReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
-	deadline := time.Now().Add(timeout)
-	conn := newHTTPConn(e.addr, deadline)
-	defer conn.close()
-	req := plainGet(e.addr, "/readyz")
-	for {
-		if status, err := conn.do(req); err == nil && status == 200 {
-			return time.Since(e.started), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-e.exited:
-			return 0, fmt.Errorf("edge %s exited before it was ready (%v):\n%s", e.name, e.waitErr, e.logTail())
-		case <-time.After(readyPoll):
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("edge %s was not ready after %v:\n%s", e.name, timeout, e.logTail())
-		}
-	}
-}
-
-// stop sends SIGINT and waits for the edge to exit, killing it after
-// stopTimeout. It may be called again.
-func (e *childEdge) stop() error {
-	if e.stopped {
-		return nil
-	}
-	e.stopped = true
-	e.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-e.exited:
-	case <-time.After(stopTimeout):
-		e.cmd.Process.Kill()
-		<-e.exited
-		return fmt.Errorf("edge %s did not stop within %v of SIGINT and was killed", e.name, stopTimeout)
-	}
-	return nil
-}
-
-// kill ends the edge with SIGKILL and waits for it to exit.
-func (e *childEdge) kill() {
-	e.stopped = true
-	e.cmd.Process.Kill()
-	<-e.exited
-}
-
-// logTail returns the last lines of the edge's output.
-func (e *childEdge) logTail() string {
-	b, _ := os.ReadFile(e.log)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return "  " + strings.Join(lines[max(0, len(lines)-20):], "\n  ")
-}
-
-// freeLoopbackAddr returns a 127.0.0.1 address with a port free just now.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// processMemory reads VmRSS and VmHWM of a process, in bytes.
-func processMemory(pid int) (rss, peak int64, err error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0, fmt.Errorf("edge memory: %w", err)
-	}
-	defer f.Close()
-	return parseProcStatus(f)
-}
-
-// parseProcStatus reads VmRSS and VmHWM (in kB) from /proc/<pid>/status.
-func parseProcStatus(r io.Reader) (rss, peak int64, err error) {
-	sc := bufio.NewScanner(r)
-	found := 0
-	for sc.Scan() {
-		key, value, ok := bytes.Cut(sc.Bytes(), []byte(":"))
-		if !ok || (string(key) != "VmRSS" && string(key) != "VmHWM") {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(string(value)), " kB"), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("process status: %s: %w", key, err)
-		}
-		if string(key) == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
-		found++
-	}
-	if found != 2 {
-		return 0, 0, errors.New("VmRSS or VmHWM missing from the process status")
-	}
-	return rss, peak, sc.Err()
 }
 
 // diskUsage is the space the files under dir take on disk (allocated

@@ -12,7 +12,17 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-var typeNarinfo = []byte("text/x-nix-narinfo")
+// What an edge answers, by default, to a narinfo lookup: the ceilings send
+// the same headers and, for a miss, the same body, so that only the work
+// behind the answer differs.
+var (
+	typeNarinfo      = []byte("text/x-nix-narinfo")
+	typeText         = []byte("text/plain; charset=utf-8")
+	headerCacheCtl   = []byte("Cache-Control")
+	edgeHitCacheCtl  = []byte("public, max-age=3600")
+	edgeMissCacheCtl = []byte("public, max-age=60")
+	edgeNotFound     = []byte("not found\n")
+)
 
 // CeilingConfig describes a ceiling server.
 type CeilingConfig struct {
@@ -23,6 +33,10 @@ type CeilingConfig struct {
 	Duration time.Duration
 	// Body is the answer to every request. Default: TypicalBody().
 	Body []byte
+	// Miss makes the server answer every request as an edge answers a
+	// narinfo it does not have (404, its headers and body): the bound for
+	// misses, as the default is for hits.
+	Miss bool
 	// Sink makes the server an empty binary cache that takes every upload
 	// and keeps nothing: nix-cache-info is served, every other GET or HEAD
 	// is a 404, and every PUT a 200 once its body (up to MaxSinkBody) is
@@ -38,10 +52,12 @@ var (
 	sinkNotFound  = []byte("not found\n")
 )
 
-// Ceiling is a fasthttp server that answers every request 200 with the
-// same narinfo, doing nothing else: the most any fasthttp handler can
-// serve on this machine, the upper bound to compare an edge with. As a
-// sink (CeilingConfig.Sink) it is the same bound for uploads.
+// Ceiling is a fasthttp server, configured as an edge's, that answers every
+// request 200 with the same narinfo and the edge's hit headers, doing
+// nothing else: the most any such handler can serve on this machine, the
+// upper bound to compare an edge's hits with. With CeilingConfig.Miss it
+// answers every request as an edge's miss, the bound for misses; as a sink
+// (CeilingConfig.Sink) it is the same bound for uploads.
 type Ceiling struct {
 	cfg      CeilingConfig
 	ln       net.Listener
@@ -65,6 +81,9 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 	if err := CheckListen(cfg.Listen); err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
+	if cfg.Sink && cfg.Miss {
+		return nil, errors.New("ceiling: Sink and Miss exclude each other")
+	}
 	if cfg.Body == nil {
 		cfg.Body = TypicalBody()
 	}
@@ -74,12 +93,17 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 	}
 	c := &Ceiling{cfg: cfg, ln: ln}
 	handler, maxBody := c.handle, 4<<10
-	if cfg.Sink {
+	switch {
+	case cfg.Sink:
 		handler, maxBody = c.sink, MaxSinkBody
+	case cfg.Miss:
+		handler = c.miss
 	}
+	// The settings of edge.Server's fasthttp.Server, its name included, so
+	// that the answers are the same bytes.
 	c.srv = &fasthttp.Server{
 		Handler:                       handler,
-		Name:                          "narthex-ceiling",
+		Name:                          "narthex",
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultDate:                 true,
@@ -114,7 +138,16 @@ func (c *Ceiling) Addr() string { return c.ln.Addr().String() }
 func (c *Ceiling) handle(ctx *fasthttp.RequestCtx) {
 	c.requests.Add(1)
 	ctx.Response.Header.SetContentTypeBytes(typeNarinfo)
+	ctx.Response.Header.SetBytesKV(headerCacheCtl, edgeHitCacheCtl)
 	ctx.Response.SetBodyRaw(c.cfg.Body)
+}
+
+func (c *Ceiling) miss(ctx *fasthttp.RequestCtx) {
+	c.requests.Add(1)
+	ctx.SetStatusCode(fasthttp.StatusNotFound)
+	ctx.Response.Header.SetBytesKV(headerCacheCtl, edgeMissCacheCtl)
+	ctx.Response.Header.SetContentTypeBytes(typeText)
+	ctx.Response.SetBodyRaw(edgeNotFound)
 }
 
 func (c *Ceiling) sink(ctx *fasthttp.RequestCtx) {
@@ -156,7 +189,11 @@ func (c *Ceiling) Run(ctx context.Context) (*CeilingResult, error) {
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
-	return &CeilingResult{Addr: c.Addr(), BodyBytes: len(c.cfg.Body), Requests: c.requests.Load(), Elapsed: time.Since(start)}, nil
+	body := len(c.cfg.Body)
+	if c.cfg.Miss {
+		body = len(edgeNotFound)
+	}
+	return &CeilingResult{Addr: c.Addr(), BodyBytes: body, Requests: c.requests.Load(), Elapsed: time.Since(start)}, nil
 }
 
 // WriteTable writes the result as a table.

@@ -55,3 +55,48 @@ func TestCeiling_Sink(t *testing.T) {
 		t.Errorf("sink served %+v, want 6 requests", res)
 	}
 }
+
+// The hit and miss ceilings answer as an edge answers a hit and a miss with
+// its default settings: same status, headers and, for a miss, body.
+func TestCeiling_HitAndMiss(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		miss     bool
+		status   int
+		typ, cc  string
+		bodySize int
+	}{
+		{"hit", false, 200, "text/x-nix-narinfo", "public, max-age=3600", len(loadtest.TypicalBody())},
+		{"miss", true, 404, "text/plain; charset=utf-8", "public, max-age=60", len("not found\n")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0", Miss: tc.miss})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if _, err := c.Run(ctx); err != nil {
+					t.Errorf("ceiling: %v", err)
+				}
+			}()
+			t.Cleanup(func() { cancel(); <-done })
+			resp, err := http.Get("http://" + c.Addr() + "/0000000000000000000000000000000a.narinfo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			h := resp.Header
+			if resp.StatusCode != tc.status || h.Get("Content-Type") != tc.typ || h.Get("Cache-Control") != tc.cc ||
+				len(b) != tc.bodySize || h.Get("Server") != "narthex" || h.Get("Date") != "" {
+				t.Errorf("%d, %v, %d bytes; want %d, %s, %s, %d bytes", resp.StatusCode, h, len(b), tc.status, tc.typ, tc.cc, tc.bodySize)
+			}
+		})
+	}
+	if _, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0", Miss: true, Sink: true}); err == nil {
+		t.Error("a ceiling both sink and miss")
+	}
+}

@@ -2,13 +2,16 @@
 // scenarios: a synthetic cache written straight into the origin database
 // (Populate) and, optionally, as static files for a web server such as
 // nginx; narinfo lookups against edges and their peers in closed or open
-// loop with HDR latency histograms (Lookup); a bare fasthttp server that
-// bounds what any handler can serve (Ceiling); replication lag from commit
+// loop with HDR latency histograms (Lookup), and the same lookups sent by
+// wrk (Wrk), each with the server's CPU time per answer when its pid is
+// given; bare fasthttp servers that bound what any handler can serve for
+// hits and misses (Ceiling); replication lag from commit
 // at the origin to visibility on edges or a native subscriber (Lag); the
 // time and memory of an edge's bootstrap (Bootstrap); uploads through the
 // origin's PUT API (Ingest); and a soak of lookups, commits and an edge
 // killed again and again, checked for failed lookups, lost or torn
-// transactions and growing memory (Soak).
+// transactions and growing memory (Soak); and BENCHMARKS.md from the
+// results folder of loadtest/bench.sh (ReadBenchResults, WriteBenchmarks).
 //
 // Everything synthetic is derived from a seed: path i of a seed has the
 // hash Hash(seed, i) and the same body on every run, so populate and

@@ -53,7 +53,8 @@ func startOrigin(t *testing.T) (string, string, *pgxpool.Pool) {
 func TestIngest(t *testing.T) {
 	url, token, db := startOrigin(t)
 	res, err := loadtest.Ingest(t.Context(), loadtest.IngestConfig{
-		URL: url, Token: token, Count: 40, NarSize: 4096, Concurrency: 4, Duration: 15 * time.Second,
+		// Count ends the run; Duration only bounds it, generously for a busy machine.
+		URL: url, Token: token, Count: 40, NarSize: 4096, Concurrency: 4, Duration: 2 * time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func TestIngest(t *testing.T) {
 func TestIngest_Errors(t *testing.T) {
 	url, _, _ := startOrigin(t)
 	res, err := loadtest.Ingest(t.Context(), loadtest.IngestConfig{
-		URL: url, Token: "narthex_wrong", Count: 5, NarSize: 100, Concurrency: 2, Duration: 10 * time.Second,
+		URL: url, Token: "narthex_wrong", Count: 5, NarSize: 100, Concurrency: 2, Duration: 2 * time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -46,16 +46,26 @@ func TestLag(t *testing.T) {
 func testLag(t *testing.T, conns int) {
 	url := pgtest.NewOriginDatabase(t)
 	edge := dbEdge(t, url)
+	// 100 commits due at 200/s, over 0.5 s. The schedule may overrun by up
+	// to a minute (Duration) before a late commit is dropped, and the
+	// targets may take a minute (Grace) to show one, so that a machine many
+	// times slower than usual still makes and measures every commit: what
+	// is checked is that each one is made, seen and counted, not that the
+	// schedule was kept in wall time.
+	const commits = 100
 	res, err := loadtest.Lag(t.Context(), loadtest.LagConfig{
 		DatabaseURL: url, Edges: []string{edge}, SubscriberURL: url, Connections: conns,
-		Rate: 200, Duration: 500 * time.Millisecond, Grace: 2 * time.Second,
+		Rate: 200, Commits: commits, Duration: time.Minute, Grace: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Commits != 100 || res.Connections != conns || res.ProbeInterval != loadtest.DefaultProbeInterval {
-		t.Errorf("%d commits over %d connections, probe interval %v; want 100 (200/s for 0.5 s) over %d, %v",
-			res.Commits, res.Connections, res.ProbeInterval, conns, loadtest.DefaultProbeInterval)
+	if res.Scheduled != commits || res.Commits != commits || res.Connections != conns || res.ProbeInterval != loadtest.DefaultProbeInterval {
+		t.Errorf("%d of %d scheduled commits made over %d connections, probe interval %v; want all %d over %d, %v",
+			res.Commits, res.Scheduled, res.Connections, res.ProbeInterval, commits, conns, loadtest.DefaultProbeInterval)
+	}
+	if res.CommitLatency.Count != res.Commits {
+		t.Errorf("commit latency of %d commits, want %d", res.CommitLatency.Count, res.Commits)
 	}
 	if len(res.Targets) != 2 {
 		t.Fatalf("%d targets, want 2", len(res.Targets))
@@ -64,14 +74,15 @@ func testLag(t *testing.T, conns int) {
 		if tg.Seen != res.Commits || tg.NeverSeen != 0 || tg.ProbeErrors != 0 || tg.Lag.Count != res.Commits {
 			t.Errorf("%s: %+v", tg.Target, tg)
 		}
-		// The origin itself shows each commit at once.
-		if tg.Lag.P99 > 100*time.Millisecond {
+		// The origin itself shows each commit at once: its lag is a probe's
+		// round trip, milliseconds even on a loaded machine, never seconds.
+		if tg.Lag.P99 > 5*time.Second {
 			t.Errorf("%s: p99 lag %v from the origin database itself", tg.Target, tg.Lag.P99)
 		}
 	}
 	var n int
-	if err := pgtest.Connect(t, url).QueryRow(t.Context(), "SELECT count(*) FROM narinfo JOIN narinfo_file ON narinfo_hash = hash").Scan(&n); err != nil || n != 100 {
-		t.Errorf("%d narinfos with their files in the origin (%v), want 100", n, err)
+	if err := pgtest.Connect(t, url).QueryRow(t.Context(), "SELECT count(*) FROM narinfo JOIN narinfo_file ON narinfo_hash = hash").Scan(&n); err != nil || n != commits {
+		t.Errorf("%d narinfos with their files in the origin (%v), want %d", n, err, commits)
 	}
 }
 
@@ -94,8 +105,10 @@ func TestLag_NeverSeen(t *testing.T) {
 	if tg.NeverSeen != res.Commits || tg.Seen != 0 {
 		t.Errorf("an edge that shows nothing: %+v", tg)
 	}
-	// The poller probed all along, but at most once per interval.
-	if limit := int64(took/interval) + 1; tg.Probes > limit || tg.Probes < limit/4 {
-		t.Errorf("%d probes in %v, want at most one per %v and more than a quarter of that", tg.Probes, took, interval)
+	// The poller kept probing, but at most once per interval. How many
+	// probes fit in the run depends on the machine's speed, so only the
+	// limit is exact.
+	if limit := int64(took/interval) + 1; tg.Probes > limit || tg.Probes < 2 {
+		t.Errorf("%d probes in %v, want more than one and at most one per %v", tg.Probes, took, interval)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"slices"
@@ -58,6 +57,10 @@ type LookupConfig struct {
 	// Timeout bounds how long past the end of the run an answer may take.
 	// Default DefaultRequestTimeout.
 	Timeout time.Duration
+	// ServerPIDs, when given, has one process id per URL (0: none): the
+	// server's, whose CPU time over its run (with its descendants', such
+	// as nginx's workers) is reported per answer.
+	ServerPIDs []int
 }
 
 // Validate names the first unusable field.
@@ -83,6 +86,10 @@ func (c LookupConfig) Validate() error {
 		return fmt.Errorf("lookup: Rate %v is not a rate", c.Rate)
 	case c.Timeout < 0:
 		return errors.New("lookup: Timeout is negative")
+	case len(c.ServerPIDs) != 0 && len(c.ServerPIDs) != len(c.URLs):
+		return fmt.Errorf("lookup: %d ServerPIDs for %d URLs", len(c.ServerPIDs), len(c.URLs))
+	case slices.ContainsFunc(c.ServerPIDs, func(p int) bool { return p < 0 }):
+		return errors.New("lookup: a ServerPID is negative")
 	}
 	for _, u := range c.URLs {
 		if _, err := CheckURL(u); err != nil {
@@ -142,6 +149,12 @@ type LookupResult struct {
 	// fell behind. Many late sends with low latencies mean the generator
 	// needs more connections or CPU.
 	Late int64 `json:"late"`
+	// ServerCPU is the user and system CPU time the server process (and
+	// its descendants) used during the run, when its pid was given;
+	// CPUPerRequest is that per answered request: the server's cost of an
+	// answer, which the load generator's own cost does not enter.
+	ServerCPU     time.Duration `json:"server_cpu_ns,omitempty"`
+	CPUPerRequest time.Duration `json:"server_cpu_per_request_ns,omitempty"`
 }
 
 // KeyOutcome counts the requests for one kind of key.
@@ -164,9 +177,13 @@ func Lookup(ctx context.Context, cfg LookupConfig) ([]*LookupResult, error) {
 		return nil, err
 	}
 	var results []*LookupResult
-	for _, raw := range cfg.URLs {
+	for i, raw := range cfg.URLs {
 		u, _ := CheckURL(raw)
-		res, err := lookupOne(ctx, cfg, keys, u)
+		pid := 0
+		if len(cfg.ServerPIDs) > 0 {
+			pid = cfg.ServerPIDs[i]
+		}
+		res, err := lookupOne(ctx, cfg, keys, u, pid)
 		if err != nil {
 			return results, fmt.Errorf("%s: %w", raw, err)
 		}
@@ -194,7 +211,7 @@ type lookupWorker struct {
 	finished  time.Time
 }
 
-func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL) (*LookupResult, error) {
+func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, pid int) (*LookupResult, error) {
 	addr := hostPort(u)
 	prefix := strings.TrimSuffix(u.EscapedPath(), "/")
 	// Connect first, so that a server that is not there fails the run at
@@ -225,6 +242,13 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL) 
 		stop.Store(true)
 	}()
 	var issued atomic.Int64
+	cpu, err := startCPUMeter(pid)
+	if err != nil {
+		for _, w := range workers {
+			w.conn.close()
+		}
+		return nil, err
+	}
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
@@ -240,6 +264,10 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL) 
 		})
 	}
 	wg.Wait()
+	serverCPU, err := cpu.stop()
+	if err != nil {
+		return nil, err
+	}
 
 	res := &LookupResult{
 		Mode: "closed loop", Rate: cfg.Rate, Connections: cfg.Connections, Keys: cfg.Keys,
@@ -278,6 +306,10 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL) 
 	res.Errors = res.Hits.Wrong + res.Misses.Wrong + res.TransportErrors
 	res.Throughput = float64(res.Answered) / res.Elapsed.Seconds()
 	res.Latency = hist.summary()
+	res.ServerCPU = serverCPU
+	if res.Answered > 0 {
+		res.CPUPerRequest = serverCPU / time.Duration(res.Answered)
+	}
 	return res, nil
 }
 
@@ -369,55 +401,4 @@ func (w *lookupWorker) one() (service time.Duration, ok bool) {
 		outcome.Wrong++
 	}
 	return service, true
-}
-
-// WriteLookupTables writes one table per result, then, for several, a
-// side-by-side summary.
-func WriteLookupTables(w io.Writer, results []*LookupResult) error {
-	var tables []*table
-	for _, r := range results {
-		tables = append(tables, r.table())
-	}
-	if len(results) > 1 {
-		t := newTable("summary", append([]string{"url", "req/s"}, append(slices.Clone(latencyHeader), "errors")...)...)
-		for _, r := range results {
-			t.add(append(append([]string{r.URL, fmtRate(r.Throughput)}, r.Latency.cells()...), fmtInt(r.Errors))...)
-		}
-		tables = append(tables, t)
-	}
-	return writeTables(w, tables...)
-}
-
-func (r *LookupResult) table() *table {
-	mode := fmt.Sprintf("%s, %d connections", r.Mode, r.Connections)
-	if r.Rate > 0 {
-		mode = fmt.Sprintf("%s at %s req/s, %d connections", r.Mode, fmtRate(r.Rate), r.Connections)
-	}
-	t := newTable(fmt.Sprintf("lookup %s  (%s; %d keys, %s, hit ratio %.2f)", r.URL, mode, r.Keys, r.Dist, r.HitRatio))
-	t.add("elapsed", fmtDuration(r.Elapsed))
-	t.add("requests", fmtInt(r.Requests))
-	t.add("throughput", fmtRate(r.Throughput)+" req/s")
-	for i, h := range latencyHeader {
-		t.add("latency "+h, r.Latency.cells()[i])
-	}
-	t.add("hits", fmt.Sprintf("%d sent, %d answered 200, %d otherwise", r.Hits.Sent, r.Hits.Right, r.Hits.Wrong))
-	t.add("misses", fmt.Sprintf("%d sent, %d answered 404, %d otherwise", r.Misses.Sent, r.Misses.Right, r.Misses.Wrong))
-	codes := make([]string, 0, len(r.Statuses))
-	for s := range r.Statuses {
-		codes = append(codes, s)
-	}
-	slices.Sort(codes)
-	var parts []string
-	for _, s := range codes {
-		parts = append(parts, fmt.Sprintf("%s: %d", s, r.Statuses[s]))
-	}
-	t.add("statuses", strings.Join(parts, ", "))
-	t.add("errors", fmt.Sprintf("%d (%d wrong answers, %d without answer)", r.Errors, r.Hits.Wrong+r.Misses.Wrong, r.TransportErrors))
-	if r.FirstError != "" {
-		t.add("first error", r.FirstError)
-	}
-	if r.Rate > 0 {
-		t.add("sends >1ms late", fmtInt(r.Late))
-	}
-	return t
 }

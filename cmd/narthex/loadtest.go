@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -20,11 +22,13 @@ const loadtestUsage = `usage: narthex loadtest <mode> [flags]
 Modes (every one targets loopback only and prints a table, or JSON with --json):
   populate   write a synthetic cache of --count paths into the origin database
   lookup     narinfo GETs against one or more servers (edges, nginx, ceiling)
-  ceiling    a bare fasthttp server answering every request with a narinfo
+  wrk        the same narinfo GETs sent by wrk, the C load generator, as a second opinion
+  ceiling    a bare fasthttp server answering every request with a narinfo (or a miss)
   lag        commit paths at the origin and time their arrival on edges
   bootstrap  time a fresh edge from start to ready; its memory and replica size
   ingest     synthetic uploads through the origin's PUT API
   soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
+  report     write BENCHMARKS.md from the results folder of loadtest/bench.sh
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
 `
@@ -32,11 +36,13 @@ Run "narthex loadtest <mode> -h" for a mode's flags.
 var loadtestModes = map[string]command{
 	"populate":  runPopulate,
 	"lookup":    runLookup,
+	"wrk":       runWrk,
 	"ceiling":   runCeiling,
 	"lag":       runLag,
 	"bootstrap": runBootstrap,
 	"ingest":    runIngest,
 	"soak":      runSoak,
+	"report":    runReport,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -119,13 +125,18 @@ func runLookup(ctx context.Context, args []string) error {
 	requests := f.Int64("requests", 0, "most requests per URL (0: as many as the duration allows)")
 	rate := floatFlag(f, "rate", 0, "requests per second in total on a fixed timeline (0: closed loop)")
 	timeout := f.Duration("timeout", loadtest.DefaultRequestTimeout, "how long past the run's end an answer may take")
+	pids := f.String("server-pid", "", "comma-separated process ids, one per --url (0: none), whose CPU time per answer is reported,\nwith their descendants' (nginx: give the master's)")
 	asJSON := f.Bool("json", false, "print one JSON object instead of tables")
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	serverPIDs, err := pidList(*pids)
+	if err != nil {
+		return err
+	}
 	results, err := loadtest.Lookup(ctx, loadtest.LookupConfig{
 		URLs: list(*urls), Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist), ZipfExponent: *zipfS,
-		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout,
+		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout, ServerPIDs: serverPIDs,
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
@@ -136,16 +147,92 @@ func runLookup(ctx context.Context, args []string) error {
 	return err
 }
 
+func runWrk(ctx context.Context, args []string) error {
+	f := newFlags("loadtest wrk", "Runs wrk (-t --threads -c --connections -d --duration) against each --url in turn with a\nlist of request paths drawn as lookup draws its keys (--keys, --seed, --hit-ratio, --dist).\nwrk does not tell which answers were right: non-2xx answers are counted and compared with\nthe share of misses in the list. With --server-pid, reports each server's CPU time per answer.")
+	urls := f.String("url", "", "comma-separated base URLs, http:// on loopback, without a path prefix (required)")
+	keys := f.Int("keys", 0, "number of paths populate created (required)")
+	seed := f.Int64("seed", 1, "seed populate used")
+	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of requests for existing paths, 0 to 1")
+	dist := f.String("dist", string(loadtest.DistUniform), "key distribution: uniform or zipf")
+	conns := f.Int("connections", 64, "wrk's -c")
+	threads := f.Int("threads", 1, "wrk's -t")
+	duration := f.Duration("duration", 10*time.Second, "wrk's -d, whole seconds (at most 1h)")
+	exe := f.String("wrk", "wrk", "the wrk executable")
+	pids := f.String("server-pid", "", "comma-separated process ids, one per --url (0: none), whose CPU time per answer is reported,\nwith their descendants' (nginx: give the master's)")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	serverPIDs, err := pidList(*pids)
+	if err != nil {
+		return err
+	}
+	results, err := loadtest.Wrk(ctx, loadtest.WrkConfig{
+		URLs: list(*urls), ServerPIDs: serverPIDs, Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist),
+		Connections: *conns, Threads: *threads, Duration: *duration, Executable: *exe,
+	})
+	if len(results) > 0 {
+		table := func(w io.Writer) error { return loadtest.WriteWrkTable(w, results) }
+		if rerr := report(*asJSON, map[string]any{"results": results}, table); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+func runReport(_ context.Context, args []string) error {
+	f := newFlags("loadtest report", "Writes BENCHMARKS.md from the results folder of loadtest/bench.sh (facts.json,\nlookups.jsonl and the JSON it names, commands.txt; sections.md and targets.md when the run\nwent past the lookups). Sections the run did not make are carried over from the file\nbeing replaced, marked with the date of their run.")
+	results := f.String("results", "", "results folder of a bench.sh run (required)")
+	out := f.String("out", "BENCHMARKS.md", "file to write; its sections the run did not make are kept")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *results == "" {
+		return errors.New("--results is required")
+	}
+	r, err := loadtest.ReadBenchResults(*results)
+	if err != nil {
+		return err
+	}
+	previous, err := os.ReadFile(*out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var b bytes.Buffer
+	if err := loadtest.WriteBenchmarks(&b, r, previous); err != nil {
+		return err
+	}
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, *out)
+}
+
+// pidList parses --server-pid.
+func pidList(s string) ([]int, error) {
+	var pids []int
+	for _, p := range list(s) {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("--server-pid: %w", err)
+		}
+		pids = append(pids, n)
+	}
+	return pids, nil
+}
+
 func runCeiling(ctx context.Context, args []string) error {
-	f := newFlags("loadtest ceiling", "Serves every request with the same narinfo-sized body (200, text/x-nix-narinfo):\nthe upper bound of any fasthttp handler on this machine. With --sink, serves as an empty\ncache that takes every upload and keeps nothing (PUT 200, other GET/HEAD 404 but\nnix-cache-info): the same bound for uploads. Runs until SIGINT/SIGTERM or --duration,\nthen prints how many requests it served.")
+	f := newFlags("loadtest ceiling", "Serves every request with the same narinfo-sized body (200, text/x-nix-narinfo, the\nedge's hit headers): the upper bound of any fasthttp handler configured as the edge's on\nthis machine. With --miss, answers every request as the edge answers a miss (404, its\nheaders and body): the same bound for misses. With --sink, serves as an empty\ncache that takes every upload and keeps nothing (PUT 200, other GET/HEAD 404 but\nnix-cache-info): the same bound for uploads. Runs until SIGINT/SIGTERM or --duration,\nthen prints how many requests it served.")
 	listen := f.String("listen", "127.0.0.1:8090", "loopback address to serve HTTP on")
 	sink := f.Bool("sink", false, "take uploads instead of answering lookups")
+	miss := f.Bool("miss", false, "answer every request 404 as the edge answers a miss")
 	duration := f.Duration("duration", 0, "stop after this long (0: at SIGINT/SIGTERM; at most 1h)")
 	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink})
+	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink, Miss: *miss})
 	if err != nil {
 		return err
 	}
