@@ -209,8 +209,10 @@ func (s *Server) notFound(ctx *fasthttp.RequestCtx) {
 	s.plain(ctx, fasthttp.StatusNotFound, bodyNotFound)
 }
 
+// plain answers with code and a text body. The body is sent as it is, not
+// copied: every caller passes a slice nothing changes afterwards.
 func (s *Server) plain(ctx *fasthttp.RequestCtx, code int, body []byte) {
 	ctx.SetStatusCode(code)
 	ctx.Response.Header.SetContentTypeBytes(typeText)
-	ctx.SetBody(body)
+	ctx.Response.SetBodyRaw(body)
 }

@@ -61,7 +61,7 @@ func New(cfg Config, src Source) (*Server, error) {
 	}
 	s.http = &fasthttp.Server{
 		Handler:                       s.Handle,
-		Name:                          "narthex",
+		NoDefaultServerHeader:         true,
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultDate:                 true,

@@ -103,7 +103,7 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 	// that the answers are the same bytes.
 	c.srv = &fasthttp.Server{
 		Handler:                       handler,
-		Name:                          "narthex",
+		NoDefaultServerHeader:         true,
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultDate:                 true,

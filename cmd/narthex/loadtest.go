@@ -46,11 +46,12 @@ var loadtestModes = map[string]command{
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, loadtestUsage)
-		if len(args) == 0 {
-			return errors.New("no mode given")
-		}
+		return errors.New("no mode given")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(os.Stdout, loadtestUsage)
 		return flag.ErrHelp
 	}
 	mode, ok := loadtestModes[args[0]]

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/narthex-cache/narthex/edge"
+	"github.com/narthex-cache/narthex/loadtest"
+	"github.com/narthex-cache/narthex/replica"
+	"github.com/narthex-cache/narthex/replication"
+)
+
+// fixedSource serves a replica built by the test, always current.
+type fixedSource struct{ rep *replica.Replica }
+
+func (s fixedSource) Replica() *replica.Replica { return s.rep }
+func (s fixedSource) Status() replication.Status {
+	return replication.Status{Bootstrapped: true, CaughtUpAt: time.Now()}
+}
+
+// rawAnswer sends one GET to addr and returns the status line and header
+// lines of the answer as sent, and its body length.
+func rawAnswer(t *testing.T, addr, path string) (status string, header []string, bodyLen int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := c.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		header = append(header, k+": "+strings.Join(v, ","))
+	}
+	slices.Sort(header)
+	return resp.Status, header, int(resp.ContentLength)
+}
+
+// The ceilings the benchmarks compare the edge with answer a hit and a miss
+// with the very status, headers and body size the edge sends, so that a
+// ratio measures the edge's work and not a difference in what is sent.
+func TestCeiling_AnswersAsTheEdge(t *testing.T) {
+	t.Parallel()
+	body := loadtest.TypicalBody()
+	hash := strings.TrimPrefix(strings.SplitN(string(body), "\n", 2)[0], "StorePath: /nix/store/")[:32]
+
+	rep, err := replica.Create(t.TempDir(), replica.Options{MemoryCacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rep.Close() })
+	l := rep.Load(1, nil)
+	if err := l.Set("narinfo", map[string][]byte{"hash": []byte(hash), "body": body}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Finish(t.Context(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := edge.New(edge.Config{}, fixedSource{rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	edgeAddr := ln.Addr().String()
+
+	miss := strings.Repeat("0", 31) + "a"
+	for _, tc := range []struct {
+		name string
+		miss bool
+		path string
+	}{
+		{"hit", false, "/" + hash + ".narinfo"},
+		{"miss", true, "/" + miss + ".narinfo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0", Miss: tc.miss})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); c.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+
+			es, eh, el := rawAnswer(t, edgeAddr, tc.path)
+			cs, ch, cl := rawAnswer(t, c.Addr(), tc.path)
+			if es != cs || !slices.Equal(eh, ch) || el != cl {
+				t.Errorf("edge: %s %q, %d bytes\nceiling: %s %q, %d bytes", es, eh, el, cs, ch, cl)
+			}
+		})
+	}
+}
