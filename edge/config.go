@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
 )
 
@@ -48,17 +49,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ConfigError names a Config field that cannot work.
-type ConfigError struct {
-	Field   string // the field's name in Config
-	Value   any    // its value
-	Problem string // what is wrong with it, as a phrase
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("edge: %s %v %s", e.Field, e.Value, e.Problem)
-}
-
 // withDefaults returns c with its zero values replaced by the defaults.
 func (c Config) withDefaults() Config {
 	if c.StoreDir == "" {
@@ -83,21 +73,21 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports the first field of c, defaults applied, that cannot
-// work, as a *ConfigError.
+// work, as a *config.Error.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if err := narinfo.CheckStoreDir(c.StoreDir); err != nil {
-		return &ConfigError{"StoreDir", fmt.Sprintf("%q", c.StoreDir), err.Error()}
+		return &config.Error{Field: "StoreDir", Value: fmt.Sprintf("%q", c.StoreDir), Problem: "must be a clean absolute directory", Why: err.Error()}
 	}
 	switch {
 	case c.Priority < 0:
-		return &ConfigError{"Priority", c.Priority, "must not be negative"}
+		return &config.Error{Field: "Priority", Value: c.Priority, Problem: "must not be negative"}
 	case c.MaxLag < 0:
-		return &ConfigError{"MaxLag", c.MaxLag, "must not be negative"}
+		return &config.Error{Field: "MaxLag", Value: c.MaxLag, Problem: "must not be negative"}
 	case strings.ContainsAny(c.HitCacheControl, "\r\n"):
-		return &ConfigError{"HitCacheControl", fmt.Sprintf("%q", c.HitCacheControl), "must be one line"}
+		return &config.Error{Field: "HitCacheControl", Value: fmt.Sprintf("%q", c.HitCacheControl), Problem: "must be one line"}
 	case strings.ContainsAny(c.MissCacheControl, "\r\n"):
-		return &ConfigError{"MissCacheControl", fmt.Sprintf("%q", c.MissCacheControl), "must be one line"}
+		return &config.Error{Field: "MissCacheControl", Value: fmt.Sprintf("%q", c.MissCacheControl), Problem: "must be one line"}
 	}
 	return nil
 }

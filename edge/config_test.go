@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/narthex-cache/narthex/config"
 )
 
 func TestConfig_Validate(t *testing.T) {
@@ -21,7 +23,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"HitCacheControl", Config{HitCacheControl: "max-age=1\r\nX: y"}},
 		{"MissCacheControl", Config{MissCacheControl: "max-age=1\nX: y"}},
 	} {
-		var ce *ConfigError
+		var ce *config.Error
 		if err := tc.cfg.Validate(); !errors.As(err, &ce) || ce.Field != tc.field {
 			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.cfg, err, tc.field)
 		}

@@ -1,12 +1,12 @@
 package origin
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
 
+	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
 )
 
@@ -169,72 +169,61 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports the first field of c, defaults applied, that cannot
-// work, naming it.
+// work, as a *config.Error.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if err := narinfo.CheckStoreDir(c.StoreDir); err != nil {
-		return fmt.Errorf("config: StoreDir %q: %w", c.StoreDir, err)
-	}
-	if c.Priority < 0 {
-		return fmt.Errorf("config: Priority %d is negative", c.Priority)
+		return &config.Error{Field: "StoreDir", Value: fmt.Sprintf("%q", c.StoreDir), Problem: "must be a clean absolute directory", Why: err.Error()}
 	}
 	if c.PublicURL == "" {
-		return errors.New("config: PublicURL is required")
+		return &config.Error{Field: "PublicURL", Value: `""`, Problem: "is required"}
 	}
 	u, err := url.Parse(c.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("config: PublicURL %q is not an http or https base URL", c.PublicURL)
+		return &config.Error{Field: "PublicURL", Value: fmt.Sprintf("%q", c.PublicURL), Problem: "must be an http or https base URL"}
 	}
 	if c.LocalStoreDir == "" {
-		return errors.New("config: LocalStoreDir is required")
+		return &config.Error{Field: "LocalStoreDir", Value: `""`, Problem: "is required"}
 	}
 	for i, k := range c.SigningKeys {
 		if k.Name() == "" {
-			return fmt.Errorf("config: SigningKeys[%d] is not a parsed key", i)
+			return &config.Error{Field: "SigningKeys", Value: fmt.Sprintf("[%d]", i), Problem: "is not a parsed key"}
 		}
 	}
 	for i, k := range c.TrustedKeys {
 		if k.Name() == "" {
-			return fmt.Errorf("config: TrustedKeys[%d] is not a parsed key", i)
+			return &config.Error{Field: "TrustedKeys", Value: fmt.Sprintf("[%d]", i), Problem: "is not a parsed key"}
 		}
 	}
 	if c.RequireTrustedSignature && len(c.TrustedKeys) == 0 {
-		return errors.New("config: RequireTrustedSignature needs TrustedKeys")
+		return &config.Error{Field: "RequireTrustedSignature", Value: true, Problem: "needs", Other: "TrustedKeys", OtherValue: "(none given)"}
 	}
-	if c.MaxNarSize < 0 {
-		return fmt.Errorf("config: MaxNarSize %d is negative", c.MaxNarSize)
-	}
-	if c.MaxNarinfoSize < 0 {
-		return fmt.Errorf("config: MaxNarinfoSize %d is negative", c.MaxNarinfoSize)
-	}
-	if c.MaxSignatures < 0 {
-		return fmt.Errorf("config: MaxSignatures %d is negative", c.MaxSignatures)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
+	for _, n := range []struct {
+		name     string
+		negative bool
+		v        any
 	}{
-		{"ReadHeaderTimeout", c.ReadHeaderTimeout},
-		{"IdleTimeout", c.IdleTimeout},
-		{"UploadRateWindow", c.UploadRateWindow},
-		{"DownloadStallTimeout", c.DownloadStallTimeout},
-		{"TempFileMaxAge", c.TempFileMaxAge},
-		{"SweepInterval", c.SweepInterval},
+		{"Priority", c.Priority < 0, c.Priority},
+		{"MaxNarSize", c.MaxNarSize < 0, c.MaxNarSize},
+		{"MaxNarinfoSize", c.MaxNarinfoSize < 0, c.MaxNarinfoSize},
+		{"MaxSignatures", c.MaxSignatures < 0, c.MaxSignatures},
+		{"MinUploadRate", c.MinUploadRate < 0, c.MinUploadRate},
+		{"MaxConnsPerClient", c.MaxConnsPerClient < 0, c.MaxConnsPerClient},
+		{"ReadHeaderTimeout", c.ReadHeaderTimeout < 0, c.ReadHeaderTimeout},
+		{"IdleTimeout", c.IdleTimeout < 0, c.IdleTimeout},
+		{"UploadRateWindow", c.UploadRateWindow < 0, c.UploadRateWindow},
+		{"DownloadStallTimeout", c.DownloadStallTimeout < 0, c.DownloadStallTimeout},
+		{"TempFileMaxAge", c.TempFileMaxAge < 0, c.TempFileMaxAge},
+		{"SweepInterval", c.SweepInterval < 0, c.SweepInterval},
 	} {
-		if d.v < 0 {
-			return fmt.Errorf("config: %s %s is negative", d.name, d.v)
+		if n.negative {
+			return &config.Error{Field: n.name, Value: n.v, Problem: "must not be negative"}
 		}
 	}
 	if c.TempFileMaxAge <= c.UploadRateWindow {
-		return fmt.Errorf("config: TempFileMaxAge %s is not longer than UploadRateWindow %s: live uploads' files would be removed",
-			c.TempFileMaxAge, c.UploadRateWindow)
-	}
-	if c.MinUploadRate < 0 {
-		return fmt.Errorf("config: MinUploadRate %d is negative", c.MinUploadRate)
-	}
-	if c.MaxConnsPerClient < 0 {
-		return fmt.Errorf("config: MaxConnsPerClient %d is negative", c.MaxConnsPerClient)
+		return &config.Error{Field: "TempFileMaxAge", Value: c.TempFileMaxAge, Problem: "must be longer than",
+			Other: "UploadRateWindow", OtherValue: c.UploadRateWindow, Why: "the files of live uploads would be removed"}
 	}
 	return nil
 }

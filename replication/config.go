@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/replica"
 	"github.com/narthex-cache/narthex/sql"
 )
@@ -60,17 +61,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ConfigError names a Config field that cannot work.
-type ConfigError struct {
-	Field   string // the field's name in Config
-	Value   any    // its value
-	Problem string // what is wrong with it, as a phrase
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("replication: %s %v %s", e.Field, e.Value, e.Problem)
-}
-
 // withDefaults returns c with its zero values replaced by the defaults.
 func (c Config) withDefaults() Config {
 	if c.Publication == "" {
@@ -98,32 +88,32 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports the first field of c, defaults applied, that cannot
-// work, as a *ConfigError.
+// work, as a *config.Error.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if c.ConnString == "" {
-		return &ConfigError{"ConnString", `""`, "is required"}
+		return &config.Error{Field: "ConnString", Value: `""`, Problem: "is required"}
 	}
 	if _, err := pgconn.ParseConfig(c.ConnString); err != nil {
 		// The error may quote the string, password included: say only
 		// that it does not parse.
-		return &ConfigError{"ConnString", "(not shown)", "is not a PostgreSQL connection string"}
+		return &config.Error{Field: "ConnString", Value: "(not shown)", Problem: "is not a PostgreSQL connection string"}
 	}
 	if !sql.ValidEdgeName.MatchString(c.EdgeName) {
-		return &ConfigError{"EdgeName", fmt.Sprintf("%q", c.EdgeName), "must be 1-40 characters of [a-z0-9_]"}
+		return &config.Error{Field: "EdgeName", Value: fmt.Sprintf("%q", c.EdgeName), Problem: "must be 1-40 characters of [a-z0-9_]"}
 	}
 	if c.Dir == "" {
-		return &ConfigError{"Dir", `""`, "is required"}
+		return &config.Error{Field: "Dir", Value: `""`, Problem: "is required"}
 	}
 	if !validPublication.MatchString(c.Publication) {
-		return &ConfigError{"Publication", fmt.Sprintf("%q", c.Publication), "must be a lower-case SQL identifier"}
+		return &config.Error{Field: "Publication", Value: fmt.Sprintf("%q", c.Publication), Problem: "must be a lower-case SQL identifier"}
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"StatusInterval", c.StatusInterval}, {"ReceiveTimeout", c.ReceiveTimeout}, {"MaxBackoff", c.MaxBackoff}, {"SwitchGrace", c.SwitchGrace}} {
 		if d.v < 0 {
-			return &ConfigError{d.name, d.v, "must not be negative"}
+			return &config.Error{Field: d.name, Value: d.v, Problem: "must not be negative"}
 		}
 	}
 	return nil

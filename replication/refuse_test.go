@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
@@ -173,7 +174,7 @@ func TestConfig_Validate(t *testing.T) {
 		c := good
 		tc.edit(&c)
 		err := c.Validate()
-		var ce *ConfigError
+		var ce *config.Error
 		if !errors.As(err, &ce) || ce.Field != tc.field {
 			t.Errorf("Validate(%+v) = %v, want an error naming %s", c, err, tc.field)
 		}

@@ -58,7 +58,7 @@ func runEdge(ctx context.Context, args []string) error {
 	}
 	// A mistake in the flags is reported before anything starts.
 	if err := errors.Join(rcfg.Validate(), ecfg.Validate()); err != nil {
-		return flagError(err)
+		return flagError(err, edgeFlagNames)
 	}
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
@@ -71,9 +71,9 @@ func runEdge(ctx context.Context, args []string) error {
 	return serveEdge(ctx, log, ln, rcfg, ecfg, nil)
 }
 
-// edgeFlags maps the Config fields of the replicator and the server to the
+// edgeFlagNames maps the Config fields of the replicator and the server to the
 // flags of "narthex edge" that set them.
-var edgeFlags = map[string]string{
+var edgeFlagNames = map[string]string{
 	"ConnString":       "--database-url",
 	"EdgeName":         "--name",
 	"Dir":              "--replica-dir",
@@ -83,26 +83,6 @@ var edgeFlags = map[string]string{
 	"HitCacheControl":  "--hit-cache-control",
 	"MissCacheControl": "--miss-cache-control",
 	"MaxLag":           "--max-lag",
-}
-
-// flagError rewrites a configuration error to name the flag the user typed
-// instead of the Config field; of several errors, it reports the first.
-func flagError(err error) error {
-	var rerr *replication.ConfigError
-	if errors.As(err, &rerr) {
-		if flag, ok := edgeFlags[rerr.Field]; ok {
-			return fmt.Errorf("%s %v %s", flag, rerr.Value, rerr.Problem)
-		}
-		return rerr
-	}
-	var eerr *edge.ConfigError
-	if errors.As(err, &eerr) {
-		if flag, ok := edgeFlags[eerr.Field]; ok {
-			return fmt.Errorf("%s %v %s", flag, eerr.Value, eerr.Problem)
-		}
-		return eerr
-	}
-	return err
 }
 
 // edgeHeapBytes is what an edge's Go heap holds besides its memory cache:

@@ -115,7 +115,7 @@ func TestEdge_FlagErrorsNameTheFlag(t *testing.T) {
 	}{
 		{[]string{"--database-url", url}, `--name "" must be 1-40 characters of [a-z0-9_]`},
 		{[]string{"--database-url", url, "--name", "Fra1"}, `--name "Fra1" must be`},
-		{[]string{"--database-url", url, "--name", "fra1", "--store-dir", "nix/store"}, `--store-dir "nix/store" must be an absolute path`},
+		{[]string{"--database-url", url, "--name", "fra1", "--store-dir", "nix/store"}, `--store-dir "nix/store" must be a clean absolute directory`},
 		{[]string{"--database-url", url, "--name", "fra1", "--max-lag", "-1s"}, `--max-lag -1s must not be negative`},
 		{[]string{"--database-url", "postgres://h:port/db", "--name", "fra1"}, `--database-url (not shown) is not a PostgreSQL connection string`},
 	} {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/narthex-cache/narthex/config"
 )
 
 // flags is a flag set whose every flag defaults from an environment variable
@@ -189,4 +191,20 @@ func (f *flags) databaseURL(what string) func() (string, error) {
 		}
 		return *url, nil
 	}
+}
+
+// flagError rewrites a configuration error to name the flags the user typed,
+// by names (Config field to flag), instead of the Config fields; of several
+// joined errors it reports the first. Other errors are returned as they are.
+func flagError(err error, names map[string]string) error {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return errors.New(ce.Named(func(field string) string {
+		if flag, ok := names[field]; ok {
+			return flag
+		}
+		return field
+	}))
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -98,34 +97,33 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 		cfg.TrustedKeys = append(cfg.TrustedKeys, k)
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, errors.New(originFlagNames.Replace(err.Error()))
+		return cfg, flagError(err, originFlagNames)
 	}
 	return cfg, nil
 }
 
-// originFlagNames maps the Config fields in origin's errors to the flags
-// that set them.
-var originFlagNames = strings.NewReplacer(
-	"config: ", "",
-	"StoreDir", "--store-dir",
-	"Priority", "--priority",
-	"PublicURL", "--public-url",
-	"LocalStoreDir", "--local-store",
-	"SigningKeys", "--signing-key-file",
-	"TrustedKeys", "--trusted-public-keys",
-	"RequireTrustedSignature", "--require-signature",
-	"MaxNarSize", "--max-nar-size",
-	"MaxNarinfoSize", "--max-narinfo-size",
-	"MaxSignatures", "--max-signatures",
-	"ReadHeaderTimeout", "--read-header-timeout",
-	"IdleTimeout", "--idle-timeout",
-	"MinUploadRate", "--min-upload-rate",
-	"UploadRateWindow", "--upload-rate-window",
-	"DownloadStallTimeout", "--download-stall-timeout",
-	"MaxConnsPerClient", "--max-conns-per-client",
-	"TempFileMaxAge", "--temp-file-max-age",
-	"SweepInterval", "--sweep-interval",
-)
+// originFlagNames maps the Config fields of the origin to the flags of
+// "narthex origin" that set them.
+var originFlagNames = map[string]string{
+	"StoreDir":                "--store-dir",
+	"Priority":                "--priority",
+	"PublicURL":               "--public-url",
+	"LocalStoreDir":           "--local-store",
+	"SigningKeys":             "--signing-key-file",
+	"TrustedKeys":             "--trusted-public-keys",
+	"RequireTrustedSignature": "--require-signature",
+	"MaxNarSize":              "--max-nar-size",
+	"MaxNarinfoSize":          "--max-narinfo-size",
+	"MaxSignatures":           "--max-signatures",
+	"ReadHeaderTimeout":       "--read-header-timeout",
+	"IdleTimeout":             "--idle-timeout",
+	"MinUploadRate":           "--min-upload-rate",
+	"UploadRateWindow":        "--upload-rate-window",
+	"DownloadStallTimeout":    "--download-stall-timeout",
+	"MaxConnsPerClient":       "--max-conns-per-client",
+	"TempFileMaxAge":          "--temp-file-max-age",
+	"SweepInterval":           "--sweep-interval",
+}
 
 func runOrigin(ctx context.Context, args []string) error {
 	f := newFlags("origin", "Serves the Nix binary cache protocol with uploads: narinfos and the reference\ngraph go to PostgreSQL, NAR files to the local store.")

@@ -26,10 +26,10 @@ import (
 func TestOrigin_ConfigErrorsNameFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ flag, value, want string }{
-		{"--max-conns-per-client", "-1", "--max-conns-per-client -1 is negative"},
-		{"--temp-file-max-age", "30s", "--temp-file-max-age 30s is not longer than --upload-rate-window 1m0s"},
+		{"--max-conns-per-client", "-1", "--max-conns-per-client -1 must not be negative"},
+		{"--temp-file-max-age", "30s", "--temp-file-max-age 30s must be longer than --upload-rate-window 1m0s"},
 		{"--store-dir", "/nix/store/", `--store-dir "/nix/store/"`},
-		{"--min-upload-rate", "-5", "--min-upload-rate -5 is negative"},
+		{"--min-upload-rate", "-5", "--min-upload-rate -5 must not be negative"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(os.Args[0], "origin", "--database-url", "postgres://127.0.0.1:1/none", tt.flag, tt.value)
