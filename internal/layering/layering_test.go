@@ -65,6 +65,7 @@ var rules = []struct {
 	{"replica", "the replica's storage is a building block of the edge", append([]string{"replication"}, roles...)},
 	{"stores", "stores only move bytes", append([]string{"replication", "replica", "sql"}, roles...)},
 	{"narinfo", "the narinfo model is shared by every role", append([]string{"replication", "replica", "stores", "sql"}, roles...)},
+	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
 	{"pgcluster", "the throwaway PostgreSQL knows nothing of narthex", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"loadtest", "the load tool reaches servers only through their public surface", []string{"origin", "edge", "gc", "replication", "replica", "stores", "cmd/narthex"}},
