@@ -2,10 +2,8 @@ package origin
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"time"
 
@@ -22,7 +20,8 @@ type leftoverStore interface {
 	RemoveTemp(ctx context.Context, olderThan time.Time) ([]stores.TempFile, error)
 	// Walk calls fn with each object under prefix.
 	Walk(ctx context.Context, prefix string, fn func(key string, size int64) error) error
-	Open(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	// Sum returns the SHA-256 digest and size of the object key.
+	Sum(ctx context.Context, key string) ([]byte, int64, error)
 	Delete(ctx context.Context, key string) error
 }
 
@@ -135,7 +134,7 @@ func (s *Server) settleUnrecorded(ctx context.Context) error {
 // name, and removes it otherwise.
 func (s *Server) settle(ctx context.Context, key string) error {
 	fileHash, compression, _ := narinfo.ParseNarFileName(key)
-	sum, n, err := s.hashFile(ctx, key)
+	sum, n, err := s.leftovers.Sum(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // removed meanwhile
 	}
@@ -157,33 +156,4 @@ func (s *Server) settle(ctx context.Context, key string) error {
 	s.metrics.sweptNarFiles.WithLabelValues("recorded").Inc()
 	s.log.Info("recorded a NAR file an interrupted upload left unrecorded", "key", key, "bytes", n)
 	return nil
-}
-
-// hashFile returns the SHA-256 and size of the object key.
-func (s *Server) hashFile(ctx context.Context, key string) ([]byte, int64, error) {
-	f, _, err := s.leftovers.Open(ctx, key)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx: ctx, r: f})
-	if err != nil {
-		return nil, 0, fmt.Errorf("hash %s: %w", key, err)
-	}
-	return h.Sum(nil), n, nil
-}
-
-// ctxReader stops reading once its context is done, so that hashing a
-// large file does not hold up a stop.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -202,6 +202,23 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// Sum reads the object key and returns its SHA-256 digest and size. It
+// stops when ctx is done, so that hashing a large object does not hold up a
+// stop; a missing key gives an error matching fs.ErrNotExist.
+func (l *Local) Sum(ctx context.Context, key string) ([]byte, int64, error) {
+	f, _, err := l.Open(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, contextReader{ctx: ctx, r: f})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sum %s: %w", key, err)
+	}
+	return h.Sum(nil), n, nil
+}
+
 // contextReader stops reading once its context is done.
 type contextReader struct {
 	ctx context.Context

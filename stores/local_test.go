@@ -93,6 +93,18 @@ func TestLocal_PutOpenStatDelete(t *testing.T) {
 		t.Errorf("Open read %q (size %d), %v; want %q", got, n, err, body)
 	}
 
+	if got, n, err := l.Sum(ctx, key); err != nil || !bytes.Equal(got, digest(body)) || n != int64(len(body)) {
+		t.Errorf("Sum = %x, %d, %v; want %x, %d", got, n, err, digest(body), len(body))
+	}
+	if _, _, err := l.Sum(ctx, "nar/absent.nar"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Sum of a missing key = %v, want fs.ErrNotExist", err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := l.Sum(done, key); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sum after its context ended = %v, want context.Canceled", err)
+	}
+
 	// Without an expected digest, Put stores whatever it reads.
 	if _, _, err := l.Put(ctx, key, strings.NewReader("other"), nil); err != nil {
 		t.Fatal(err)
