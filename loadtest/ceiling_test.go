@@ -70,20 +70,8 @@ func TestCeiling_HitAndMiss(t *testing.T) {
 		{"miss", true, 404, "text/plain; charset=utf-8", "public, max-age=60", len("not found\n")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0", Miss: tc.miss})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				if _, err := c.Run(ctx); err != nil {
-					t.Errorf("ceiling: %v", err)
-				}
-			}()
-			t.Cleanup(func() { cancel(); <-done })
-			resp, err := http.Get("http://" + c.Addr() + "/0000000000000000000000000000000a.narinfo")
+			base := startCeiling(t, loadtest.CeilingConfig{Miss: tc.miss})
+			resp, err := http.Get(base + "/0000000000000000000000000000000a.narinfo")
 			if err != nil {
 				t.Fatal(err)
 			}

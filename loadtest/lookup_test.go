@@ -13,10 +13,12 @@ import (
 	"github.com/narthex-cache/narthex/loadtest"
 )
 
-// startCeiling runs a ceiling server until the test ends.
-func startCeiling(t *testing.T) string {
+// startCeiling runs a ceiling server of cfg on a loopback port until the
+// test ends, and returns its base URL.
+func startCeiling(t *testing.T, cfg loadtest.CeilingConfig) string {
 	t.Helper()
-	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0"})
+	cfg.Listen = "127.0.0.1:0"
+	c, err := loadtest.NewCeiling(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func checkCounts(t *testing.T, r *loadtest.LookupResult) {
 
 func TestLookup_Classifies(t *testing.T) {
 	cache, served := cacheServer(t, 3, 100, "/cache")
-	ceiling := startCeiling(t)
+	ceiling := startCeiling(t, loadtest.CeilingConfig{})
 	results, err := loadtest.Lookup(t.Context(), loadtest.LookupConfig{
 		URLs: []string{cache, ceiling}, Keys: 100, Seed: 3, HitRatio: 0.3,
 		// Requests ends the run; Duration only bounds it, generously for a busy machine.
@@ -135,7 +137,7 @@ func TestLookup_ServerErrors(t *testing.T) {
 }
 
 func TestLookup_Bounds(t *testing.T) {
-	ceiling := startCeiling(t)
+	ceiling := startCeiling(t, loadtest.CeilingConfig{})
 	t.Run("requests", func(t *testing.T) {
 		results, err := loadtest.Lookup(t.Context(), loadtest.LookupConfig{
 			URLs: []string{ceiling}, Keys: 10, Seed: 1, HitRatio: 1, Connections: 8, Duration: 2 * time.Minute, Requests: 123,
@@ -204,7 +206,7 @@ func TestLookup_NoServer(t *testing.T) {
 // is the test's own, generator included: enough to see that it is read and
 // divided.
 func TestLookup_ServerCPU(t *testing.T) {
-	ceiling := startCeiling(t)
+	ceiling := startCeiling(t, loadtest.CeilingConfig{})
 	results, err := loadtest.Lookup(t.Context(), loadtest.LookupConfig{
 		URLs: []string{ceiling}, Keys: 10, Seed: 1, HitRatio: 1, Connections: 4, Duration: 2 * time.Minute, Requests: 20000,
 		ServerPIDs: []int{os.Getpid()},

@@ -1,7 +1,6 @@
 package loadtest_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"testing"
@@ -21,31 +20,12 @@ func requireWrk(t *testing.T) {
 	}
 }
 
-// startMissCeiling starts a ceiling that answers every request 404.
-func startMissCeiling(t *testing.T) string {
-	t.Helper()
-	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0", Miss: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, err := c.Run(ctx); err != nil {
-			t.Errorf("ceiling: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + c.Addr()
-}
-
 // wrk runs against a hit ceiling and a miss ceiling: every answer of the
 // first is a 200, every answer of the second a 404, as the list of paths
 // (all hits, all misses) expects.
 func TestWrk(t *testing.T) {
 	requireWrk(t)
-	hit, miss := startCeiling(t), startMissCeiling(t)
+	hit, miss := startCeiling(t, loadtest.CeilingConfig{}), startCeiling(t, loadtest.CeilingConfig{Miss: true})
 	for _, tc := range []struct {
 		url      string
 		hitRatio float64
