@@ -284,19 +284,12 @@ func BenchmarkServer_NarinfoLarge(b *testing.B) {
 		rows.Scan(&h)
 		hashes = append(hashes, h)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testutil.Eventually(b, "the replica to catch up", time.Minute, func() bool {
 		var ctx fasthttp.RequestCtx
 		ctx.Request.SetRequestURI("/" + hashes[len(hashes)-1] + ".narinfo")
 		srv.Handle(&ctx)
-		if ctx.Response.StatusCode() == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("replica never caught up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return ctx.Response.StatusCode() == 200
+	})
 	for _, bc := range []struct {
 		name string
 		key  func(i int) string

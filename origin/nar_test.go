@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
 func TestServer_BadNar(t *testing.T) {
@@ -112,14 +114,9 @@ func TestServer_NarBodyBreaksOff(t *testing.T) {
 		conn.Close()
 		// Wait until the upload has been answered, to a client long gone.
 		const answered = `narthex_origin_uploads_total{kind="nar",status="400"} 1`
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if strings.Contains(h.do(http.MethodGet, "/metrics", nil).body, answered) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the broken upload was never answered")
-			}
-		}
+		testutil.Eventually(t, "the broken upload to be answered", time.Minute, func() bool {
+			return strings.Contains(h.do(http.MethodGet, "/metrics", nil).body, answered)
+		})
 		h.unchanged(before)
 	})
 }

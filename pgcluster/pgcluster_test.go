@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
 // requireBinaries skips the test on a machine without PostgreSQL, except in
@@ -205,27 +206,18 @@ func TestStart_AfterCrash(t *testing.T) {
 // postmaster do until they notice its death.
 func waitLeft(t *testing.T, dir string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testutil.Eventually(t, "every process of the cluster in "+dir+" to end", time.Minute, func() bool {
 		entries, err := os.ReadDir("/proc")
 		if err != nil {
 			t.Fatal(err)
 		}
-		busy := 0
 		for _, e := range entries {
 			if pid, err := strconv.Atoi(e.Name()); err == nil && servesDir(pid, dir) {
-				busy = pid
-				break
+				return false
 			}
 		}
-		if busy == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs in %s", busy, dir)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true
+	})
 }
 
 // helperDirEnv, when set, makes TestStart_ParentDeath start a cluster in the
