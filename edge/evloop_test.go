@@ -136,6 +136,36 @@ func TestEventLoop_Requests(t *testing.T) {
 	})
 }
 
+// The event loops answer with the very bytes of the fasthttp engine.
+func TestEventLoop_SameBytesAsFastHTTP(t *testing.T) {
+	needEventLoop(t)
+	t.Parallel()
+	src := &source{rep: newReplica(t)}
+	fast, _ := serve(t, Config{}, src)
+	ev, _ := serve(t, Config{Engine: EngineEventLoop}, src)
+	hit := "/" + hitHash + ".narinfo"
+	for _, req := range []string{
+		request("GET", hit), request("HEAD", hit), request("GET", "/0000000000000000000000000000000a.narinfo"),
+		request("GET", "/"+narURL), request("HEAD", "/"+narURL), request("GET", "/nix-cache-info"),
+		request("PUT", hit), request("GET", "/healthz"), request("GET", "/nope"),
+		"GET " + hit + " HTTP/1.0\r\n\r\n", "GET " + hit + " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		"GET " + hit + " HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n",
+	} {
+		raw := func(addr string) []byte {
+			c := dial(t, addr)
+			c.write(req + "GET /healthz HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
+			b, err := io.ReadAll(c.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		if a, b := raw(fast), raw(ev); !bytes.Equal(a, b) {
+			t.Errorf("%q:\nfasthttp: %q\nevloop:   %q", req, a, b)
+		}
+	}
+}
+
 // A client that sends its request a byte at a time, forever, is cut off
 // after ReadTimeout, while the others are answered; an idle one after
 // IdleTimeout.

@@ -53,10 +53,7 @@ func newExchange(s *Server) *exchange {
 	x.br = bufio.NewReaderSize(&x.src, 2*maxRequestHeader)
 	x.bw = bufio.NewWriterSize(&x.w, 4<<10)
 	x.ctx.Init2(nil, fasthttpLogger{s.log}, false)
-	x.ctx.Request.Header.DisableNormalizing()
-	x.ctx.Response.Header.DisableNormalizing()
-	x.ctx.Request.Header.SetNoDefaultContentType(true)
-	x.ctx.Response.Header.SetNoDefaultContentType(true)
+	x.reset()
 	return x
 }
 
@@ -121,8 +118,6 @@ func (x *exchange) serve(in []byte, out *[]byte, stop bool) (used int, closeConn
 			return used, false
 		}
 		req := &x.ctx.Request
-		req.Reset()
-		x.ctx.Response.Reset()
 		x.src.Reset(rest[:end])
 		x.br.Reset(&x.src)
 		if err := req.Header.Read(x.br); err != nil {
@@ -146,6 +141,7 @@ func (x *exchange) serve(in []byte, out *[]byte, stop bool) (used int, closeConn
 		case body > 0 && get:
 			return len(in), x.fail(errBodyOnGet)
 		case end+body > len(rest):
+			x.reset() // read again once the body is in
 			return used, false
 		}
 		used += end + body
@@ -172,17 +168,55 @@ func (x *exchange) write(closeConn bool) {
 	} else if !x.ctx.Request.Header.IsHTTP11() {
 		resp.Header.SetBytesKV(headerConnection, keepAlive)
 	}
+	start := len(*x.w.out)
 	if err := resp.Write(x.bw); err == nil {
 		err = x.bw.Flush()
 	}
-	x.ctx.Request.Reset()
-	resp.Reset()
+	*x.w.out = (*x.w.out)[:start+withoutDate((*x.w.out)[start:])]
+	x.reset()
 }
+
+// reset readies the exchange for the next request, with the settings of
+// the edge's fasthttp server, which Reset clears.
+func (x *exchange) reset() {
+	x.ctx.Request.Reset()
+	x.ctx.Response.Reset()
+	x.ctx.Request.Header.DisableNormalizing()
+	x.ctx.Response.Header.DisableNormalizing()
+	x.ctx.Request.Header.SetNoDefaultContentType(true)
+	x.ctx.Response.Header.SetNoDefaultContentType(true)
+}
+
+var headerDate = []byte("\r\nDate: ")
+
+// withoutDate removes the Date header from the answer in b, and returns
+// its new length. The edge's fasthttp server sends none (NoDefaultDate),
+// a setting fasthttp keeps to its own server; a Date is of no use to
+// Nix or Guix, and a CDN adds its own.
+func withoutDate(b []byte) int {
+	head := bytes.Index(b, headerEnd2)
+	if head < 0 {
+		return len(b)
+	}
+	i := bytes.Index(b[:head+2], headerDate)
+	if i < 0 {
+		return len(b)
+	}
+	j := i + 2 + bytes.Index(b[i+2:], headerEnd1)
+	return i + copy(b[i:], b[j:])
+}
+
+var (
+	headerEnd1 = []byte("\r\n")
+	headerEnd2 = []byte("\r\n\r\n")
+)
 
 // fail answers a request that could not be read as fasthttp's server
 // does (requestError), and says to close the connection.
 func (x *exchange) fail(err error) bool {
 	x.ctx.Response.Reset()
+	x.ctx.Response.Header.DisableNormalizing()
+	x.ctx.Response.Header.SetNoDefaultContentType(true)
 	x.s.log.Debug("unreadable request", slog.Any("error", err))
 	requestError(&x.ctx, err)
 	x.write(true)
