@@ -338,3 +338,20 @@ func FuzzExchange_Serve(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkExchange_Serve measures what the event loops add to Handle for
+// a pipelined batch of hits: reading the requests and writing the answers.
+func BenchmarkExchange_Serve(b *testing.B) {
+	srv, err := New(Config{}, &source{rep: newReplica(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := newExchange(srv)
+	in := []byte(strings.Repeat("GET /"+hitHash+".narinfo HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: Nix/2.8.0\r\nAccept: */*\r\n\r\n", 4))
+	var out []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out = out[:0]
+		x.serve(in, &out, false)
+	}
+}

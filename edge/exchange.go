@@ -194,22 +194,18 @@ var headerDate = []byte("\r\nDate: ")
 // a setting fasthttp keeps to its own server; a Date is of no use to
 // Nix or Guix, and a CDN adds its own.
 func withoutDate(b []byte) int {
-	head := bytes.Index(b, headerEnd2)
-	if head < 0 {
+	// fasthttp writes Date right after the status line and Server, which
+	// the edge does not send.
+	i := bytes.IndexByte(b, '\n') - 1
+	if i < 0 || !bytes.HasPrefix(b[i:], headerDate) {
 		return len(b)
 	}
-	i := bytes.Index(b[:head+2], headerDate)
-	if i < 0 {
+	j := bytes.IndexByte(b[i+2:], '\n')
+	if j < 0 {
 		return len(b)
 	}
-	j := i + 2 + bytes.Index(b[i+2:], headerEnd1)
-	return i + copy(b[i:], b[j:])
+	return i + copy(b[i:], b[i+2+j-1:])
 }
-
-var (
-	headerEnd1 = []byte("\r\n")
-	headerEnd2 = []byte("\r\n\r\n")
-)
 
 // fail answers a request that could not be read as fasthttp's server
 // does (requestError), and says to close the connection.
