@@ -25,13 +25,17 @@ const (
 	// ready: well beyond a replication hiccup, well inside what a user
 	// who just uploaded will wait.
 	DefaultMaxLag = 30 * time.Second
-	// DefaultEngine is the HTTP server answering requests; see Engine.
-	DefaultEngine = EngineFastHTTP
+	// DefaultEngine is the event loops where there are (Linux): on the
+	// 2-core machine of BENCHMARKS.md they cost 0.72-0.88× the server CPU
+	// per answer of the fasthttp engine, hits and misses, hot and uniform
+	// sets, with both load generators, at about its throughput or more.
+	DefaultEngine = defaultEngine
 	// DefaultEventLoops is one: on the 2-core machine of BENCHMARKS.md,
-	// one loop answered a hit for 5.5-5.9 µs of server CPU and two loops
-	// for 6.3-7.8 µs, as one loop finds more connections ready at each
-	// wait; one loop serves above 100,000 lookups/s, more than the other
-	// core's clients ask of it there.
+	// shared with the load generators, one loop answered lookups for
+	// 6.3-8.5 µs of server CPU each and two loops for 7.2-10.2 µs, as one
+	// loop finds more connections ready at each wait, at about the same
+	// throughput. One loop uses one core at most: raise it where one core
+	// does not keep up with the clients.
 	DefaultEventLoops = 1
 	// DefaultReadTimeout is how long a client may take to send a request
 	// once its first byte has come: a slow client (or a slowloris) is cut

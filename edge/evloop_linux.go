@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+const defaultEngine = EngineEventLoop
+
 const eventLoopSupported = true
 
 // readBufferSize is what a loop reads from a connection at once: many

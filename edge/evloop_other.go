@@ -8,6 +8,8 @@ import (
 	"net"
 )
 
+const defaultEngine = EngineFastHTTP
+
 const eventLoopSupported = false
 
 func (s *Server) serveEventLoops(context.Context, net.Listener) error {
