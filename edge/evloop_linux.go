@@ -56,6 +56,7 @@ type evLoop struct {
 	events []unix.EpollEvent
 	now    time.Time
 	stop   bool
+	paused bool // the listener is out of the wait after a failed accept
 }
 
 // serveEventLoops answers on ln with s.cfg.EventLoops epoll loops until
@@ -86,12 +87,12 @@ func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener) error {
 		}
 		loops[i] = l
 	}
-	g := new(errgroup.Group)
+	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range loops {
 		g.Go(l.run)
 	}
 	g.Go(func() error {
-		<-ctx.Done()
+		<-gctx.Done() // ctx ended, or a loop failed
 		for _, l := range loops {
 			l.signal()
 		}
@@ -181,6 +182,9 @@ func (l *evLoop) run() error {
 		if l.now.Sub(lastScan) >= every {
 			lastScan = l.now
 			l.expire()
+			if l.paused && !l.stop && l.ctl(unix.EPOLL_CTL_ADD, l.lfd, unix.EPOLLIN|unix.EPOLLEXCLUSIVE) == nil {
+				l.paused = false
+			}
 		}
 	}
 }
@@ -189,8 +193,16 @@ func (l *evLoop) accept() {
 	for {
 		fd, _, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
-			// EAGAIN: no more; another loop took it; or out of
-			// descriptors, retried at the next readiness.
+			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) {
+				// Out of descriptors or memory: the listener stays
+				// readable, so it is left out of the wait until the
+				// next scan rather than spun on.
+				if unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, l.lfd, nil) == nil {
+					l.paused = true
+				}
+				l.s.errLog.log(l.s.log, "accept", err)
+			}
+			// EAGAIN: no more, or another loop took it.
 			return
 		}
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
