@@ -79,6 +79,21 @@ func TestServer_HotPathAllocatesNothing(t *testing.T) {
 			if n := testing.AllocsPerRun(200, handle); n != 0 {
 				t.Fatalf("%v allocations per request, want none", n)
 			}
+			// The event loops' exchange adds reading the request and
+			// writing the answer, and nothing more.
+			x := newExchange(srv)
+			in := []byte(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: edge\r\n\r\n")
+			var out []byte
+			exchange := func() {
+				out = out[:0]
+				if used, closeConn := x.serve(in, &out, false); used != len(in) || closeConn {
+					t.Fatalf("serve used %d of %d bytes, close %v", used, len(in), closeConn)
+				}
+			}
+			exchange()
+			if n := testing.AllocsPerRun(200, exchange); n != 0 {
+				t.Fatalf("%v allocations per request through the event loop's exchange, want none", n)
+			}
 		})
 	}
 }

@@ -26,6 +26,38 @@ const (
 	// ready: well beyond a replication hiccup, well inside what a user
 	// who just uploaded will wait.
 	DefaultMaxLag = 30 * time.Second
+	// DefaultEngine is the event loops where there are (Linux): on the
+	// 2-core machine of BENCHMARKS.md they cost 0.72-0.88× the server CPU
+	// per answer of the fasthttp engine, hits and misses, hot and uniform
+	// sets, with both load generators, at about its throughput or more.
+	DefaultEngine = defaultEngine
+	// DefaultEventLoops is one: on the 2-core machine of BENCHMARKS.md,
+	// shared with the load generators, one loop answered lookups for
+	// 6.3-8.5 µs of server CPU each and two loops for 7.2-10.2 µs, as one
+	// loop finds more connections ready at each wait, at about the same
+	// throughput. One loop uses one core at most: raise it where one core
+	// does not keep up with the clients.
+	DefaultEventLoops = 1
+	// DefaultReadTimeout is how long a client may take to send a request
+	// once its first byte has come: a slow client (or a slowloris) is cut
+	// off after that.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long a keep-alive connection may wait
+	// between requests: Nix and Guix reuse theirs within seconds.
+	DefaultIdleTimeout = 2 * time.Minute
+)
+
+// The HTTP engines an edge can answer with.
+const (
+	// EngineFastHTTP serves with fasthttp's server, a goroutine per
+	// connection.
+	EngineFastHTTP = "fasthttp"
+	// EngineEventLoop serves from EventLoops epoll loops (Linux only),
+	// which batch the answers to pipelined requests into one write and
+	// read a connection once per readiness: fewer system calls, and no
+	// scheduler hand-offs, per answer. Requests are still parsed, and
+	// answers written, by fasthttp's Request and Response.
+	EngineEventLoop = "evloop"
 )
 
 // Config configures an edge server. Zero values take the documented
@@ -45,6 +77,18 @@ type Config struct {
 	// MaxLag is how stale the replica may be for /readyz to answer ready.
 	// Default DefaultMaxLag.
 	MaxLag time.Duration
+	// Engine is the HTTP server: EngineFastHTTP or EngineEventLoop.
+	// Default DefaultEngine.
+	Engine string
+	// EventLoops is the number of event loops of EngineEventLoop. Default
+	// DefaultEventLoops.
+	EventLoops int
+	// ReadTimeout bounds the time from a request's first byte to its
+	// last. Default DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a keep-alive
+	// connection. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -65,6 +109,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxLag == 0 {
 		c.MaxLag = DefaultMaxLag
+	}
+	if c.Engine == "" {
+		c.Engine = DefaultEngine
+	}
+	if c.EventLoops == 0 {
+		c.EventLoops = DefaultEventLoops
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -88,6 +144,16 @@ func (c Config) Validate() error {
 		return &config.Error{Field: "HitCacheControl", Value: fmt.Sprintf("%q", c.HitCacheControl), Problem: "must be one line"}
 	case strings.ContainsAny(c.MissCacheControl, "\r\n"):
 		return &config.Error{Field: "MissCacheControl", Value: fmt.Sprintf("%q", c.MissCacheControl), Problem: "must be one line"}
+	case c.Engine != EngineFastHTTP && c.Engine != EngineEventLoop:
+		return &config.Error{Field: "Engine", Value: fmt.Sprintf("%q", c.Engine), Problem: "is neither " + EngineFastHTTP + " nor " + EngineEventLoop}
+	case c.Engine == EngineEventLoop && !eventLoopSupported:
+		return &config.Error{Field: "Engine", Value: fmt.Sprintf("%q", c.Engine), Problem: "needs Linux"}
+	case c.EventLoops < 0 || c.EventLoops > 64:
+		return &config.Error{Field: "EventLoops", Value: c.EventLoops, Problem: "is outside [1, 64]"}
+	case c.ReadTimeout < 0:
+		return &config.Error{Field: "ReadTimeout", Value: c.ReadTimeout, Problem: "must not be negative"}
+	case c.IdleTimeout < 0:
+		return &config.Error{Field: "IdleTimeout", Value: c.IdleTimeout, Problem: "must not be negative"}
 	}
 	return nil
 }

@@ -11,6 +11,12 @@
 // while the replica is rebuilt) is answered 503, which clients retry; it
 // never stops the server.
 //
+// Two HTTP engines answer with the same handler (Server.Handle) and the
+// same bytes: fasthttp's server, and on Linux event loops (Config.Engine)
+// that read each ready connection once and write all the answers to its
+// pipelined requests at once, fasthttp still parsing the requests and
+// writing the answers.
+//
 //	srv, err := edge.New(edge.Config{StoreDir: "/nix/store"}, replicator)
 //	if err != nil { ... }
 //	err = srv.ListenAndServe(ctx, "127.0.0.1:8081")

@@ -78,7 +78,13 @@ var exchanges = []struct {
 
 func TestServer_HTTP11(t *testing.T) {
 	t.Parallel()
-	addr, _ := serve(t, Config{}, &source{rep: newReplica(t)})
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testHTTP11(t, engine) })
+	}
+}
+
+func testHTTP11(t *testing.T, engine string) {
+	addr, _ := serve(t, Config{Engine: engine}, &source{rep: newReplica(t)})
 	check := func(t *testing.T, i int, resp *http.Response, body string) {
 		t.Helper()
 		x := exchanges[i]

@@ -66,10 +66,10 @@ func New(cfg Config, src Source) (*Server, error) {
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultDate:                 true,
 		NoDefaultContentType:          true,
-		ReadTimeout:                   30 * time.Second,
-		WriteTimeout:                  30 * time.Second,
-		IdleTimeout:                   2 * time.Minute,
-		MaxRequestBodySize:            4 << 10,
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  writeTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		MaxRequestBodySize:            maxRequestBody,
 		ErrorHandler:                  requestError,
 		Logger:                        fasthttpLogger{s.log},
 	}
@@ -80,13 +80,16 @@ func New(cfg Config, src Source) (*Server, error) {
 // An error after ctx ended means requests may still be running, so the
 // replica must stay open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.Engine == EngineEventLoop {
+		return s.serveEventLoops(ctx, ln)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		if err := s.http.ShutdownWithContext(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
@@ -104,6 +107,20 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	return s.Serve(ctx, ln)
 }
 
+const (
+	// maxRequestBody is the largest request body read: an edge takes no
+	// uploads, and a larger one is answered 413.
+	maxRequestBody = 4 << 10
+	// maxRequestHeader is the largest request line and header, fasthttp's
+	// read buffer: a larger one is answered 431.
+	maxRequestHeader = 4 << 10
+	// writeTimeout bounds how long an answer may wait for a client that
+	// does not read it.
+	writeTimeout = 30 * time.Second
+	// shutdownTimeout bounds a graceful shutdown.
+	shutdownTimeout = 5 * time.Second
+)
+
 // requestError answers a request that could not be read: 431 for a header
 // beyond the read buffer, 413 for a body beyond MaxRequestBodySize (an edge
 // takes no uploads), 408 for a client too slow to send it, 400 otherwise.
@@ -113,6 +130,8 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &small):
 		ctx.Error("request header too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.Is(err, errBodyOnGet):
+		ctx.Error("malformed request: a GET or HEAD request carries no body\n", fasthttp.StatusBadRequest)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ctx.Error("request body too large: the edge is read-only; upload to the origin\n", fasthttp.StatusRequestEntityTooLarge)
 	case errors.As(err, &netErr) && netErr.Timeout():

@@ -94,7 +94,13 @@ func get(t testing.TB, method, url string) (int, http.Header, string) {
 
 func TestServer_Protocol(t *testing.T) {
 	t.Parallel()
-	addr, _ := serve(t, Config{HitCacheControl: "max-age=7", MissCacheControl: "max-age=3"}, &source{rep: newReplica(t)})
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testProtocol(t, engine) })
+	}
+}
+
+func testProtocol(t *testing.T, engine string) {
+	addr, _ := serve(t, Config{HitCacheControl: "max-age=7", MissCacheControl: "max-age=3", Engine: engine}, &source{rep: newReplica(t)})
 	base := "http://" + addr
 	for _, tc := range []struct {
 		method, path string

@@ -13,7 +13,6 @@ import (
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/loadtest"
 	"github.com/narthex-cache/narthex/replica"
-	"github.com/narthex-cache/narthex/replica/replicatest"
 	"github.com/narthex-cache/narthex/replication"
 )
 
@@ -58,7 +57,18 @@ func TestCeiling_AnswersAsTheEdge(t *testing.T) {
 	body := loadtest.TypicalBody()
 	hash := strings.TrimPrefix(strings.SplitN(string(body), "\n", 2)[0], "StorePath: /nix/store/")[:32]
 
-	rep := replicatest.Build(t, replicatest.Row{Table: "narinfo", Cols: map[string]string{"hash": hash, "body": string(body)}})
+	rep, err := replica.Create(t.TempDir(), replica.Options{MemoryCacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rep.Close() })
+	l := rep.Load(1, nil)
+	if err := l.Set("narinfo", map[string][]byte{"hash": []byte(hash), "body": body}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Finish(t.Context(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := edge.New(edge.Config{}, fixedSource{rep})
 	if err != nil {
 		t.Fatal(err)

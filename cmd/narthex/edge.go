@@ -28,6 +28,8 @@ func runEdge(ctx context.Context, args []string) error {
 	missCC := f.String("miss-cache-control", edge.DefaultMissCacheControl, "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", edge.DefaultMaxLag, "replica staleness above which /readyz answers 503")
 	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
+	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
+	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine evloop")
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -54,6 +56,8 @@ func runEdge(ctx context.Context, args []string) error {
 		HitCacheControl:  *hitCC,
 		MissCacheControl: *missCC,
 		MaxLag:           *maxLag,
+		Engine:           *engine,
+		EventLoops:       *loops,
 		Logger:           log,
 	}
 	// A mistake in the flags is reported before anything starts.
@@ -83,6 +87,8 @@ var edgeFlagNames = map[string]string{
 	"HitCacheControl":  "--hit-cache-control",
 	"MissCacheControl": "--miss-cache-control",
 	"MaxLag":           "--max-lag",
+	"Engine":           "--http-engine",
+	"EventLoops":       "--event-loops",
 }
 
 // edgeHeapBytes is what an edge's Go heap holds besides its memory cache:

@@ -1,7 +1,6 @@
-// Package replicatest holds what tests of several packages do with a
-// replica: build one from rows without PostgreSQL, and damage one of its
-// table files as a failing disk would. It must never be imported by
-// non-test code.
+// Package replicatest holds what tests of several packages do to a replica
+// on disk: damage one of its table files as a failing disk would. It must
+// never be imported by non-test code.
 package replicatest
 
 import (
@@ -11,9 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/narthex-cache/narthex/replica"
 )
 
 // window is how many bytes of a marker CorruptTable seeks and flips.
@@ -58,35 +54,4 @@ func CorruptTable(t testing.TB, dir, marker string) string {
 		t.Fatalf("no table file under %s holds %q", dir, marker)
 	}
 	return found
-}
-
-// Row is a published row: its table and its columns as text.
-type Row struct {
-	Table string
-	Cols  map[string]string
-}
-
-// Build bootstraps a replica in a temporary folder with rows, as a
-// bootstrap copy of the origin would, and closes it when the test ends.
-func Build(t testing.TB, rows ...Row) *replica.Replica {
-	t.Helper()
-	rep, err := replica.Create(t.TempDir(), replica.Options{MemoryCacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rep.Close() })
-	l := rep.Load(len(rows), nil)
-	for _, r := range rows {
-		cols := make(map[string][]byte, len(r.Cols))
-		for k, v := range r.Cols {
-			cols[k] = []byte(v)
-		}
-		if err := l.Set(r.Table, cols); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Finish(t.Context(), replica.State{LSN: 1, Slot: "narthex_test_00000000", System: "1", LastCommit: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return rep
 }

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package edge
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+const defaultEngine = EngineFastHTTP
+
+const eventLoopSupported = false
+
+func (s *Server) serveEventLoops(context.Context, net.Listener) error {
+	return errors.New("event loop: needs Linux")
+}
