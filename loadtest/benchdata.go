@@ -103,13 +103,14 @@ type BenchResults struct {
 	cells    []benchCell
 	commands map[string]string // by run id, in commands.txt
 	order    []string          // command ids in the order they ran
-	dir      string
+	later    *benchLater       // sections 2 to 7; nil when the run did not make them
 }
 
 // ReadBenchResults reads facts.json, lookups.jsonl with the files it
-// names, and commands.txt from dir.
+// names, commands.txt, and the raw results of sections 2 to 7 when
+// later.json says the run made them, from dir.
 func ReadBenchResults(dir string) (*BenchResults, error) {
-	r := &BenchResults{dir: dir, commands: map[string]string{}}
+	r := &BenchResults{commands: map[string]string{}}
 	b, err := os.ReadFile(filepath.Join(dir, "facts.json"))
 	if err != nil {
 		return nil, fmt.Errorf("bench results: %w", err)
@@ -118,6 +119,9 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 		return nil, fmt.Errorf("bench results: facts.json: %w", err)
 	}
 	if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+		return nil, err
+	}
+	if r.later, err = readBenchLater(dir); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(filepath.Join(dir, "commands.txt"))
