@@ -533,22 +533,11 @@ for rep in $(seq "$LOOKUP_REPS"); do
 	done
 done
 
-# median_tp ID_GLOB SERVER: the median closed-loop throughput of SERVER
-# over the runs whose ids match.
-median_tp() {
-	local files v=()
-	files=$(jq -r --arg g "$1" 'select(.id | test($g)) | .file' "$RES/lookups.jsonl")
-	for f in $files; do
-		v+=("$(jq --arg u "${URL[$2]}" '.results[] | select(.url == $u) | .throughput' "$RES/$f")")
-	done
-	printf '%s\n' "${v[@]}" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-}
-
 log "open loop at half of each server's closed-loop maximum (uniform set)"
 for rep in $(seq "$LOOKUP_REPS"); do
 	for sc in hits misses; do
 		for s in $(rotate "$rep" ${SERVERS_OF[$sc]}); do
-			half=$(median_tp "^lookup-uniform-$sc-c64-" "$s" | awk '{printf "%d", $1 / 2}')
+			half=$("$BIN" loadtest report --results "$RES" --half-max "uniform,$sc,$s") || die "loadtest report --half-max"
 			id=lookup-uniform-$sc-open-$s-$rep
 			run "$id" "$BIN" loadtest lookup --url "${URL[$s]}" --server-pid "${PID[$s]}" --keys "$LOOKUP_KEYS" --seed 1 \
 				--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --rate "$half" --duration "$LOOKUP_DUR" --json

@@ -234,3 +234,19 @@ func latMax(c benchCell) float64     { return float64(c.res.Latency.Max) }
 func rate(c benchCell) float64       { return c.res.Rate }
 func late(c benchCell) float64       { return float64(c.res.Late) }
 func wrong(c benchCell) float64      { return float64(c.res.wrong(c.run.Scenario)) }
+
+// HalfMax is half the median closed-loop throughput (64 connections,
+// `loadtest lookup`) of server on set and scenario, from the runs that
+// lookups.jsonl of dir lists so far: the rate bench.sh asks of it in the
+// open loop.
+func HalfMax(dir, set, scenario, server string) (float64, error) {
+	r := &BenchResults{}
+	if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+		return 0, err
+	}
+	v, ok := r.median(cellQuery{set, scenario, "c64", "lookup", server}, throughput)
+	if !ok {
+		return 0, fmt.Errorf("bench results: no closed-loop run of %s on the %s set, %s", server, set, scenario)
+	}
+	return v / 2, nil
+}

@@ -91,3 +91,19 @@ func TestWriteBenchmarks_CarriedTwice(t *testing.T) {
 		t.Errorf("the carried sections lost their date:\n%s", twice.String())
 	}
 }
+
+// The open loop's rate is half the median closed-loop throughput of the
+// Go generator's runs: for the uniform hits of testdata/bench, runs of
+// 95000 and 104500 req/s.
+func TestHalfMax(t *testing.T) {
+	got, err := loadtest.HalfMax("testdata/bench", "uniform", "hits", "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 49875 {
+		t.Errorf("HalfMax = %v, want 49875", got)
+	}
+	if _, err := loadtest.HalfMax("testdata/bench", "uniform", "mixed", "ceiling"); err == nil {
+		t.Error("HalfMax of a server without runs: no error")
+	}
+}
