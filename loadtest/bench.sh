@@ -310,12 +310,12 @@ write_report() {
 	log "writing $OUT"
 	loads=$(printf '%s\n' "${LOADS[@]}" | jq -R . | jq -s .)
 	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")" \
-		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --arg memory "$FACT_MEM" \
+		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --argjson memory_kib "$FACT_MEM_KIB" \
 		--arg os "$FACT_OS" --arg kernel "$FACT_KERNEL" --arg go "$FACT_GO" --arg nginx "$FACT_NGINX" \
 		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
-		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory: $memory, os: $os, kernel: $kernel, go: $go,
+		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
 		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}]}' >"$RES/facts.json"
@@ -366,7 +366,7 @@ note_load "start"
 FACT_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 FACT_NPROC=$(nproc)
 FACT_CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-FACT_MEM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+FACT_MEM_KIB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 FACT_KERNEL=$(uname -srm)
 FACT_OS=$(. /etc/os-release && echo "$PRETTY_NAME")
 FACT_GO=$(go version | awk '{print $3}')

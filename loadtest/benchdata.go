@@ -19,7 +19,8 @@ type BenchFacts struct {
 	Date       string   `json:"date"`
 	NProc      int      `json:"nproc"`
 	CPU        string   `json:"cpu"`
-	Memory     string   `json:"memory"`
+	Memory     string   `json:"memory"`     // as written by earlier runs; MemoryKiB now
+	MemoryKiB  int64    `json:"memory_kib"` // MemTotal of /proc/meminfo
 	OS         string   `json:"os"`
 	Kernel     string   `json:"kernel"`
 	Go         string   `json:"go"`

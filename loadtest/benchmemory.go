@@ -69,9 +69,16 @@ func (r *BenchResults) writeMemory(b *bytes.Buffer, l *benchLater) {
 	sys := l.heapStat("Sys")
 	fmt.Fprintf(b, "\nThe lag edge's RSS after its hits, misses and mixed runs: %s\n(%s; keys: %d paths of seed %d).\n",
 		fjoin(l.memTrace("lag", "after lookup-big-"), fbytes), strings.Join(runs, "; "), l.BigKeys, l.BigSeed)
-	fmt.Fprintf(b, "Of its final RSS, the Go runtime had %s from the OS (`Sys`; heap in use\n%s, live objects %s), so about\n"+
-		"%s was memory outside the Go runtime (cgo allocations such as Pebble's block cache, and mapped files).\n\n",
-		fbytes(sys), fbytes(l.heapStat("HeapInuse")), fbytes(l.heapStat("HeapAlloc")), fbytes(bigRSS-sys))
+	fmt.Fprintf(b, "Of its final RSS, the Go runtime had %s from the OS (`Sys`; heap in use\n%s, live objects %s), ",
+		fbytes(sys), fbytes(l.heapStat("HeapInuse")), fbytes(l.heapStat("HeapAlloc")))
+	if outside := bigRSS - sys; outside < 0 {
+		// Sys counts what the runtime reserved, resident or not.
+		fmt.Fprintf(b, "more than the RSS: part of what the runtime\nreserved was not resident, so what the rest of the process holds\n"+
+			"(cgo allocations such as Pebble's block cache, and mapped files) cannot be told from these figures.\n\n")
+	} else {
+		fmt.Fprintf(b, "so about\n%s was memory outside the Go runtime (cgo allocations such as Pebble's block cache, and mapped files).\n\n",
+			fbytes(outside))
+	}
 	fmt.Fprintf(b, "The lookup edge's RSS before the first lookup run and after each of the\n"+
 		"64-connection runs of section 1 (every repetition's sets, scenarios and load\n"+
 		"generators, in order): %s.\n\n", fjoin(l.memTrace("lookup", "before", "after "), fbytes))

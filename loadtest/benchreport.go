@@ -79,7 +79,11 @@ func writeMachine(b *bytes.Buffer, f BenchFacts) {
 	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, v) }
 	row("CPUs (nproc)", fmt.Sprint(f.NProc))
 	row("CPU model", f.CPU)
-	row("memory", f.Memory)
+	if f.MemoryKiB > 0 {
+		row("memory", fmt.Sprintf("%.1f GiB", float64(f.MemoryKiB)/(1<<20)))
+	} else {
+		row("memory", f.Memory)
+	}
 	row("OS, kernel", f.OS+", "+f.Kernel)
 	row("Go", f.Go)
 	row("nginx", f.Nginx)
