@@ -145,13 +145,17 @@ as_pg() {
 }
 
 # free_port VAR: sets VAR to a TCP port nothing listens on just now and not
-# handed out before in this run (so not in a subshell).
+# handed out before in this run (so not in a subshell). The port lies below
+# the kernel's range of ephemeral ports: a port of that range, free now, may
+# be taken by an outgoing connection before its server binds it.
 USED_PORTS=" "
+EPHEMERAL_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPHEMERAL_LO" -gt 21000 ] || die "the ephemeral port range starts at $EPHEMERAL_LO: no room below it"
 free_port() {
 	local p listening
 	listening=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (EPHEMERAL_LO - 20000)))
 		if ! grep -qx "$p" <<<"$listening" && [[ $USED_PORTS != *" $p "* ]]; then
 			USED_PORTS+="$p "
 			printf -v "$1" '%s' "$p"
