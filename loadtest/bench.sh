@@ -37,8 +37,8 @@
 # of 2 s) and reported as the median; the soak runs once. The script only
 # orchestrates: it starts and stops the programs (narthex, nginx,
 # PostgreSQL, Nix) and keeps their --json in a results folder, from which
-# `narthex loadtest report` writes BENCHMARKS.md (the sections after the
-# lookups are still formatted here, into sections.md of that folder).
+# `narthex loadtest report` writes BENCHMARKS.md: every figure, median,
+# ratio and verdict is the report's.
 #
 # Needs root (apt-get, and PostgreSQL runs as the postgres user). Installs
 # nginx, wrk, nix-bin, postgresql-15, jq, curl and iproute2 (ss) when missing. Each load command
@@ -145,13 +145,17 @@ as_pg() {
 }
 
 # free_port VAR: sets VAR to a TCP port nothing listens on just now and not
-# handed out before in this run (so not in a subshell).
+# handed out before in this run (so not in a subshell). The port lies below
+# the kernel's range of ephemeral ports: a port of that range, free now, may
+# be taken by an outgoing connection before its server binds it.
 USED_PORTS=" "
+EPHEMERAL_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPHEMERAL_LO" -gt 21000 ] || die "the ephemeral port range starts at $EPHEMERAL_LO: no room below it"
 free_port() {
 	local p listening
 	listening=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (EPHEMERAL_LO - 20000)))
 		if ! grep -qx "$p" <<<"$listening" && [[ $USED_PORTS != *" $p "* ]]; then
 			USED_PORTS+="$p "
 			printf -v "$1" '%s' "$p"
@@ -290,9 +294,12 @@ wait_http() {
 	die "$url did not answer 200 within $secs s"
 }
 
-# mem PID: "VmRSS VmHWM" in bytes.
+# mem EDGE STAGE PID: one line of memory.jsonl, the VmRSS and VmHWM of PID
+# in bytes, as /proc/PID/status has them.
 mem() {
-	awk '/^VmRSS:/ {r = $2 * 1024} /^VmHWM:/ {h = $2 * 1024} END {printf "%d %d\n", r, h}' "/proc/$1/status"
+	awk -v edge="$1" -v stage="$2" '/^VmRSS:/ {r = $2 * 1024} /^VmHWM:/ {h = $2 * 1024}
+		END {printf "{\"edge\":\"%s\",\"stage\":\"%s\",\"rss_bytes\":%d,\"hwm_bytes\":%d}\n", edge, stage, r, h}' \
+		"/proc/$3/status" >>"$RES/memory.jsonl"
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -307,12 +314,12 @@ write_report() {
 	log "writing $OUT"
 	loads=$(printf '%s\n' "${LOADS[@]}" | jq -R . | jq -s .)
 	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")" \
-		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --arg memory "$FACT_MEM" \
+		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --argjson memory_kib "$FACT_MEM_KIB" \
 		--arg os "$FACT_OS" --arg kernel "$FACT_KERNEL" --arg go "$FACT_GO" --arg nginx "$FACT_NGINX" \
 		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
-		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory: $memory, os: $os, kernel: $kernel, go: $go,
+		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
 		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}]}' >"$RES/facts.json"
@@ -320,6 +327,18 @@ write_report() {
 	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
 	mv "$T/BENCHMARKS.md" "$OUT"
 	log "done in $((runtime / 60)) min $((runtime % 60)) s: $OUT"
+}
+
+# write_later: the settings and counts of the sections after the lookups
+# into later.json, whose presence tells the report that the run made them.
+write_later() {
+	jq -n --argjson quick "$QUICK" --argjson reps "$REPS" --arg lag_duration "$LAG_DUR" --arg big_duration "$BIG_DUR" \
+		--arg soak_duration "$SOAK_DUR" --arg soak_kill_every "$SOAK_KILL" --argjson profile_seconds "$PROF_SECS" \
+		--argjson origin_narinfos "$ORIGIN_NARINFOS" --argjson lag_edge_narinfos "$LAG_EDGE_NARINFOS" \
+		--argjson lag_edge_ready_ns "$LAG_EDGE_READY_NS" --arg lag_subscriber_db "$LAG_SUB_DB" --arg lag_rates "$LAG_RATES" \
+		--argjson big_keys "$BIG_KEYS" --argjson big_seed "$BIG_SEED" --argjson ingest_paths "$INGEST_PATHS" \
+		--argjson ingest_size "$INGEST_SIZE" --argjson lookup_keys "$LOOKUP_KEYS" --arg tmp "$T" \
+		'$ARGS.named | .lag_rates |= (split(" ") | map(tonumber))' >"$RES/later.json"
 }
 
 origin_sql() { psql "$ORIGIN_DB" -XAtq -v ON_ERROR_STOP=1 "$@"; }
@@ -351,7 +370,7 @@ note_load "start"
 FACT_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 FACT_NPROC=$(nproc)
 FACT_CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-FACT_MEM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+FACT_MEM_KIB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 FACT_KERNEL=$(uname -srm)
 FACT_OS=$(. /etc/os-release && echo "$PRETTY_NAME")
 FACT_GO=$(go version | awk '{print $3}')
@@ -411,7 +430,6 @@ fi
 log "populating $LOOKUP_KEYS paths (seed 1) with a static copy for nginx"
 STATIC=$T/static
 run setup-populate "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$LOOKUP_KEYS" --seed 1 --static-dir "$STATIC" --timeout 30m --json
-POP1_S=$(jq '.elapsed_ns / 1e9' "$RES/setup-populate.json")
 
 # ---------------------------------------------------------------- lookups
 
@@ -491,8 +509,7 @@ run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of edge nginx ceiling cei
 
 note_load "lookups"
 : >"$RES/lookups.jsonl"
-read -r rss _ < <(mem "${PIDS[edge_lookup]}")
-LOOKUP_RSS_TRACE=("$rss") # the edge's RSS before the first run and after each
+mem lookup before "${PIDS[edge_lookup]}"
 declare -A HIT_RATIO=([hits]=1 [misses]=0 [mixed]=0.5)
 declare -A SERVERS_OF=([hits]="edge nginx ceiling" [misses]="edge nginx ceiling-miss" [mixed]="edge nginx")
 declare -A SET_KEYS=([hot]=$HOT_KEYS [uniform]=$LOOKUP_KEYS)
@@ -506,8 +523,7 @@ for rep in $(seq "$LOOKUP_REPS"); do
 				run "$id" "$BIN" loadtest "$gen" --url "$(urls_of $servers)" --server-pid "$(pids_of $servers)" \
 					--keys "${SET_KEYS[$set]}" --seed 1 --hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --duration "$LOOKUP_DUR" --json
 				manifest "$id" "$set" "$sc" c64 "$gen" "$rep" $servers
-				read -r rss _ < <(mem "${PIDS[edge_lookup]}")
-				LOOKUP_RSS_TRACE+=("$rss")
+				mem lookup "after $id" "${PIDS[edge_lookup]}"
 			done
 		done
 	done
@@ -521,22 +537,11 @@ for rep in $(seq "$LOOKUP_REPS"); do
 	done
 done
 
-# median_tp ID_GLOB SERVER: the median closed-loop throughput of SERVER
-# over the runs whose ids match.
-median_tp() {
-	local files v=()
-	files=$(jq -r --arg g "$1" 'select(.id | test($g)) | .file' "$RES/lookups.jsonl")
-	for f in $files; do
-		v+=("$(jq --arg u "${URL[$2]}" '.results[] | select(.url == $u) | .throughput' "$RES/$f")")
-	done
-	printf '%s\n' "${v[@]}" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-}
-
 log "open loop at half of each server's closed-loop maximum (uniform set)"
 for rep in $(seq "$LOOKUP_REPS"); do
 	for sc in hits misses; do
 		for s in $(rotate "$rep" ${SERVERS_OF[$sc]}); do
-			half=$(median_tp "^lookup-uniform-$sc-c64-" "$s" | awk '{printf "%d", $1 / 2}')
+			half=$("$BIN" loadtest report --results "$RES" --half-max "uniform,$sc,$s") || die "loadtest report --half-max"
 			id=lookup-uniform-$sc-open-$s-$rep
 			run "$id" "$BIN" loadtest lookup --url "${URL[$s]}" --server-pid "${PID[$s]}" --keys "$LOOKUP_KEYS" --seed 1 \
 				--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --rate "$half" --duration "$LOOKUP_DUR" --json
@@ -580,7 +585,7 @@ record_raw edge-bench "go test -run '^\$' -bench 'BenchmarkServer_Narinfo$' -ben
 (cd "$REPO" && go test -run '^$' -bench 'BenchmarkServer_Narinfo$' -benchmem -count 3 ./edge) >"$RES/edge-bench.txt" 2>"$LOGS/edge-bench.log" ||
 	die "go test -bench ./edge"
 
-read -r LOOKUP_EDGE_RSS LOOKUP_EDGE_HWM < <(mem "${PIDS[edge_lookup]}")
+mem lookup end "${PIDS[edge_lookup]}"
 log "stopping the lookup servers"
 stop_bg ceiling
 stop_bg ceiling_miss
@@ -595,14 +600,12 @@ have=$(origin_sql -c "SELECT count(*) FROM narinfo")
 if [ "$have" -lt "$BOOT_PATHS" ]; then
 	log "populating $((BOOT_PATHS - have)) more paths (seed 2) for $BOOT_PATHS in all"
 	run setup-populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$((BOOT_PATHS - have))" --seed 2 --timeout 30m --json
-	POP2_S=$(jq '.elapsed_ns / 1e9' "$RES/setup-populate2.json")
 fi
 ORIGIN_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 # Hint bits and the visibility map set now, so that the first bootstrap
 # does not pay for them.
 origin_sql -c "VACUUM ANALYZE narinfo" -c "CHECKPOINT" >/dev/null
 
-: >"$RES/boot.jsonl"
 SUB_CONN="host=127.0.0.1 port=$PG_PORT dbname=narthex user=postgres"
 native_boot() {
 	local rep=$1 db=boot_$1 t0 t1 state="" n size
@@ -626,8 +629,7 @@ native_boot() {
 	n=$(sub_sql "$db" -c "SELECT count(*) FROM narinfo")
 	[ "$n" = "$ORIGIN_NARINFOS" ] || die "native subscriber $db holds $n narinfos, the origin $ORIGIN_NARINFOS"
 	size=$(sub_sql "$db" -c "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['narinfo', 'payload_location', 'store']::regclass[]) c")
-	jq -nc --argjson rep "$rep" --argjson ns $((t1 - t0)) --argjson n "$n" --argjson size "$size" \
-		'{rep: $rep, kind: "native", ready_ns: $ns, narinfos: $n, disk: $size}' >>"$RES/boot.jsonl"
+	printf '{"ready_after_ns":%d,"narinfos":%d,"disk_bytes":%d}\n' $((t1 - t0)) "$n" "$size" >"$RES/boot-native-$rep.json"
 }
 drop_native() {
 	local db=$1
@@ -638,8 +640,6 @@ note_load "bootstrap"
 for rep in $(seq "$REPS"); do
 	log "bootstrap of $ORIGIN_NARINFOS narinfos, repetition $rep/$REPS: edge"
 	run "boot-edge-$rep" "$BIN" loadtest bootstrap --database-url "$ORIGIN_DB" --edge-name "bench_boot_$rep" --dir "$T" --timeout 20m --json
-	jq -c --argjson rep "$rep" '{rep: $rep, kind: "edge", ready_ns: .ready_after_ns, narinfos, rss: .rss_bytes,
-		peak_rss: .peak_rss_bytes, disk: .replica_bytes}' "$RES/boot-edge-$rep.json" >>"$RES/boot.jsonl"
 	log "bootstrap of $ORIGIN_NARINFOS narinfos, repetition $rep/$REPS: native subscriber"
 	native_boot "$rep"
 	# The last subscriber stays: it is the native target of the lag runs.
@@ -659,58 +659,40 @@ record edge-lag "$BIN" edge --name bench_lag --database-url "$ORIGIN_DB" --repli
 t0=$(date +%s%N)
 start_bg edge_lag "$BIN" edge --name bench_lag --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lag" --listen "127.0.0.1:$LAG_PORT" --pprof-listen "127.0.0.1:$LAG_PPROF_PORT"
 wait_http "$LAG_EDGE_URL/readyz" 1200 edge_lag
-LAG_EDGE_BOOT_S=$(jq -n "($(date +%s%N) - $t0) / 1e9")
-read -r LAG_EDGE_RSS0 LAG_EDGE_HWM0 < <(mem "${PIDS[edge_lag]}")
+LAG_EDGE_READY_NS=$(($(date +%s%N) - t0))
+mem lag ready "${PIDS[edge_lag]}"
 
 note_load "lag"
-: >"$RES/lag.jsonl"
 for rep in $(seq "$REPS"); do
 	for rate in $LAG_RATES; do
 		id=lag-$rate-$rep
 		log "lag at $rate commits/s, repetition $rep/$REPS"
 		run "$id" "$BIN" loadtest lag --database-url "$ORIGIN_DB" --edge "$LAG_EDGE_URL" --subscriber-url "$LAG_SUB_URL" \
 			--rate "$rate" --duration "$LAG_DUR" --json
-		jq -c --argjson rep "$rep" '. as $r | .targets[] | {rep: $rep, rate: $r.rate, scheduled: $r.scheduled,
-			commits: $r.commits, commit_rate: $r.commit_rate, commit_p99: $r.commit_latency.p99_ns, kind, seen,
-			never_seen, probes, probe_errors, p50: .lag.p50_ns, p90: .lag.p90_ns, p99: .lag.p99_ns,
-			p999: .lag.p999_ns, max: .lag.max_ns}' "$RES/$id.json" >>"$RES/lag.jsonl"
 	done
 done
 # Each target alone, once, at 1,000 commits/s: how much the other target
 # and its poller cost the origin and the commit schedule.
-: >"$RES/lag-alone.jsonl"
 for kind in edge subscriber; do
 	id=lag-1000-$kind-alone
 	log "lag at 1000 commits/s, $kind alone"
 	if [ $kind = edge ]; then target=(--edge "$LAG_EDGE_URL"); else target=(--subscriber-url "$LAG_SUB_URL"); fi
 	run "$id" "$BIN" loadtest lag --database-url "$ORIGIN_DB" "${target[@]}" --rate 1000 --duration "$LAG_DUR" --json
-	jq -c '. as $r | .targets[] | {rate: $r.rate, commits: $r.commits, commit_rate: $r.commit_rate,
-		commit_p99: $r.commit_latency.p99_ns, kind, probes, never_seen, p50: .lag.p50_ns, p90: .lag.p90_ns,
-		p99: .lag.p99_ns, max: .lag.max_ns}' "$RES/$id.json" >>"$RES/lag-alone.jsonl"
 done
-read -r LAG_EDGE_RSS LAG_EDGE_HWM < <(mem "${PIDS[edge_lag]}")
+mem lag "after the lag runs" "${PIDS[edge_lag]}"
 LAG_EDGE_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 
 # Memory of the big edge under lookups over all of its keys (the seed-2 paths
 # when the origin was filled up for the bootstrap, else the lookup cache):
 # hits, misses, then mixed, its RSS read after each.
-if [ -n "${POP2_S:-}" ]; then BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - LOOKUP_KEYS)); else BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS; fi
-BIG_RSS_TRACE=()
-BIG_TP=()
+if [ -f "$RES/setup-populate2.json" ]; then BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - LOOKUP_KEYS)); else BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS; fi
 for sc in hits misses mixed; do
 	log "lookups ($sc) on the lag edge ($LAG_EDGE_NARINFOS narinfos) for its memory under load"
 	run "lookup-big-$sc" "$BIN" loadtest lookup --url "$LAG_EDGE_URL" --keys "$BIG_KEYS" --seed "$BIG_SEED" \
 		--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --duration "$BIG_DUR" --json
-	read -r rss BIG_HWM < <(mem "${PIDS[edge_lag]}")
-	BIG_RSS_TRACE+=("$rss")
-	BIG_TP+=("$(jq '.results[0] | "\(.throughput | floor) req/s, \(.errors) wrong"' -r "$RES/lookup-big-$sc.json")")
+	mem lag "after lookup-big-$sc" "${PIDS[edge_lag]}"
 done
-BIG_RSS=$rss
 curl -s -m 10 "http://127.0.0.1:$LAG_PPROF_PORT/debug/pprof/heap?debug=1" >"$RES/big-heap.txt" || true
-gostat() { awk -v k="$1" '$1 == "#" && $2 == k && $3 == "=" {print $4; exit}' "$RES/big-heap.txt"; }
-BIG_GO_SYS=$(gostat Sys)
-BIG_GO_INUSE=$(gostat HeapInuse)
-BIG_GO_ALLOC=$(gostat HeapAlloc)
 stop_bg edge_lag
 forget_edge bench_lag
 cp "$LOGS/edge_lag.log" "$RES/edge_lag.log"
@@ -813,456 +795,5 @@ note_load "end"
 
 # ---------------------------------------------------------------- report
 
-
-# Formatting: fns NS (duration), frate N (req/s), fbytes N, ratio A B.
-fns() {
-	awk -v n="$1" 'BEGIN {
-		if (n == "" || n == "null") { print "–"; exit }
-		if (n < 1e3) printf "%d ns", n; else if (n < 1e6) printf "%.0f µs", n / 1e3;
-		else if (n < 1e7) printf "%.2f ms", n / 1e6; else if (n < 1e9) printf "%.1f ms", n / 1e6;
-		else printf "%.2f s", n / 1e9 }'
-}
-frate() { awk -v n="$1" 'BEGIN { if (n == "" || n == "null") print "–"; else printf "%.0f", n }'; }
-fbytes() { awk -v n="$1" 'BEGIN { if (n == "" || n == "null") print "–"; else printf "%.0f MiB", n / 1048576 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null" || b == 0) print "–"; else printf "%.2f×", a / b }'; }
-# cmp A OP B: exit status of the comparison.
-cmp() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null") exit 2;
-	r = (op == "<=") ? a <= b : (op == ">=") ? a >= b : (op == "<") ? a < b : a > b; exit !r }'; }
-yes_no() { if "$@"; then echo yes; else echo "**no**"; fi; }
-QUICK_NA=""
-[ $QUICK = 1 ] && QUICK_NA=" (quick run)"
-
-# each FILE FILTER FIELD: every run's value as a duration, comma-separated.
-each() {
-	local v out=()
-	for v in $(vals "$1" "$2" "$3"); do out+=("$(fns "$v")"); done
-	local IFS=,
-	echo "${out[*]}" | sed 's/,/, /g'
-}
-# med FILE FILTER FIELD: the median of FIELD over the rows matching FILTER.
-med() {
-	jq -s "def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-		[.[] | select($2) | .$3 | select(. != null)] | median" "$1"
-}
-# vals FILE FILTER FIELD: every value, in repetition order, space-separated.
-vals() { jq -s -r "[.[] | select($2) | .$3] | map(tostring) | join(\" \")" "$1"; }
-
-# The targets of the sections after the lookups, as rows of the Targets
-# table, and those sections: `narthex loadtest report` puts them in place.
-	# ---- targets
-	L1_E_P50=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' p50)
-	L1_E_P99=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' p99)
-	L1_S_P50=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' p50)
-	L1_S_P99=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' p99)
-	L1_RATE=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' commit_rate)
-	B_E=$(med "$RES/boot.jsonl" '.kind == "edge"' ready_ns)
-	B_N=$(med "$RES/boot.jsonl" '.kind == "native"' ready_ns)
-	B_RSS=$(med "$RES/boot.jsonl" '.kind == "edge"' rss)
-	B_PEAK=$(med "$RES/boot.jsonl" '.kind == "edge"' peak_rss)
-	I_O=$(med "$RES/ingest.jsonl" '.kind == "payload" and .target == "origin"' ns)
-	I_F=$(med "$RES/ingest.jsonl" '.kind == "payload" and .target == "file"' ns)
-	I_TO=$(med "$RES/ingest.jsonl" '.kind == "tiny" and .target == "origin"' ns)
-	I_TF=$(med "$RES/ingest.jsonl" '.kind == "tiny" and .target == "file"' ns)
-	I_TS=$(med "$RES/ingest.jsonl" '.kind == "tiny" and .target == "sink"' ns)
-	LAG_CONNS=$(jq .connections "$RES/lag-1000-1.json")
-	LAG_PROBE=$(jq .probe_interval_ns "$RES/lag-1000-1.json")
-	# sq FILTER: a field of the soak's result.
-	sq() { jq -r "$1" "$RES/soak.json"; }
-	soak_passed() { [ "$(sq .passed)" = true ]; }
-	soak_summary() {
-		echo "$(fns "$(sq .duration_ns)"), victim killed $(sq '.restarts | length') times: $(sq .failed_lookups) failed lookups of" \
-			"$(sq '.measure.requests + .lookups.requests'); lost transactions $(sq '.survivor.lost_transactions') / $(sq '.victim.lost_transactions')," \
-			"torn $(sq '.survivor.torn.torn') / $(sq '.victim.torn.torn') (survivor / victim) of $(sq .transactions);" \
-			"RSS $(fbytes "$(sq .memory.baseline_median_bytes)") → $(fbytes "$(sq .memory.last_median_bytes)")$(soak_passed || echo "; $(sq '.failures | join("; ")')")"
-	}
-	full() { if [ $QUICK = 1 ]; then echo "n/a$QUICK_NA"; else yes_no "$@"; fi; }
-	both() { eval "$1" && eval "$2"; }
-	all_le() { # all_le LIMIT V...: every V is at most LIMIT
-		local lim=$1 v
-		shift
-		for v; do cmp "$v" '<=' "$lim" || return 1; done
-	}
-
-{
-	echo "| replication visibility p50 ≤ 5 ms at 1,000 commits/s | edge p50 $(fns "$L1_E_P50") (origin achieved $(frate "$L1_RATE") commits/s) | $(yes_no cmp "$L1_E_P50" '<=' 5000000) |"
-	echo "| replication visibility p99 ≤ 50 ms at 1,000 commits/s | edge p99 $(fns "$L1_E_P99") | $(yes_no cmp "$L1_E_P99" '<=' 50000000) |"
-	echo "| replication no worse than the native subscriber (1,000 commits/s) | p50 edge $(fns "$L1_E_P50") vs native $(fns "$L1_S_P50"); p99 edge $(fns "$L1_E_P99") vs native $(fns "$L1_S_P99") | $(yes_no both "cmp '$L1_E_P50' '<=' '$L1_S_P50'" "cmp '$L1_E_P99' '<=' '$L1_S_P99'") |"
-	echo "| bootstrap of 1,000,000 narinfos ≤ 30 s | edge $(fns "$B_E") for $ORIGIN_NARINFOS narinfos | $(full cmp "$B_E" '<=' 30000000000) |"
-	echo "| bootstrap no slower than the native copy | edge $(fns "$B_E"), native $(fns "$B_N"): $(ratio "$B_E" "$B_N") | $(yes_no cmp "$B_E" '<=' "$B_N") |"
-	echo "| edge RSS ≤ 256 MB with 1,000,000 narinfos | bootstrapped edge: $(fbytes "$B_RSS") once ready, peak $(fbytes "$B_PEAK"); edge with $LAG_EDGE_NARINFOS narinfos after lookups (see [4](#4-edge-memory)): $(fbytes "$BIG_RSS"), peak $(fbytes "$BIG_HWM") | $(full all_le "$RSS_TARGET" "$B_RSS" "$B_PEAK" "$BIG_RSS" "$BIG_HWM") |"
-	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` (100 paths of $((INGEST_SIZE >> 10)) KiB) | origin $(fns "$I_O"), file:// $(fns "$I_F"): $(ratio "$I_O" "$I_F") | $(yes_no cmp "$I_O" '<=' "$(awk -v f="$I_F" 'BEGIN { print 1.5 * f }')") |"
-	echo "| \`nix copy --to\` the origin within 1.5× of \`file://\` (100 tiny paths) | origin $(fns "$I_TO"), file:// $(fns "$I_TF"): $(ratio "$I_TO" "$I_TF"); a sink that costs nothing: $(ratio "$I_TS" "$I_TF") | $(yes_no cmp "$I_TO" '<=' "$(awk -v f="$I_TF" 'BEGIN { print 1.5 * f }')") |"
-	echo "| soak: zero failed lookups, zero lost/torn transactions, memory flat (10 minutes, see [6](#6-soak)) | $(soak_summary) | $(full soak_passed) |"
-} >"$RES/targets.md"
-
-{
-	# ---- bootstrap
-	cat <<EOF
-## 2. Bootstrap of $ORIGIN_NARINFOS narinfos: edge vs native subscriber
-
-$(if [ -n "${POP2_S:-}" ]; then echo "The origin was filled up to $ORIGIN_NARINFOS narinfos by a second \`loadtest populate\` (seed 2, $(printf '%.0f' "$POP2_S") s)."; else echo "The origin holds the $ORIGIN_NARINFOS narinfos of the lookup cache."; fi)
-**Edge**: \`loadtest bootstrap\` starts \`narthex edge\` on an empty replica and
-times it from process start to the first 200 from \`/readyz\`, then reads its
-VmRSS/VmHWM and the replica's size on disk. **Native**: a fresh database on a
-second PostgreSQL 15 cluster (default settings) with the three published tables
-([loadtest/bench/subscriber.sql](loadtest/bench/subscriber.sql)), then
-\`CREATE SUBSCRIPTION … WITH (copy_data = true)\`, timed from just before that
-statement until every row of \`pg_subscription_rel\` for it is in state \`r\`
-(polled every 50 ms); its narinfo count is then checked against the origin's.
-Disk for native is \`pg_total_relation_size\` of the three tables.
-
-| | edge | native subscriber | edge ÷ native |
-|---|---|---|---|
-| time to ready | $(fns "$B_E") | $(fns "$B_N") | $(ratio "$B_E" "$B_N") |
-| time to ready, each run | $(each "$RES/boot.jsonl" '.kind == "edge"' ready_ns) | $(each "$RES/boot.jsonl" '.kind == "native"' ready_ns) | |
-| RSS once ready | $(fbytes "$B_RSS") | – | |
-| peak RSS (VmHWM) | $(fbytes "$B_PEAK") | – | |
-| on disk | $(fbytes "$(med "$RES/boot.jsonl" '.kind == "edge"' disk)") | $(fbytes "$(med "$RES/boot.jsonl" '.kind == "native"' disk)") | $(ratio "$(med "$RES/boot.jsonl" '.kind == "edge"' disk)" "$(med "$RES/boot.jsonl" '.kind == "native"' disk)") |
-
-Why the subscriber does not use \`narthex migrate\`: the migrated \`narinfo\` has
-NOT NULL columns the publication does not carry (\`name\`, \`nar_hash\`,
-\`nar_size\`), so every applied row would fail a not-null constraint, and
-\`payload_location\` has a foreign key to \`nar_file\`, which is not published.
-The subscriber gets what an edge gets: the published columns and primary keys.
-
-Commands (repetition 1):
-
-\`\`\`sh
-$(cmd_of boot-edge-1)
-$(cmd_of native-schema-1)
-$(cmd_of native-boot-1)
-# then poll until ready:
-#   SELECT count(*) FILTER (WHERE srsubstate <> 'r') FROM pg_subscription_rel r
-#   JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'boot_1'
-\`\`\`
-
-EOF
-
-	# ---- lag
-	cat <<EOF
-## 3. Replication lag: edge vs native subscriber
-
-\`loadtest lag\` commits one path per transaction at the origin on a fixed
-schedule for $LAG_DUR, over $LAG_CONNS connections (one transaction in flight on each), and
-measures, for each target, the time from each commit's acknowledgement to the
-first probe that finds it (over HTTP for the edge, over SQL for the
-subscriber). Each target is probed at most once per $(fns "$LAG_PROBE") while it is
-behind, so a lag is overstated by up to about two such intervals and a
-probe's round trip. Both targets watch the same commits in the
-same run. The edge (\`narthex edge --name bench_lag\`) was bootstrapped from the
-$ORIGIN_NARINFOS-narinfo origin in $(printf '%.1f' "$LAG_EDGE_BOOT_S") s; the subscriber is the last one of
-the bootstrap runs (\`$LAG_SUB_DB\`, default subscription settings, so
-\`synchronous_commit = off\` for its apply worker).
-
-| commits/s asked | achieved | target | p50 | p90 | p99 | max (worst run) | never seen | probe errors | p50 edge ÷ native | p99 edge ÷ native |
-|---|---|---|---|---|---|---|---|---|---|---|
-EOF
-	for rate in $LAG_RATES; do
-		for kind in edge subscriber; do
-			f=".rate == $rate and .kind == \"$kind\""
-			worst=$(vals "$RES/lag.jsonl" "$f" max | tr ' ' '\n' | sort -g | tail -n 1)
-			ns=$(vals "$RES/lag.jsonl" "$f" never_seen | tr ' ' '+' | bc)
-			pe=$(vals "$RES/lag.jsonl" "$f" probe_errors | tr ' ' '+' | bc)
-			if [ $kind = edge ]; then
-				fe=".rate == $rate and .kind == \"edge\"" fs=".rate == $rate and .kind == \"subscriber\""
-				r50=$(ratio "$(med "$RES/lag.jsonl" "$fe" p50)" "$(med "$RES/lag.jsonl" "$fs" p50)")
-				r99=$(ratio "$(med "$RES/lag.jsonl" "$fe" p99)" "$(med "$RES/lag.jsonl" "$fs" p99)")
-				name="edge"
-			else
-				r50="" r99="" name="native subscriber"
-			fi
-			echo "| $rate | $(frate "$(med "$RES/lag.jsonl" "$f" commit_rate)") | $name | $(fns "$(med "$RES/lag.jsonl" "$f" p50)") | $(fns "$(med "$RES/lag.jsonl" "$f" p90)") | $(fns "$(med "$RES/lag.jsonl" "$f" p99)") | $(fns "$worst") | $ns | $pe | $r50 | $r99 |"
-		done
-	done
-	echo
-	echo "Per run (p50 / p99 / max):"
-	echo
-	echo "| commits/s | run | achieved | commit p99 (schedule to ack) | edge | native subscriber |"
-	echo "|---|---|---|---|---|---|"
-	for rate in $LAG_RATES; do
-		for rep in $(seq "$REPS"); do
-			f=".rate == $rate and .rep == $rep"
-			e=$(jq -s -r "[.[] | select($f and .kind == \"edge\")][0] | \"\(.p50) \(.p99) \(.max) \(.commit_rate) \(.commit_p99)\"" "$RES/lag.jsonl")
-			s=$(jq -s -r "[.[] | select($f and .kind == \"subscriber\")][0] | \"\(.p50) \(.p99) \(.max)\"" "$RES/lag.jsonl")
-			read -r e50 e99 emax cr cp99 <<<"$e"
-			read -r s50 s99 smax <<<"$s"
-			echo "| $rate | $rep | $(frate "$cr") | $(fns "$cp99") | $(fns "$e50") / $(fns "$e99") / $(fns "$emax") | $(fns "$s50") / $(fns "$s99") / $(fns "$smax") |"
-		done
-	done
-	echo
-	echo "Both pollers probe at most once per $(fns "$LAG_PROBE") while their target is behind, the edge's over HTTP on one"
-	echo "keep-alive connection, the subscriber's over SQL: at 1,000 commits/s the edge got a median of"
-	echo "$(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' probes)") probe requests per run and the subscriber $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' probes)") queries, load each serves on"
-	echo "the same cores while it applies."
-	echo
-	lag_rate1=$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' commit_rate)
-	if cmp "$lag_rate1" '<' 950; then
-		echo "**The origin fell behind the 1,000/s schedule** (median $(frate "$lag_rate1") commits/s achieved): \`loadtest lag\`"
-		echo "commits over $LAG_CONNS connections, one transaction per path, on the same $FACT_NPROC cores as PostgreSQL,"
-		echo "both targets and its own pollers, which probe each target up to once per $(fns "$LAG_PROBE") while it is behind"
-		echo "(median probes per run: edge $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "edge"' probes)"), native $(frate "$(med "$RES/lag.jsonl" '.rate == 1000 and .kind == "subscriber"' probes)")). The commits that"
-		echo "missed their slot were sent back to back, so the 1,000/s rows measure a burst at the"
-		echo "achieved rate, with the backlog in the commit latency, not a steady 1,000/s."
-		echo
-	fi
-	echo "Each target alone (one run each, 1,000 commits/s asked): what the other target and its"
-	echo "poller cost."
-	echo
-	echo "| target alone | achieved commits/s | commit p99 (schedule to ack) | p50 | p90 | p99 | max | probes |"
-	echo "|---|---|---|---|---|---|---|---|"
-	for kind in edge subscriber; do
-		read -r cr cp99 a50 a90 a99 amax pr < <(jq -r "select(.kind == \"$kind\") | \"\(.commit_rate) \(.commit_p99) \(.p50) \(.p90) \(.p99) \(.max) \(.probes)\"" "$RES/lag-alone.jsonl")
-		echo "| $([ $kind = edge ] && echo edge || echo native subscriber) | $(frate "$cr") | $(fns "$cp99") | $(fns "$a50") | $(fns "$a90") | $(fns "$a99") | $(fns "$amax") | $pr |"
-	done
-	echo
-	echo "Commands (repetition 1, then the single-target runs):"
-	echo
-	echo '```sh'
-	cmd_of edge-lag
-	for rate in $LAG_RATES; do cmd_of "lag-$rate-1"; done
-	cmd_of lag-1000-edge-alone
-	cmd_of lag-1000-subscriber-alone
-	echo '```'
-	echo
-
-	# ---- memory
-	trace() { local v out=(); for v; do out+=("$(fbytes "$v")"); done; local IFS=,; echo "${out[*]}" | sed 's/,/, /g'; }
-	cat <<EOF
-## 4. Edge memory
-
-VmRSS (and VmHWM, the peak) of the three edges of the run, read from
-\`/proc/<pid>/status\`:
-
-| edge | narinfos | when | RSS | peak |
-|---|---|---|---|---|
-| bootstrapped by \`loadtest bootstrap\` (median of $REPS) | $ORIGIN_NARINFOS | once ready | $(fbytes "$B_RSS") | $(fbytes "$B_PEAK") |
-| lag edge | $ORIGIN_NARINFOS | once ready | $(fbytes "$LAG_EDGE_RSS0") | $(fbytes "$LAG_EDGE_HWM0") |
-| lag edge | $LAG_EDGE_NARINFOS | after the lag runs | $(fbytes "$LAG_EDGE_RSS") | $(fbytes "$LAG_EDGE_HWM") |
-| lag edge | $LAG_EDGE_NARINFOS | after ${BIG_DUR} each of hits, misses, mixed (64 connections) | $(fbytes "$BIG_RSS") | $(fbytes "$BIG_HWM") |
-| lookup edge | $LOOKUP_KEYS | after the lookup runs of section 1 (closed loop, sequential, open loop) and the profiles | $(fbytes "$LOOKUP_EDGE_RSS") | $(fbytes "$LOOKUP_EDGE_HWM") |
-
-The lag edge's RSS after its hits, misses and mixed runs: $(trace "${BIG_RSS_TRACE[@]}")
-($(IFS=';'; echo "${BIG_TP[*]}" | sed 's/;/; /g'); keys: $BIG_KEYS paths of seed $BIG_SEED).
-Of its final RSS, the Go runtime had $(fbytes "$BIG_GO_SYS") from the OS (\`Sys\`; heap in use
-$(fbytes "$BIG_GO_INUSE"), live objects $(fbytes "$BIG_GO_ALLOC")), so about
-$(awk -v r="$BIG_RSS" -v s="$BIG_GO_SYS" 'BEGIN { if (s == "" || r == "") print "–"; else printf "%.0f MiB", (r - s) / 1048576 }') was memory outside the Go runtime (cgo allocations such as Pebble's block cache, and mapped files).
-
-The lookup edge's RSS before the first lookup run and after each of the
-64-connection runs of section 1 (every repetition's sets, scenarios and load
-generators, in order): $(trace "${LOOKUP_RSS_TRACE[@]}").
-
-Commands:
-
-\`\`\`sh
-$(cmd_of edge-lag)
-$(for sc in hits misses mixed; do cmd_of "lookup-big-$sc"; done)
-\`\`\`
-
-EOF
-
-	# ---- ingest
-	cat <<EOF
-## 5. Ingest with the real Nix client: origin vs file://
-
-Two closures of $INGEST_PATHS input-addressed paths
-([loadtest/bench/closure.nix](loadtest/bench/closure.nix): path i refers to paths i-1
-and i/2): **tiny** paths of one line of text each, and paths with a **payload**
-of $((INGEST_SIZE >> 10)) KiB of base64 text each (from /dev/urandom; xz shrinks it to about
-three quarters), built with \`nix-build\` into a \`local?root=\` store (Nix $FACT_NIX, no
-daemon, the nix.conf of internal/nixtest/nixtest.go), then \`nix copy\` of the same closure
-to the origin of \`narthex dev\` (with its netrc) and to a fresh \`file://\`
-folder, each with a fresh \`XDG_CACHE_HOME\`; both compress NARs with xz (Nix's
-default). The tiny closure also goes to a **sink**, \`loadtest ceiling --sink\`: an
-empty cache that answers every PUT 200 at once and keeps nothing, so its time is
-the Nix client's own cost of an HTTP upload. Each repetition builds new closures
-(a new salt) so every target starts without any of their paths, and rotates
-which target goes first. Each upload was checked: $INGEST_PATHS narinfos in the
-origin database / the folder.
-
-| closure | target | wall time | per path | each run |
-|---|---|---|---|---|
-$(for kind in payload tiny; do
-		for target in origin file sink; do
-			v=$(med "$RES/ingest.jsonl" ".kind == \"$kind\" and .target == \"$target\"" ns)
-			[ "$v" = null ] && continue
-			echo "| $kind | $target | $(fns "$v") | $(fns "$(awk -v n="$v" -v p=$INGEST_PATHS 'BEGIN { print n / p }')") | $(each "$RES/ingest.jsonl" ".kind == \"$kind\" and .target == \"$target\"" ns) |"
-		done
-	done)
-
-| closure | origin ÷ file:// | sink ÷ file:// |
-|---|---|---|
-| payload | $(ratio "$I_O" "$I_F") | |
-| tiny | $(ratio "$I_TO" "$I_TF") | $(ratio "$I_TS" "$I_TF") |
-
-Nix uploads a path only once the paths it refers to are in the target, and in
-these closures path i refers to path i-1, so the uploads go one at a time and
-every round trip counts: for each path Nix 2.8 sends a \`HEAD\` of the NAR file
-(a 404: is it there already?), \`PUT nar/…\`, then \`PUT …narinfo\`, each PUT
-after an \`Expect: 100-continue\` round trip. With tiny paths the client's own
-HTTP round trips already cost more than \`file://\` (the sink row), before the
-origin does anything; the origin then adds what an acknowledged upload needs:
-the NAR file written and fsynced with its folder, and a committed
-transaction, for each of the two PUTs (\`file://\` writes without fsync). With
-payloads, compressing and hashing the paths, the work both targets share, is
-most of the time. What the origin takes per upload,
-from \`loadtest ingest\` with one upload in flight and 512-byte NARs, after the
-Nix runs: $(jq -r '"\(.succeeded) uploads, \(.errors) errors, \(.uploads_per_sec | floor)/s"' "$RES/ingest-put.json");
-both PUTs p50 $(fns "$(jq .upload_latency.p50_ns "$RES/ingest-put.json")"), p99 $(fns "$(jq .upload_latency.p99_ns "$RES/ingest-put.json")");
-\`PUT nar/…\` p50 $(fns "$(jq .nar_latency.p50_ns "$RES/ingest-put.json")"); \`PUT …narinfo\` p50 $(fns "$(jq .narinfo_latency.p50_ns "$RES/ingest-put.json")").
-
-Commands (repetition 1):
-
-\`\`\`sh
-$(cmd_of ingest-build-payload-1)
-$(cmd_of ingest-payload-origin-1)
-$(cmd_of ingest-payload-file-1)
-$(cmd_of ingest-build-tiny-1)
-$(cmd_of sink)
-$(cmd_of ingest-tiny-sink-1)
-$(cmd_of ingest-put)
-\`\`\`
-
-EOF
-
-	# ---- soak
-	cat <<EOF
-## 6. Soak
-
-\`loadtest soak\` starts two edges of the ${ORIGIN_NARINFOS}-narinfo origin on its own
-(a survivor and a victim, each a \`narthex edge\` process bootstrapped from
-scratch), commits transactions of 1 to 4 new paths at the origin on a fixed
-schedule of $(frate "$(sq .commit_rate)")/s over $(sq .commit_connections) connections, measures the survivor's maximum
-mixed lookup throughput under those commits (closed loop, 64 connections, hit
-ratio 0.5, keys: $BIG_KEYS paths of seed $BIG_SEED), then for $(fns "$(sq .duration_ns)") sends it lookups
-at $(sq .lookup_share) of that maximum in an open loop while the commits go on, and SIGKILLs the victim every
-$(fns "$(sq .kill_every_ns)") and restarts it on the same replica and port. Checks: every lookup of the
-survivor answered right (a hit 200, a miss 404; anything else or no answer is
-a failure); every path of every committed transaction found on both edges
-after the run (each path asked for once, within a grace period); no
-transaction seen torn (for sampled transactions of several paths, as they are
-acknowledged, the first path is probed until it shows, then every other path:
-one missing then is torn, since paths never disappear; samples during which the
-victim was killed are not judged); the survivor's RSS median in the last
-window within 10% (or 16 MiB) of the window after the warm-up (windows of
-$(fns "$(sq .memory.window_ns)")); no restart of the victim needing a new bootstrap (its log, all
-processes: one "bootstrap started").
-
-**Result: $(if soak_passed; then echo passed; else echo "FAILED: $(sq '.failures | join("; ")')"; fi).**
-
-| | |
-|---|---|
-| survivor's maximum under the commits, closed loop ($(fns "$(sq .measure.elapsed_ns)")) | $(frate "$(sq .max_lookup_rate)") req/s |
-| lookups asked during the soak (open loop) | $(frate "$(sq .lookup_rate)") req/s |
-| lookups achieved | $(frate "$(sq .lookups.throughput)") req/s: $(sq .lookups.requests) requests sent of the $(sq '.lookup_rate * .duration_ns / 1e9 | floor') on the timeline |
-| lookup latency from the intended send p50 / p99 / max | $(fns "$(sq .lookups.latency.p50_ns)") / $(fns "$(sq .lookups.latency.p99_ns)") / $(fns "$(sq .lookups.latency.max_ns)") |
-| lookups sent > 1 ms late | $(sq .lookups.late) |
-| failed lookups on the survivor (measurement and soak) | $(sq .failed_lookups) |
-| transactions committed / scheduled | $(sq .transactions) / $(sq .scheduled) ($(sq .paths) paths) |
-| commit rate asked / achieved | $(frate "$(sq .commit_rate)") / $(frate "$(sq .achieved_commit_rate)") per second |
-| commit latency (schedule to ack) p50 / p99 / max | $(fns "$(sq .commit_latency.p50_ns)") / $(fns "$(sq .commit_latency.p99_ns)") / $(fns "$(sq .commit_latency.max_ns)") |
-| victim restarts | $(sq '.restarts | length') |
-| victim ready after restart p50 / max | $(fns "$(sq .restart_ready.p50_ns)") / $(fns "$(sq .restart_ready.max_ns)") |
-| victim's longest downtime (SIGKILL to ready) | $(fns "$(sq '[.restarts[].downtime_ns] | max')") |
-| survivor RSS median: warm-up / after it / last window | $(fbytes "$(sq .memory.warmup_median_bytes)") / $(fbytes "$(sq .memory.baseline_median_bytes)") / $(fbytes "$(sq .memory.last_median_bytes)") (limit $(fbytes "$(sq .memory.limit_bytes)"), flat: $(sq .memory.flat)) |
-| survivor peak of the samples | $(fbytes "$(sq .memory.max_bytes)") |
-
-| edge | paths verified | lost transactions | torn samples | caught while applying | torn | not judged (killed, down, slow) | bootstraps |
-|---|---|---|---|---|---|---|---|
-$(for e in survivor victim; do
-		echo "| $e | $(sq ".$e.verified_paths") | $(sq ".$e.lost_transactions") | $(sq ".$e.torn.samples") | $(sq ".$e.torn.caught") | $(sq ".$e.torn.torn") | $(sq ".$e.torn.interrupted + .$e.torn.unresolved") | $(sq ".$e.bootstraps") |"
-	done)
-
-"Caught while applying": samples whose first path was still missing at the
-first probe, so that the check straddled the moment the edge applied them.
-The survivor's RSS, a sample about every $(fns "$(sq '.memory.window_ns / 2 | floor')"): $(jq -r --argjson step "$(sq '.memory.window_ns / 2 | floor')" '.memory.samples as $s
-		| [range(0; (.duration_ns / $step | floor) + 1) as $i | [$s[] | select(.at_ns >= $i * $step)] | first
-		| select(. != null) | "\(.rss_bytes / 1048576 | floor)"] | join(", ")' "$RES/soak.json") MiB.
-$(if [ $QUICK = 1 ]; then echo "With --quick the soak lasts $SOAK_DUR and kills every $SOAK_KILL; the target is judged on a full run."; fi)
-
-Command:
-
-\`\`\`sh
-$(cmd_of soak)
-\`\`\`
-
-EOF
-
-	# ---- profiles
-	cat <<EOF
-## 7. Profiles of the lookup path
-
-The lookup edge of section 1 (\`--pprof-listen\`), profiled for ${PROF_SECS} s during
-one more closed-loop run of ${LOOKUP_DUR} each, 64 connections, hits (throughput
-$(frate "$(jq '.results[0].throughput' "$RES/profile-hits.json")") req/s) and then misses
-($(frate "$(jq '.results[0].throughput' "$RES/profile-misses.json")") req/s). The CPU profile is the whole edge process:
-the kernel's share of the sockets shows as \`Syscall6\`; the lookup itself is
-\`edge.(*Server).narinfo\` (cumulative column). Allocations are what the edge
-allocated during the run (the difference of its allocation profiles before
-and after): the lookup path allocates nothing per request; what shows is
-connection setup, the memory cache's copies of bodies read from the replica,
-and the replica's own reads.
-
-CPU, hits:
-
-\`\`\`
-$(sed -n '/^Type:/,$p' "$RES/cpu-hits.txt")
-\`\`\`
-
-CPU, misses:
-
-\`\`\`
-$(sed -n '/^Type:/,$p' "$RES/cpu-misses.txt")
-\`\`\`
-
-Allocated during the hits run (bytes):
-
-\`\`\`
-$(sed -n '/^Type:/,$p' "$RES/allocs-hits.txt")
-\`\`\`
-
-Allocated during the misses run (bytes):
-
-\`\`\`
-$(sed -n '/^Type:/,$p' "$RES/allocs-misses.txt")
-\`\`\`
-
-The handler alone, in process, without the network
-(\`BenchmarkServer_Narinfo\`: one replica, one key; ns and allocations per
-lookup):
-
-\`\`\`
-$(grep -E '^Benchmark' "$RES/edge-bench.txt")
-\`\`\`
-
-Commands:
-
-\`\`\`sh
-$(cmd_of profile-cpu)
-$(cmd_of profile-top)
-$(cmd_of profile-allocs)
-$(cmd_of edge-bench)
-\`\`\`
-
-EOF
-
-	# ---- log lines
-	echo "## Warnings and errors logged by narthex during the run"
-	echo
-	found=0
-	for f in edge_lookup edge_lag dev; do
-		n=$(grep -cE 'level=(WARN|ERROR)' "$RES/$f.log" || true)
-		if [ "$n" -gt 0 ]; then
-			found=1
-			echo "\`$f\`: $n line(s) at WARN or ERROR; the first:"
-			echo
-			echo '```'
-			grep -E 'level=(WARN|ERROR)' "$RES/$f.log" | head -n 5 | cut -c1-400 | sed "s|$T|\$T|g"
-			echo '```'
-			echo
-		fi
-	done
-	[ $found = 1 ] || { echo "None: the lookup edge, the lag edge and \`narthex dev\` (origin) logged nothing at WARN or ERROR."; echo; }
-
-} >"$RES/sections.md"
+write_later
 write_report

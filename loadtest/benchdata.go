@@ -19,7 +19,8 @@ type BenchFacts struct {
 	Date       string   `json:"date"`
 	NProc      int      `json:"nproc"`
 	CPU        string   `json:"cpu"`
-	Memory     string   `json:"memory"`
+	Memory     string   `json:"memory"`     // as written by earlier runs; MemoryKiB now
+	MemoryKiB  int64    `json:"memory_kib"` // MemTotal of /proc/meminfo
 	OS         string   `json:"os"`
 	Kernel     string   `json:"kernel"`
 	Go         string   `json:"go"`
@@ -103,13 +104,14 @@ type BenchResults struct {
 	cells    []benchCell
 	commands map[string]string // by run id, in commands.txt
 	order    []string          // command ids in the order they ran
-	dir      string
+	later    *benchLater       // sections 2 to 7; nil when the run did not make them
 }
 
 // ReadBenchResults reads facts.json, lookups.jsonl with the files it
-// names, and commands.txt from dir.
+// names, commands.txt, and the raw results of sections 2 to 7 when
+// later.json says the run made them, from dir.
 func ReadBenchResults(dir string) (*BenchResults, error) {
-	r := &BenchResults{dir: dir, commands: map[string]string{}}
+	r := &BenchResults{commands: map[string]string{}}
 	b, err := os.ReadFile(filepath.Join(dir, "facts.json"))
 	if err != nil {
 		return nil, fmt.Errorf("bench results: %w", err)
@@ -118,6 +120,9 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 		return nil, fmt.Errorf("bench results: facts.json: %w", err)
 	}
 	if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+		return nil, err
+	}
+	if r.later, err = readBenchLater(dir); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(filepath.Join(dir, "commands.txt"))
@@ -230,3 +235,19 @@ func latMax(c benchCell) float64     { return float64(c.res.Latency.Max) }
 func rate(c benchCell) float64       { return c.res.Rate }
 func late(c benchCell) float64       { return float64(c.res.Late) }
 func wrong(c benchCell) float64      { return float64(c.res.wrong(c.run.Scenario)) }
+
+// HalfMax is half the median closed-loop throughput (64 connections,
+// `loadtest lookup`) of server on set and scenario, from the runs that
+// lookups.jsonl of dir lists so far: the rate bench.sh asks of it in the
+// open loop.
+func HalfMax(dir, set, scenario, server string) (float64, error) {
+	r := &BenchResults{}
+	if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+		return 0, err
+	}
+	v, ok := r.median(cellQuery{set, scenario, "c64", "lookup", server}, throughput)
+	if !ok {
+		return 0, fmt.Errorf("bench results: no closed-loop run of %s on the %s set, %s", server, set, scenario)
+	}
+	return v / 2, nil
+}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -32,18 +30,16 @@ var (
 )
 
 // WriteBenchmarks writes BENCHMARKS.md from a results folder of bench.sh.
-// Sections 2 onwards (bootstrap, lag, memory, ingest, soak, profiles) come
-// from sections.md of the folder when the run made them, and their
-// targets from targets.md; otherwise they are carried over from previous
-// (the file as it was), each marked with the date of the run that made
-// it.
+// Sections 2 onwards (bootstrap, lag, memory, ingest, soak, profiles) are
+// written from their raw results when the run made them; otherwise they
+// are carried over from previous (the file as it was), each marked with
+// the date of the run that made it, and so are their targets.
 func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 	var b bytes.Buffer
 	f := r.Facts
-	more, _ := os.ReadFile(filepath.Join(r.dir, "sections.md"))
-	moreTargets, _ := os.ReadFile(filepath.Join(r.dir, "targets.md"))
+	l := r.later
 	oldDate := carriedDate(previous)
-	carried := len(more) == 0 && len(previous) > 0
+	carried := l == nil && len(previous) > 0
 	fmt.Fprintf(&b, "# narthex benchmarks\n\nWritten by `narthex loadtest report` from the results of `%s`, run on %s;\n", f.Command, f.Date)
 	b.WriteString("rerun it to refresh this file, do not edit it by hand. Every lookup figure is the\n")
 	fmt.Fprintf(&b, "**median of %d run(s)**, measured in one run of the script on one machine, everything on\nloopback; the later sections say how often theirs ran.\n", f.Reps)
@@ -53,12 +49,23 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 	}
 	b.WriteString("\n\n")
 	writeMachine(&b, f)
-	r.writeTargets(&b, moreTargets, previous, carried, oldDate)
+	r.writeTargets(&b, previous, carried, oldDate)
 	r.writeLookups(&b)
 	switch {
-	case len(more) > 0:
-		b.Write(bytes.TrimSpace(more))
-		b.WriteString("\n\n")
+	case l != nil:
+		r.writeBootstrap(&b, l)
+		r.writeLag(&b, l)
+		r.writeMemory(&b, l)
+		if l.hasIngest {
+			r.writeIngest(&b, l)
+		}
+		if l.hasSoak {
+			r.writeSoak(&b, l)
+		}
+		if l.hasProfiles {
+			r.writeProfiles(&b, l)
+		}
+		r.writeWarnings(&b, l)
 	case carried:
 		b.Write(carrySections(previous, oldDate))
 	}
@@ -72,7 +79,11 @@ func writeMachine(b *bytes.Buffer, f BenchFacts) {
 	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, v) }
 	row("CPUs (nproc)", fmt.Sprint(f.NProc))
 	row("CPU model", f.CPU)
-	row("memory", f.Memory)
+	if f.MemoryKiB > 0 {
+		row("memory", fmt.Sprintf("%.1f GiB", float64(f.MemoryKiB)/(1<<20)))
+	} else {
+		row("memory", f.Memory)
+	}
 	row("OS, kernel", f.OS+", "+f.Kernel)
 	row("Go", f.Go)
 	row("nginx", f.Nginx)
@@ -86,88 +97,6 @@ func writeMachine(b *bytes.Buffer, f BenchFacts) {
 		"load averages), and every load generator runs on the same %d cores as the\n"+
 		"server it measures, so throughput is noisy. Server CPU time per answer, and ratios\n"+
 		"of servers measured one after another in the same command, are the steadier figures.\n\n", f.NProc)
-}
-
-// writeTargets judges the lookup targets, then adds the other sections'.
-func (r *BenchResults) writeTargets(b *bytes.Buffer, more, previous []byte, carried bool, oldDate string) {
-	b.WriteString("## Targets\n\nThe project's targets, and whether this run met them (both load generators must\nmeet a target for a yes).\n\n")
-	b.WriteString("| target | this run | met |\n|---|---|---|\n")
-	for _, set := range r.Facts.Sets {
-		for _, sc := range []string{"hits", "misses"} {
-			r.targetRow(b, set.Name, sc, "server CPU per answer ≤ 0.75× nginx's", "nginx", cpuPerReq, func(e, p float64) bool { return e <= targetCPUShare*p }, mdDur)
-			r.targetRow(b, set.Name, sc, "throughput ≥ 1.0× nginx", "nginx", throughput, func(e, p float64) bool { return e >= targetNginxShare*p }, mdRate)
-			r.targetRow(b, set.Name, sc, "throughput ≥ 0.95× the ceiling", ceilingOf[sc], throughput, func(e, p float64) bool { return e >= targetCeilingShare*p }, mdRate)
-		}
-	}
-	for _, sc := range []string{"hits", "misses"} {
-		q := cellQuery{set: "uniform", scenario: sc, mode: "open", generator: "lookup", server: "edge"}
-		v, ok := r.median(q, p99)
-		if !ok {
-			continue
-		}
-		at, _ := r.median(q, rate)
-		fmt.Fprintf(b, "| p99 ≤ 1 ms at half of the maximum throughput (uniform %s, open loop) | edge p99 %s at %s req/s | %s |\n",
-			sc, mdDur(v), mdRate(at), yesNo(v <= float64(targetOpenP99)))
-	}
-	switch {
-	case len(more) > 0:
-		b.Write(bytes.TrimSpace(more))
-		b.WriteString("\n")
-	case carried:
-		for _, row := range carriedTargets(previous) {
-			if !strings.Contains(row, "(run of ") {
-				row = fmt.Sprintf("%s (run of %s) |", strings.TrimSuffix(row, " |"), oldDate)
-			}
-			b.WriteString(row + "\n")
-		}
-	}
-	b.WriteString("\nRatios are edge ÷ peer. Server CPU per answer is the user and system time of the server\n" +
-		"process (nginx: master and workers) over the run, from `/proc/<pid>/stat`, divided by\n" +
-		"the answers: the cost of an answer to the server, which the load generator's own cost\n" +
-		"does not enter.\n\n")
-}
-
-func (r *BenchResults) targetRow(b *bytes.Buffer, set, sc, what, peer string, f func(benchCell) float64, met func(e, p float64) bool, fmtV func(float64) string) {
-	var parts []string
-	all, any := true, false
-	for _, g := range []string{"lookup", "wrk"} {
-		e, ok1 := r.median(cellQuery{set, sc, "c64", g, "edge"}, f)
-		p, ok2 := r.median(cellQuery{set, sc, "c64", g, peer}, f)
-		if !ok1 || !ok2 {
-			continue
-		}
-		any = true
-		all = all && met(e, p)
-		parts = append(parts, fmt.Sprintf("%s: edge %s, %s %s: %s", g, fmtV(e), peer, fmtV(p), mdRatio(e, p)))
-	}
-	if any {
-		fmt.Fprintf(b, "| %s (%s set, %s) | %s | %s |\n", what, set, sc, strings.Join(parts, "; "), yesNo(all))
-	}
-}
-
-// carriedTargets are the rows of the previous Targets table that are not
-// about lookups.
-func carriedTargets(previous []byte) []string {
-	var rows []string
-	in := false
-	for _, line := range strings.Split(string(previous), "\n") {
-		switch {
-		case strings.HasPrefix(line, "## "):
-			in = line == "## Targets"
-		case in && strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| target") && !isLookupTarget(line):
-			rows = append(rows, line)
-		}
-	}
-	return rows
-}
-
-func isLookupTarget(row string) bool {
-	for _, s := range []string{"throughput", "sequential p50", "half of the maximum", "CPU per answer"} {
-		if strings.Contains(row, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // carrySections returns the sections of previous from "## 2." to the

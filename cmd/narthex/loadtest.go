@@ -182,14 +182,27 @@ func runWrk(ctx context.Context, args []string) error {
 }
 
 func runReport(_ context.Context, args []string) error {
-	f := newFlags("loadtest report", "Writes BENCHMARKS.md from the results folder of loadtest/bench.sh (facts.json,\nlookups.jsonl and the JSON it names, commands.txt; sections.md and targets.md when the run\nwent past the lookups). Sections the run did not make are carried over from the file\nbeing replaced, marked with the date of their run.")
+	f := newFlags("loadtest report", "Writes BENCHMARKS.md from the results folder of loadtest/bench.sh: facts.json,\nlookups.jsonl and the JSON it names, commands.txt, and when the run went past the lookups\nlater.json with the raw results of the later sections (the load tools' --json, timings,\nmemory.jsonl, profiles, logs). Every median, ratio and verdict is computed here. Sections\nthe run did not make are carried over from the file being replaced, marked with the date\nof their run.")
 	results := f.String("results", "", "results folder of a bench.sh run (required)")
 	out := f.String("out", "BENCHMARKS.md", "file to write; its sections the run did not make are kept")
+	halfMax := f.String("half-max", "", "instead of writing the file, print half the median closed-loop throughput of the\nlookup runs so far for SET,SCENARIO,SERVER (the open loop's rate), e.g. uniform,hits,edge")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *results == "" {
 		return errors.New("--results is required")
+	}
+	if *halfMax != "" {
+		p := strings.Split(*halfMax, ",")
+		if len(p) != 3 {
+			return fmt.Errorf("--half-max %q: want SET,SCENARIO,SERVER", *halfMax)
+		}
+		v, err := loadtest.HalfMax(*results, p[0], p[1], p[2])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d\n", int64(v))
+		return nil
 	}
 	r, err := loadtest.ReadBenchResults(*results)
 	if err != nil {
