@@ -207,7 +207,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	for name in ceiling ceiling_miss nginx edge_lookup edge_lag; do
+	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp edge_lag; do
 		stop_bg "$name"
 	done
 	if [ $SUB_STARTED = 1 ]; then
@@ -434,11 +434,12 @@ run setup-populate "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count 
 # ---------------------------------------------------------------- lookups
 
 free_port EDGE_PORT
+free_port EDGE_FH_PORT
 free_port NGINX_PORT
 free_port CEIL_PORT
 free_port CEIL_MISS_PORT
 free_port EDGE_PPROF_PORT
-declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [nginx]=http://127.0.0.1:$NGINX_PORT
+declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [edge-fasthttp]=http://127.0.0.1:$EDGE_FH_PORT [nginx]=http://127.0.0.1:$NGINX_PORT
 	[ceiling]=http://127.0.0.1:$CEIL_PORT [ceiling-miss]=http://127.0.0.1:$CEIL_MISS_PORT)
 
 # nginx may open as many files as the hard limit of this shell allows (up
@@ -451,6 +452,9 @@ NGINX_CACHE_MAX=$((NGINX_NOFILE - 4200))
 log "starting the edge (${URL[edge]}), nginx (${URL[nginx]}) and the ceilings (${URL[ceiling]}, ${URL[ceiling-miss]})"
 record setup-edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
 start_bg edge_lookup "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
+# The same edge on its other HTTP engine, for the choice of the default.
+record setup-edge-fasthttp "$BIN" edge --name bench_lookup_fh --http-engine fasthttp --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup-fh" --listen "127.0.0.1:$EDGE_FH_PORT"
+start_bg edge_fasthttp "$BIN" edge --name bench_lookup_fh --http-engine fasthttp --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup-fh" --listen "127.0.0.1:$EDGE_FH_PORT"
 mkdir -p "$T/nginx"
 NGINX_SED=(-e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@ROOT@|$STATIC|g"
 	-e "s|@NOFILE@|$NGINX_NOFILE|g" -e "s|@CACHE_MAX@|$NGINX_CACHE_MAX|g")
@@ -464,12 +468,13 @@ start_bg ceiling "$BIN" loadtest ceiling --listen "127.0.0.1:$CEIL_PORT" --durat
 record setup-ceiling-miss "$BIN" loadtest ceiling --miss --listen "127.0.0.1:$CEIL_MISS_PORT" --duration 1h
 start_bg ceiling_miss "$BIN" loadtest ceiling --miss --listen "127.0.0.1:$CEIL_MISS_PORT" --duration 1h
 wait_http "${URL[edge]}/readyz" 600 edge_lookup
+wait_http "${URL[edge-fasthttp]}/readyz" 600 edge_fasthttp
 wait_http "${URL[nginx]}/nix-cache-info" 30 nginx
 wait_http "${URL[ceiling]}/nix-cache-info" 30 ceiling
 for _ in $(seq 100); do [ -s "$T/nginx/nginx.pid" ] && break; sleep 0.1; done
 # The processes whose CPU time is measured: nginx's master (with its
 # workers), the others themselves.
-declare -A PID=([edge]=${PIDS[edge_lookup]} [nginx]=$(cat "$T/nginx/nginx.pid") [ceiling]=${PIDS[ceiling]}
+declare -A PID=([edge]=${PIDS[edge_lookup]} [edge-fasthttp]=${PIDS[edge_fasthttp]} [nginx]=$(cat "$T/nginx/nginx.pid") [ceiling]=${PIDS[ceiling]}
 	[ceiling-miss]=${PIDS[ceiling_miss]})
 
 # rotate R NAME...: the names in a rotating order, repetition R starting
@@ -505,18 +510,20 @@ manifest() {
 }
 
 log "warming up the servers ($WARM_DUR each)"
-run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of edge nginx ceiling ceiling-miss)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
+run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of edge edge-fasthttp nginx ceiling ceiling-miss)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
 
 note_load "lookups"
 : >"$RES/lookups.jsonl"
 mem lookup before "${PIDS[edge_lookup]}"
 declare -A HIT_RATIO=([hits]=1 [misses]=0 [mixed]=0.5)
 declare -A SERVERS_OF=([hits]="edge nginx ceiling" [misses]="edge nginx ceiling-miss" [mixed]="edge nginx")
+# The closed loops measure the edge on its fasthttp engine too.
+declare -A C64_SERVERS_OF=([hits]="edge edge-fasthttp nginx ceiling" [misses]="edge edge-fasthttp nginx ceiling-miss" [mixed]="edge edge-fasthttp nginx")
 declare -A SET_KEYS=([hot]=$HOT_KEYS [uniform]=$LOOKUP_KEYS)
 for rep in $(seq "$LOOKUP_REPS"); do
 	for set in hot uniform; do
 		for sc in hits misses mixed; do
-			servers=$(rotate "$rep" ${SERVERS_OF[$sc]})
+			servers=$(rotate "$rep" ${C64_SERVERS_OF[$sc]})
 			for gen in lookup wrk; do
 				id=$gen-$set-$sc-c64-$rep
 				log "$gen, $set set, $sc, 64 connections, repetition $rep/$LOOKUP_REPS ($servers)"
@@ -552,8 +559,9 @@ done
 
 if [ $LOOKUPS_ONLY = 1 ]; then
 	log "stopping the lookup servers"
-	for name in ceiling ceiling_miss nginx edge_lookup; do stop_bg "$name"; done
+	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp; do stop_bg "$name"; done
 	forget_edge bench_lookup
+	forget_edge bench_lookup_fh
 	note_load "end"
 	write_report
 	exit 0
@@ -591,7 +599,9 @@ stop_bg ceiling
 stop_bg ceiling_miss
 stop_bg nginx
 stop_bg edge_lookup
+stop_bg edge_fasthttp
 forget_edge bench_lookup
+forget_edge bench_lookup_fh
 cp "$LOGS/edge_lookup.log" "$RES/edge_lookup.log"
 
 # ---------------------------------------------------------------- bootstrap

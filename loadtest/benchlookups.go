@@ -34,6 +34,7 @@ func (r *BenchResults) writeLookups(b *bytes.Buffer) {
 	for _, s := range f.Sets {
 		r.writeClosedLoop(b, s)
 	}
+	r.writeEngines(b, f.Sets)
 	r.writeSequential(b)
 	r.writeOpenLoop(b)
 }
@@ -175,4 +176,33 @@ func (r *BenchResults) writeCommands(b *bytes.Buffer) {
 		b.WriteString(r.commands[id] + "\n")
 	}
 	b.WriteString("```\n\n</details>\n")
+}
+
+// writeEngines writes the edge's two HTTP engines side by side, from the
+// closed loops that measured both: what the choice of the default rests on.
+func (r *BenchResults) writeEngines(b *bytes.Buffer, sets []BenchSet) {
+	if !r.has(cellQuery{"hot", "hits", "c64", "lookup", "edge-fasthttp"}) {
+		return
+	}
+	b.WriteString("### The edge's HTTP engines: event loops (the default) and fasthttp's server\n\n")
+	b.WriteString("The same edge, replica and settings, but `--http-engine fasthttp`, measured in the same commands as the\n" +
+		"tables above (64 connections, closed loop).\n\n")
+	b.WriteString("| set | scenario | generator | CPU/answer evloop | fasthttp | evloop ÷ fasthttp CPU | req/s evloop | fasthttp | evloop ÷ fasthttp |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range sets {
+		for _, sc := range benchScenarios {
+			for _, g := range []string{"lookup", "wrk"} {
+				e, ok1 := r.median(cellQuery{s.Name, sc, "c64", g, "edge"}, cpuPerReq)
+				f, ok2 := r.median(cellQuery{s.Name, sc, "c64", g, "edge-fasthttp"}, cpuPerReq)
+				et, ok3 := r.median(cellQuery{s.Name, sc, "c64", g, "edge"}, throughput)
+				ft, ok4 := r.median(cellQuery{s.Name, sc, "c64", g, "edge-fasthttp"}, throughput)
+				if !ok1 || !ok2 || !ok3 || !ok4 {
+					continue
+				}
+				fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+					s.Name, sc, g, mdDur(e), mdDur(f), mdRatio(e, f), mdRate(et), mdRate(ft), mdRatio(et, ft))
+			}
+		}
+	}
+	b.WriteString("\n")
 }
