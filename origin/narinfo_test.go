@@ -510,3 +510,25 @@ func TestServer_ConcurrentUploadsOfOnePath(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A narinfo stored before a check that now refuses it is not replaced by an
+// upload of its path, and the uploader is told why, with a 409 rather than
+// a server error.
+func TestServer_StoredNarinfoThatTodaysChecksRefuse(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	n := newNar("old", ".xz")
+	h.putNar(n)
+	ni := nixInfo("old", n)
+	h.putInfo(ni)
+	junk := strings.Replace(h.storedBody(ni.Hash), "System: x86_64-linux\n", "System: x86_64-linux\nCA: garbage!!\n", 1)
+	if _, err := h.db.Exec(t.Context(), `UPDATE narinfo SET body = $2 WHERE hash = $1`, ni.Hash, junk); err != nil {
+		t.Fatal(err)
+	}
+	before := h.snapshot()
+	checkError(t, h.do(http.MethodPut, "/"+ni.Hash+".narinfo", ni.Render()), http.StatusConflict, "today's checks refuse")
+	h.unchanged(before)
+	if got := h.storedBody(ni.Hash); got != junk {
+		t.Errorf("stored text changed to %q", got)
+	}
+}

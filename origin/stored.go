@@ -74,7 +74,11 @@ func (s *Server) readExisting(ctx context.Context, ni *narinfo.NarInfo, refs []s
 func (s *Server) compareStored(body string, ni *narinfo.NarInfo) error {
 	stored, err := narinfo.Parse([]byte(body), s.cfg.StoreDir)
 	if err != nil {
-		return fmt.Errorf("parse stored narinfo %s: %w", ni.Hash, err)
+		// Stored before a check that now refuses it (a CA, a repeated
+		// reference or Sig): no upload can equal it, and none replaces it.
+		return clientError(http.StatusConflict,
+			"a narinfo for %s is already stored that today's checks refuse (%v); it cannot be replaced by an upload",
+			ni.StorePath, err)
 	}
 	if field := differingField(stored, ni); field != "" {
 		return clientError(http.StatusConflict,
