@@ -21,7 +21,8 @@ func (r *BenchResults) writeLookups(b *bytes.Buffer) {
 		"`narthex loadtest ceiling`, bare fasthttp servers configured as the edge's that answer\n"+
 		"every request as the edge answers a hit (200, an 800-byte narinfo, its headers) or, with\n"+
 		"`--miss`, a miss (404, its headers and body). Hits are compared with the hit ceiling,\n"+
-		"misses with the miss ceiling.\n\n", f.NginxNofile, f.NginxCacheMax)
+		"misses with the miss ceiling. The closed loops also measure the same edge on its fasthttp\n"+
+		"engine (`--http-engine fasthttp`); its figures are in the engines' table.\n\n", f.NginxNofile, f.NginxCacheMax)
 	b.WriteString("Two sets of keys, each the first paths of the cache and as many miss keys that nobody\ncreates, drawn uniformly:\n\n")
 	for _, s := range f.Sets {
 		fmt.Fprintf(b, "- **%s**: %d paths (and %d miss keys)%s\n", s.Name, s.Keys, s.Keys, setNote(s, f))
