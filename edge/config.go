@@ -58,6 +58,11 @@ const (
 	// scheduler hand-offs, per answer. Requests are still parsed, and
 	// answers written, by fasthttp's Request and Response.
 	EngineEventLoop = "evloop"
+	// EngineURing serves from EventLoops io_uring loops (Linux only), as
+	// EngineEventLoop but with one system call for a batch of receives
+	// and sends rather than one per receive and one per send. Where the
+	// kernel refuses io_uring, it serves as EngineEventLoop.
+	EngineURing = "uring"
 )
 
 // Config configures an edge server. Zero values take the documented
@@ -144,9 +149,9 @@ func (c Config) Validate() error {
 		return &config.Error{Field: "HitCacheControl", Value: fmt.Sprintf("%q", c.HitCacheControl), Problem: "must be one line"}
 	case strings.ContainsAny(c.MissCacheControl, "\r\n"):
 		return &config.Error{Field: "MissCacheControl", Value: fmt.Sprintf("%q", c.MissCacheControl), Problem: "must be one line"}
-	case c.Engine != EngineFastHTTP && c.Engine != EngineEventLoop:
-		return &config.Error{Field: "Engine", Value: fmt.Sprintf("%q", c.Engine), Problem: "is neither " + EngineFastHTTP + " nor " + EngineEventLoop}
-	case c.Engine == EngineEventLoop && !eventLoopSupported:
+	case c.Engine != EngineFastHTTP && c.Engine != EngineEventLoop && c.Engine != EngineURing:
+		return &config.Error{Field: "Engine", Value: fmt.Sprintf("%q", c.Engine), Problem: "is none of " + EngineURing + ", " + EngineEventLoop + ", " + EngineFastHTTP}
+	case c.Engine != EngineFastHTTP && !eventLoopSupported:
 		return &config.Error{Field: "Engine", Value: fmt.Sprintf("%q", c.Engine), Problem: "needs Linux"}
 	case c.EventLoops < 0 || c.EventLoops > 64:
 		return &config.Error{Field: "EventLoops", Value: c.EventLoops, Problem: "is outside [1, 64]"}

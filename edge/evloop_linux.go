@@ -59,10 +59,34 @@ type evLoop struct {
 	paused bool // the listener is out of the wait after a failed accept
 }
 
-// serveEventLoops answers on ln with s.cfg.EventLoops epoll loops until
-// ctx ends, then stops accepting, answers what it has read and closes the
-// connections, within shutdownTimeout.
-func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener) error {
+// serveLoops answers on ln with the event loops of s.cfg.Engine. Where the
+// kernel refuses io_uring (a container may), EngineURing falls back to
+// epoll loops, and says so.
+func (s *Server) serveLoops(ctx context.Context, ln net.Listener) error {
+	if s.cfg.Engine == EngineURing {
+		err := uringProbe()
+		if err == nil {
+			return s.serveEventLoops(ctx, ln, newURLoop)
+		}
+		s.log.Warn("answering with epoll event loops instead of io_uring", "error", err)
+	}
+	return s.serveEventLoops(ctx, ln, newEvLoop)
+}
+
+// loop is an event loop, on epoll (evLoop) or io_uring (urLoop).
+type loop interface {
+	// run answers until signalled, or until it fails.
+	run() error
+	// signal asks the loop to stop; it may be called from any goroutine.
+	signal()
+	// close frees what the loop holds, if it never ran.
+	close()
+}
+
+// serveEventLoops answers on ln with s.cfg.EventLoops loops made by
+// newLoop until ctx ends, then stops accepting, answers what it has read
+// and closes the connections, within shutdownTimeout.
+func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener, newLoop func(*Server, int) (loop, error)) error {
 	defer ln.Close()
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
@@ -76,9 +100,9 @@ func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener) error {
 	if err := raw.Control(func(fd uintptr) { lfd = int(fd) }); err != nil {
 		return fmt.Errorf("event loop: %w", err)
 	}
-	loops := make([]*evLoop, s.cfg.EventLoops)
+	loops := make([]loop, s.cfg.EventLoops)
 	for i := range loops {
-		l, err := newEvLoop(s, lfd)
+		l, err := newLoop(s, lfd)
 		if err != nil {
 			for _, l := range loops[:i] {
 				l.close()
@@ -101,7 +125,7 @@ func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener) error {
 	return g.Wait()
 }
 
-func newEvLoop(s *Server, lfd int) (*evLoop, error) {
+func newEvLoop(s *Server, lfd int) (loop, error) {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("event loop: epoll: %w", err)
@@ -130,7 +154,6 @@ func (l *evLoop) ctl(op, fd int, events uint32) error {
 	return unix.EpollCtl(l.ep, op, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
-// signal asks the loop to stop; it may be called from any goroutine.
 func (l *evLoop) signal() {
 	one := [8]byte{1}
 	unix.Write(l.wake, one[:])
@@ -140,18 +163,19 @@ func (l *evLoop) close() {
 	for fd := range l.conns {
 		unix.Close(fd)
 	}
+	l.s.conns.Add(-int64(len(l.conns)))
 	unix.Close(l.wake)
 	unix.Close(l.ep)
 }
 
-// scanEvery is how often the loop looks for connections past a timeout.
-func (l *evLoop) scanEvery() time.Duration {
-	return min(time.Second, l.s.cfg.ReadTimeout/4, l.s.cfg.IdleTimeout/4, lingerTimeout/4)
+// scanEvery is how often a loop looks for connections past a timeout.
+func scanEvery(cfg Config) time.Duration {
+	return min(time.Second, cfg.ReadTimeout/4, cfg.IdleTimeout/4, lingerTimeout/4)
 }
 
 func (l *evLoop) run() error {
 	defer l.close()
-	every := l.scanEvery()
+	every := scanEvery(l.s.cfg)
 	msec := int(every / time.Millisecond)
 	l.now = time.Now()
 	lastScan, deadline := l.now, time.Time{}
@@ -211,6 +235,7 @@ func (l *evLoop) accept() {
 			continue
 		}
 		l.conns[fd] = &evConn{fd: fd, since: l.now}
+		l.s.conns.Add(1)
 	}
 }
 
@@ -319,6 +344,7 @@ func (l *evLoop) drop(c *evConn) {
 	unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
 	unix.Close(c.fd)
 	delete(l.conns, c.fd)
+	l.s.conns.Add(-1)
 }
 
 // beginStop stops accepting and closes the connections with nothing to

@@ -12,6 +12,6 @@ const defaultEngine = EngineFastHTTP
 
 const eventLoopSupported = false
 
-func (s *Server) serveEventLoops(context.Context, net.Listener) error {
+func (s *Server) serveLoops(context.Context, net.Listener) error {
 	return errors.New("event loop: needs Linux")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/narthex-cache/narthex/replica"
@@ -39,6 +40,9 @@ type Server struct {
 	cacheInfo                 []byte
 	hitCacheCtl, missCacheCtl []byte
 	promHandler               fasthttp.RequestHandler
+	// conns counts the client connections open in the event loops;
+	// fasthttp's server counts its own.
+	conns atomic.Int64
 }
 
 // New makes a server. It registers its metrics, and the replicator's, on a
@@ -73,15 +77,27 @@ func New(cfg Config, src Source) (*Server, error) {
 		ErrorHandler:                  requestError,
 		Logger:                        fasthttpLogger{s.log},
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "narthex_edge_connections",
+		Help: "Client connections open.",
+	}, func() float64 { return float64(s.openConns()) }))
 	return s, nil
+}
+
+// openConns is the number of client connections open.
+func (s *Server) openConns() int64 {
+	if s.cfg.Engine == EngineFastHTTP {
+		return int64(s.http.GetOpenConnectionsCount())
+	}
+	return s.conns.Load()
 }
 
 // Serve answers requests on ln until ctx ends, then shuts down gracefully.
 // An error after ctx ended means requests may still be running, so the
 // replica must stay open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if s.cfg.Engine == EngineEventLoop {
-		return s.serveEventLoops(ctx, ln)
+	if s.cfg.Engine != EngineFastHTTP {
+		return s.serveLoops(ctx, ln)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
