@@ -82,11 +82,11 @@ type Config struct {
 	// MaxLag is how stale the replica may be for /readyz to answer ready.
 	// Default DefaultMaxLag.
 	MaxLag time.Duration
-	// Engine is the HTTP server: EngineFastHTTP or EngineEventLoop.
-	// Default DefaultEngine.
+	// Engine is the HTTP server: EngineURing, EngineEventLoop or
+	// EngineFastHTTP. Default DefaultEngine.
 	Engine string
-	// EventLoops is the number of event loops of EngineEventLoop. Default
-	// DefaultEventLoops.
+	// EventLoops is the number of event loops of EngineURing and
+	// EngineEventLoop. Default DefaultEventLoops.
 	EventLoops int
 	// ReadTimeout bounds the time from a request's first byte to its
 	// last. Default DefaultReadTimeout.

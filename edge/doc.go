@@ -11,11 +11,13 @@
 // while the replica is rebuilt) is answered 503, which clients retry; it
 // never stops the server.
 //
-// Two HTTP engines answer with the same handler (Server.Handle) and the
-// same bytes: fasthttp's server, and on Linux event loops (Config.Engine)
-// that read each ready connection once and write all the answers to its
-// pipelined requests at once, fasthttp still parsing the requests and
-// writing the answers.
+// Three HTTP engines answer with the same handler (Server.Handle) and the
+// same bytes (Config.Engine): fasthttp's server, and on Linux event loops
+// that read each connection once per readiness and write all the answers
+// to its pipelined requests at once, on io_uring (a batch of receives and
+// sends for one system call; the default) or on epoll (a read and a write
+// system call each), fasthttp still parsing the requests and writing the
+// answers.
 //
 //	srv, err := edge.New(edge.Config{StoreDir: "/nix/store"}, replicator)
 //	if err != nil { ... }

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const defaultEngine = EngineEventLoop
+const defaultEngine = EngineURing
 
 const eventLoopSupported = true
 

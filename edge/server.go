@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/narthex-cache/narthex/replica"
@@ -114,13 +115,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// ListenAndServe listens on addr and serves until ctx ends.
+// ListenAndServe listens on addr (as Listen) and serves until ctx ends.
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Listen(ctx, addr, s.log)
 	if err != nil {
 		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// Listen listens on the TCP address addr. An address in use is tried
+// again for up to listenRetry: the kernel closes the listener of an edge
+// that was killed once the io_uring requests that hold it are cancelled,
+// a moment after the process is gone.
+func Listen(ctx context.Context, addr string, log *slog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	for end := time.Now().Add(listenRetry); errors.Is(err, syscall.EADDRINUSE) && time.Now().Before(end); {
+		log.Info("address in use; trying again", "addr", addr)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
+		ln, err = net.Listen("tcp", addr)
+	}
+	return ln, err
 }
 
 const (
@@ -133,6 +152,8 @@ const (
 	// writeTimeout bounds how long an answer may wait for a client that
 	// does not read it.
 	writeTimeout = 30 * time.Second
+	// listenRetry bounds the wait for an address in use.
+	listenRetry = 10 * time.Second
 	// shutdownTimeout bounds a graceful shutdown.
 	shutdownTimeout = 5 * time.Second
 )

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -320,4 +322,20 @@ func BenchmarkServer_NarinfoLarge(b *testing.B) {
 			}
 		})
 	}
+}
+
+// An address in use is tried again until it is released, as the listener
+// of a killed edge is, a moment after the process is gone.
+func TestListen_WaitsForAnAddressInUse(t *testing.T) {
+	t.Parallel()
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(500*time.Millisecond, func() { held.Close() })
+	ln, err := Listen(t.Context(), held.Addr().String(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("Listen = %v, want the address once released", err)
+	}
+	ln.Close()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -27,7 +26,6 @@ const (
 
 	setupCQSize        = 1 << 3
 	setupSubmitAll     = 1 << 7
-	setupCoopTaskrun   = 1 << 8
 	setupSingleIssuer  = 1 << 12
 	setupDeferTaskrun  = 1 << 13
 	featSingleMmap     = 1 << 0
@@ -37,11 +35,8 @@ const (
 	enterGetEvents     = 1 << 0
 	enterExtArg        = 1 << 3
 	registerPbufRing   = 22
-	recvPollFirst      = 1 << 0 // IORING_RECVSEND_POLL_FIRST, in ioprio
+	recvMultishot      = 1 << 1 // IORING_RECV_MULTISHOT, in ioprio
 	acceptMultishot    = 1 << 0 // IORING_ACCEPT_MULTISHOT, in ioprio
-	cancelFD           = 1 << 1 // IORING_ASYNC_CANCEL_FD
-	cancelAll          = 1 << 0 // IORING_ASYNC_CANCEL_ALL
-	cancelAny          = 1 << 2 // IORING_ASYNC_CANCEL_ANY
 	cqeFBuffer         = 1 << 0
 	cqeFMore           = 1 << 1
 	cqeBufferShift     = 16
@@ -131,16 +126,10 @@ var errNoURing = errors.New("io_uring unavailable")
 // newRing sets up a ring of entries submissions, on the calling thread,
 // which alone may use it.
 func newRing(entries uint32) (*ring, error) {
-	var p uringParams
-	var fd uintptr
-	var errno syscall.Errno
-	for _, flags := range []uint32{setupSingleIssuer | setupDeferTaskrun, setupCoopTaskrun, 0} {
-		p = uringParams{flags: flags | setupCQSize | setupSubmitAll, cqEntries: 4 * entries}
-		fd, _, errno = unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
-		if errno != unix.EINVAL {
-			break
-		}
-	}
+	// Completions are run only when the loop asks for them (kernel 6.1),
+	// and the multishot receives the loop arms need kernel 6.0.
+	p := uringParams{flags: setupSingleIssuer | setupDeferTaskrun | setupCQSize | setupSubmitAll, cqEntries: 4 * entries}
+	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if errno != 0 {
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", errNoURing, errno)
 	}

@@ -243,14 +243,14 @@ func (l *urLoop) accepted(e *cqe) {
 	}
 }
 
-// recv arms a receive on c into a buffer the kernel picks once data
-// comes: an idle connection holds no buffer.
+// recv arms a multishot receive on c: a completion each time data comes,
+// into a buffer the kernel picks then, so an idle connection holds none.
 func (l *urLoop) recv(c *urConn) {
 	if c.recving || c.dropping {
 		return
 	}
 	s := l.r.get()
-	s.opcode, s.fd, s.ioprio, s.flags, s.bufGroup = opRecv, int32(c.fd), recvPollFirst, sqeBufferSelect, ringBufGroup
+	s.opcode, s.fd, s.ioprio, s.flags, s.bufGroup = opRecv, int32(c.fd), recvMultishot, sqeBufferSelect, ringBufGroup
 	s.userData = userData(udRecv, c.fd)
 	c.recving = true
 	l.inflight++
@@ -268,12 +268,14 @@ func (l *urLoop) received(c *urConn, e *cqe) {
 	if c == nil {
 		return
 	}
-	c.recving = false
+	c.recving = e.flags&cqeFMore != 0
 	switch {
 	case c.dropping:
 		l.release(c)
 	case e.res == -int32(unix.ENOBUFS):
-		l.starved = append(l.starved, c) // tried again once buffers are back
+		l.starved = append(l.starved, c) // armed again once buffers are back
+	case e.res == -int32(unix.ECANCELED):
+		// Answers piled up: reading resumes once they are sent.
 	case e.res == -int32(unix.EINTR) || e.res == -int32(unix.EAGAIN):
 		l.recv(c)
 	case e.res <= 0:
@@ -304,8 +306,18 @@ func (l *urLoop) answer(c *urConn, data []byte) {
 		c.since = l.now // a new request (or none) begins
 	}
 	l.send(c)
-	if !c.closing && len(c.next) < maxPendingAnswers {
+	l.readOn(c)
+}
+
+// readOn keeps a receive armed on c unless it is closing or its answers
+// are piling up (a client that sends and never reads).
+func (l *urLoop) readOn(c *urConn) {
+	switch {
+	case c.closing:
+	case len(c.next) < maxPendingAnswers:
 		l.recv(c)
+	case c.recving:
+		l.cancel(userData(udRecv, c.fd))
 	}
 }
 
@@ -350,6 +362,8 @@ func (l *urLoop) sentTo(c *urConn, res int32) {
 	if len(c.in) > 0 && !c.closing && !c.sending {
 		// Requests left unanswered while answers piled up.
 		l.answer(c, c.in)
+	} else {
+		l.readOn(c)
 	}
 }
 

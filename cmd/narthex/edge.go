@@ -28,8 +28,8 @@ func runEdge(ctx context.Context, args []string) error {
 	missCC := f.String("miss-cache-control", edge.DefaultMissCacheControl, "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", edge.DefaultMaxLag, "replica staleness above which /readyz answers 503")
 	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
-	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
-	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine evloop")
+	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: uring (io_uring loops, Linux 6.1+; evloop where the kernel refuses io_uring), evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
+	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine uring or evloop")
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -68,7 +68,7 @@ func runEdge(ctx context.Context, args []string) error {
 		return err
 	}
 	limitHeap(log, int64(*memCache)+edgeHeapBytes)
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := edge.Listen(ctx, *listen, log)
 	if err != nil {
 		return err
 	}
