@@ -273,18 +273,11 @@ func (l *evLoop) ready(c *evConn, events uint32) {
 // answer answers the requests in data (the read buffer or c.in), keeps
 // what is left in c.in, and writes the answers.
 func (l *evLoop) answer(c *evConn, data []byte) {
-	wasIdle := len(c.in) == 0
-	used, closeConn := l.x.serve(data, &c.out, l.stop)
-	rest := data[used:]
-	if closeConn {
-		c.in, c.closing = c.in[:0], true
-	} else {
-		// append copies with memmove: rest may overlap c.in.
-		c.in = append(c.in[:0], rest...)
-	}
+	closeConn, begins := l.x.answerInto(data, &c.in, &c.out, l.stop)
+	c.closing = c.closing || closeConn
 	c.backlog = len(c.out) >= maxPendingAnswers
-	if closeConn || len(c.in) == 0 || used > 0 || wasIdle {
-		c.since = l.now // a new request (or none) begins
+	if begins {
+		c.since = l.now
 	}
 	l.flush(c)
 }
@@ -364,24 +357,25 @@ func (l *evLoop) beginStop() {
 // not taken within writeTimeout, a closed one that lingered too long.
 func (l *evLoop) expire() {
 	for _, c := range l.conns {
-		wait := l.now.Sub(c.since)
-		switch {
-		case c.lingering:
-			if wait >= lingerTimeout {
-				l.drop(c)
-			}
-		case c.writing:
-			if wait >= writeTimeout {
-				l.drop(c)
-			}
-		case len(c.in) > 0:
-			if wait >= l.s.cfg.ReadTimeout {
-				l.drop(c)
-			}
-		default:
-			if wait >= l.s.cfg.IdleTimeout {
-				l.drop(c)
-			}
+		if timedOut(l.s.cfg, l.now.Sub(c.since), c.lingering, c.writing, len(c.in) > 0) {
+			l.drop(c)
 		}
+	}
+}
+
+// timedOut reports whether a connection that has waited for wait is past
+// the timeout of what it waits for: the client's close once shut down
+// (lingering), the client's reading of its answers (writing), the rest of
+// a request (reading), or else the next request.
+func timedOut(cfg Config, wait time.Duration, lingering, writing, reading bool) bool {
+	switch {
+	case lingering:
+		return wait >= lingerTimeout
+	case writing:
+		return wait >= writeTimeout
+	case reading:
+		return wait >= cfg.ReadTimeout
+	default:
+		return wait >= cfg.IdleTimeout
 	}
 }

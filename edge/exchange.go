@@ -156,6 +156,22 @@ func (x *exchange) serve(in []byte, out *[]byte, stop bool) (used int, closeConn
 	return used, false
 }
 
+// answerInto answers the complete requests in data (a read buffer, or
+// *in itself) into *out, and keeps in *in what is left of data. It
+// returns whether the connection must close once *out is written, and
+// whether a new request (or none) begins, which restarts the connection's
+// timeout.
+func (x *exchange) answerInto(data []byte, in, out *[]byte, stop bool) (closeConn, begins bool) {
+	wasIdle := len(*in) == 0
+	used, closeConn := x.serve(data, out, stop)
+	if closeConn {
+		*in = (*in)[:0]
+	} else {
+		*in = append((*in)[:0], data[used:]...) // memmove: data may be *in
+	}
+	return closeConn, closeConn || len(*in) == 0 || used > 0 || wasIdle
+}
+
 // write appends the answer to the request just handled, as fasthttp's
 // server writes it.
 func (x *exchange) write(closeConn bool) {

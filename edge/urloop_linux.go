@@ -294,16 +294,10 @@ func (l *urLoop) received(c *urConn, e *cqe) {
 // what is left in c.in, sends the answers, and reads on unless answers
 // are piling up.
 func (l *urLoop) answer(c *urConn, data []byte) {
-	wasIdle := len(c.in) == 0
-	used, closeConn := l.x.serve(data, &c.next, l.stop)
-	rest := data[used:]
-	if closeConn {
-		c.in, c.closing = c.in[:0], true
-	} else {
-		c.in = append(c.in[:0], rest...) // memmove: rest may overlap c.in
-	}
-	if closeConn || len(c.in) == 0 || used > 0 || wasIdle {
-		c.since = l.now // a new request (or none) begins
+	closeConn, begins := l.x.answerInto(data, &c.in, &c.next, l.stop)
+	c.closing = c.closing || closeConn
+	if begins {
+		c.since = l.now
 	}
 	l.send(c)
 	l.readOn(c)
@@ -437,25 +431,8 @@ func (l *urLoop) beginStop() {
 // expire closes the connections past a timeout, as evLoop.expire.
 func (l *urLoop) expire() {
 	for _, c := range l.conns {
-		wait := l.now.Sub(c.since)
-		switch {
-		case c.dropping:
-		case c.lingering:
-			if wait >= lingerTimeout {
-				l.drop(c)
-			}
-		case c.sending:
-			if wait >= writeTimeout {
-				l.drop(c)
-			}
-		case len(c.in) > 0:
-			if wait >= l.s.cfg.ReadTimeout {
-				l.drop(c)
-			}
-		default:
-			if wait >= l.s.cfg.IdleTimeout {
-				l.drop(c)
-			}
+		if !c.dropping && timedOut(l.s.cfg, l.now.Sub(c.since), c.lingering, c.sending, len(c.in) > 0) {
+			l.drop(c)
 		}
 	}
 }
