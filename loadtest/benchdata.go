@@ -39,6 +39,29 @@ type BenchFacts struct {
 	NginxCacheMax int `json:"nginx_cache_max"`
 	// Sets are the key sets of the lookups, by name ("hot", "uniform").
 	Sets []BenchSet `json:"sets"`
+	// EdgeEngine is the default of `narthex edge --http-engine`, as
+	// `narthex edge --help` states it: the engine of an edge started
+	// without the flag.
+	EdgeEngine string `json:"edge_engine"`
+	// EdgeEngineFallback is the warning the default edge logged when it
+	// could not answer with that engine and answered with another; empty
+	// when it logged none.
+	EdgeEngineFallback string `json:"edge_engine_fallback"`
+	// Edges are the edges of the closed loops, the default one ("edge")
+	// first.
+	Edges []BenchEdge `json:"edges"`
+}
+
+// BenchEdge is one edge of the lookups and what sets it apart from the
+// default one.
+type BenchEdge struct {
+	Name string `json:"name"` // as lookups.jsonl names the server
+	// Engine is its --http-engine; empty when it was started without the
+	// flag, on the default (BenchFacts.EdgeEngine).
+	Engine string `json:"http_engine"`
+	// Env is the environment it was started with beyond the script's
+	// ("GOMAXPROCS=1"); empty for none.
+	Env string `json:"env"`
 }
 
 // BenchSet is one set of lookup keys: the first Keys paths of seed 1 and
