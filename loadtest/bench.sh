@@ -16,8 +16,13 @@
 #      misses) for p99 under load. Three more edges, following the same
 #      origin, take part in every closed loop: one with `--http-engine
 #      evloop`, one with `--http-engine fasthttp`, and one on the default
-#      engine with GOMAXPROCS=1. --lookups-only stops after this part and
-#      keeps the other sections of the report from the file it replaces.
+#      engine with GOMAXPROCS=1. Then replication lag while lookups run:
+#      on each of the four edges in turn, `loadtest lag` at 500 commits/s
+#      for 5 s watching it while an open loop of mixed lookups runs on it,
+#      at one rate for all four (half of the lowest of their closed-loop
+#      mixed maxima); and once the lag alone on the default edge.
+#      --lookups-only stops after this part and keeps the other sections
+#      of the report from the file it replaces.
 #   2. bootstrap of 1,000,000 narinfos (100,000 with --quick): a fresh edge
 #      (`loadtest bootstrap`) vs a native PostgreSQL subscriber's initial
 #      table copy (CREATE SUBSCRIPTION ... WITH (copy_data = true)).
@@ -84,6 +89,12 @@ HOT_KEYS=3000      # the hot set: its first paths, fewer than any cache holds
 INGEST_PATHS=100   # closure size for nix copy
 INGEST_SIZE=65536  # bytes per path of the closure with payloads
 LAG_RATES="1000 500"
+# Replication lag while lookups run (section 1): commits/s and schedule of
+# each lag run, how long its lookups run, and how far ahead they start.
+LAG_LOOKUPS_RATE=500
+LAG_LOOKUPS_DUR=5s
+LAG_LOOKUPS_LOOKUP_DUR=6s
+LAG_LOOKUPS_HEAD=0.5
 if [ $QUICK = 1 ]; then
 	REPS=1
 	LOOKUP_REPS=3
@@ -325,11 +336,13 @@ write_report() {
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
 		--arg edge_engine "$EDGE_ENGINE" --arg edge_engine_fallback "$EDGE_ENGINE_FALLBACK" --argjson edges "$(edges_json)" \
+		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" \
 		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
 		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}],
-		edge_engine: $edge_engine, edge_engine_fallback: $edge_engine_fallback, edges: $edges}' >"$RES/facts.json"
+		edge_engine: $edge_engine, edge_engine_fallback: $edge_engine_fallback, edges: $edges,
+		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}}' >"$RES/facts.json"
 	[ -f "$OUT" ] && cp "$OUT" "$T/BENCHMARKS.md"
 	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
 	mv "$T/BENCHMARKS.md" "$OUT"
@@ -606,6 +619,53 @@ for rep in $(seq "$LOOKUP_REPS"); do
 	done
 done
 
+# Replication lag while lookups run: on each edge in turn, an open loop of
+# mixed lookups at one rate for all (half of the lowest of their closed-loop
+# mixed maxima, so that each keeps up), and LAG_LOOKUPS_HEAD seconds into it
+# a lag run watching that edge. First, once, the lag run alone on the
+# default edge.
+lowest=
+for s in $EDGES; do
+	half=$("$BIN" loadtest report --results "$RES" --half-max "uniform,mixed,$s") || die "loadtest report --half-max"
+	if [ -z "$lowest" ] || [ "$half" -lt "$lowest" ]; then lowest=$half; fi
+done
+: >"$RES/lag-lookups.jsonl"
+# lag_manifest ID EDGE REP LOOKUPS: one line of lag-lookups.jsonl, which the
+# report reads; LOOKUPS is the id of the lookups that ran meanwhile, empty
+# for none.
+lag_manifest() {
+	jq -nc --arg id "$1" --arg edge "$2" --argjson rep "$3" --arg lookups "$4" --arg file "$1.json" \
+		'{id: $id, edge: $edge, rep: $rep, lookups: $lookups, file: $file}' >>"$RES/lag-lookups.jsonl"
+}
+note_load "lag under lookups"
+log "lag at $LAG_LOOKUPS_RATE commits/s on the default edge, no lookups"
+run lag-idle-edge "$BIN" loadtest lag --database-url "$ORIGIN_DB" --edge "${URL[edge]}" --rate "$LAG_LOOKUPS_RATE" \
+	--duration "$LAG_LOOKUPS_DUR" --json
+lag_manifest lag-idle-edge edge 1 ""
+for rep in $(seq "$LOOKUP_REPS"); do
+	for s in $(rotate "$rep" $EDGES); do
+		lid=lookup-lag-$s-$rep
+		id=lag-lookups-$s-$rep
+		log "lag at $LAG_LOOKUPS_RATE commits/s on $s while it answers $lowest lookups/s, repetition $rep/$LOOKUP_REPS"
+		lookups=("$BIN" loadtest lookup --url "${URL[$s]}" --server-pid "${PID[$s]}" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5
+			--connections 64 --rate "$lowest" --duration "$LAG_LOOKUPS_LOOKUP_DUR" --json)
+		record_raw "$lid" "$(shq "${lookups[@]}") &"
+		"${lookups[@]}" >"$RES/$lid.json" 2>"$LOGS/$lid.log" &
+		PIDS[$lid]=$!
+		sleep "$LAG_LOOKUPS_HEAD"
+		run "$id" "$BIN" loadtest lag --database-url "$ORIGIN_DB" --edge "${URL[$s]}" --rate "$LAG_LOOKUPS_RATE" \
+			--duration "$LAG_LOOKUPS_DUR" --json
+		record_raw "$id" "sleep $LAG_LOOKUPS_HEAD; $(cmd_of "$id")"
+		if ! wait "${PIDS[$lid]}"; then
+			tail -n 20 "$LOGS/$lid.log" >&2
+			die "$lid: $(cmd_of "$lid")"
+		fi
+		unset "PIDS[$lid]"
+		manifest "$lid" uniform mixed lag lookup "$rep" "$s"
+		lag_manifest "$id" "$s" "$rep" "$lid"
+	done
+done
+
 if [ $LOOKUPS_ONLY = 1 ]; then
 	log "stopping the lookup servers"
 	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp edge_evloop edge_procs1; do stop_bg "$name"; done
@@ -655,10 +715,13 @@ cp "$LOGS/edge_lookup.log" "$RES/edge_lookup.log"
 
 # ---------------------------------------------------------------- bootstrap
 
+# The origin holds the lookup cache and the paths of the lag runs so far.
 have=$(origin_sql -c "SELECT count(*) FROM narinfo")
+BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS
 if [ "$have" -lt "$BOOT_PATHS" ]; then
-	log "populating $((BOOT_PATHS - have)) more paths (seed 2) for $BOOT_PATHS in all"
-	run setup-populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$((BOOT_PATHS - have))" --seed 2 --timeout 30m --json
+	BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - have))
+	log "populating $BIG_KEYS more paths (seed 2) for $BOOT_PATHS in all"
+	run setup-populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$BIG_KEYS" --seed 2 --timeout 30m --json
 fi
 ORIGIN_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 # Hint bits and the visibility map set now, so that the first bootstrap
@@ -741,10 +804,9 @@ done
 mem lag "after the lag runs" "${PIDS[edge_lag]}"
 LAG_EDGE_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 
-# Memory of the big edge under lookups over all of its keys (the seed-2 paths
-# when the origin was filled up for the bootstrap, else the lookup cache):
-# hits, misses, then mixed, its RSS read after each.
-if [ -f "$RES/setup-populate2.json" ]; then BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - LOOKUP_KEYS)); else BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS; fi
+# Memory of the big edge under lookups over all of its keys (BIG_KEYS: the
+# seed-2 paths when the origin was filled up for the bootstrap, else the
+# lookup cache): hits, misses, then mixed, its RSS read after each.
 for sc in hits misses mixed; do
 	log "lookups ($sc) on the lag edge ($LAG_EDGE_NARINFOS narinfos) for its memory under load"
 	run "lookup-big-$sc" "$BIN" loadtest lookup --url "$LAG_EDGE_URL" --keys "$BIG_KEYS" --seed "$BIG_SEED" \

@@ -47,6 +47,7 @@ func (r *BenchResults) writeLookups(b *bytes.Buffer) {
 	r.writeEngines(b, f.Sets)
 	r.writeSequential(b)
 	r.writeOpenLoop(b)
+	r.writeLagLookups(b)
 }
 
 func setNote(s BenchSet, f BenchFacts) string {
