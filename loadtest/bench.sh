@@ -13,8 +13,16 @@
 #      loop with two load generators (`narthex loadtest lookup` and wrk),
 #      the server's CPU time per answer beside throughput; 1 connection
 #      (latency); then an open loop at half of each server's maximum (hits,
-#      misses) for p99 under load. --lookups-only stops after this part and
-#      keeps the other sections of the report from the file it replaces.
+#      misses) for p99 under load. Three more edges, following the same
+#      origin, take part in every closed loop: one with `--http-engine
+#      evloop`, one with `--http-engine fasthttp`, and one on the default
+#      engine with GOMAXPROCS=1. Then replication lag while lookups run:
+#      on each of the four edges in turn, `loadtest lag` at 500 commits/s
+#      for 5 s watching it while an open loop of mixed lookups runs on it,
+#      at one rate for all four (half of the lowest of their closed-loop
+#      mixed maxima); and once the lag alone on the default edge.
+#      --lookups-only stops after this part and keeps the other sections
+#      of the report from the file it replaces.
 #   2. bootstrap of 1,000,000 narinfos (100,000 with --quick): a fresh edge
 #      (`loadtest bootstrap`) vs a native PostgreSQL subscriber's initial
 #      table copy (CREATE SUBSCRIPTION ... WITH (copy_data = true)).
@@ -67,9 +75,11 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-# Every narthex flag defaults from NARTHEX_<FLAG>: none may leak in.
+# Every narthex flag defaults from NARTHEX_<FLAG>: none may leak in. Nor
+# may GOMAXPROCS: the report says the edges but one run Go code on every
+# core.
 for v in $(compgen -e); do
-	case $v in NARTHEX_*) unset "$v" ;; esac
+	case $v in NARTHEX_* | GOMAXPROCS) unset "$v" ;; esac
 done
 
 # ---------------------------------------------------------------- settings
@@ -79,6 +89,12 @@ HOT_KEYS=3000      # the hot set: its first paths, fewer than any cache holds
 INGEST_PATHS=100   # closure size for nix copy
 INGEST_SIZE=65536  # bytes per path of the closure with payloads
 LAG_RATES="1000 500"
+# Replication lag while lookups run (section 1): commits/s and schedule of
+# each lag run, how long its lookups run, and how far ahead they start.
+LAG_LOOKUPS_RATE=500
+LAG_LOOKUPS_DUR=5s
+LAG_LOOKUPS_LOOKUP_DUR=6s
+LAG_LOOKUPS_HEAD=0.5
 if [ $QUICK = 1 ]; then
 	REPS=1
 	LOOKUP_REPS=3
@@ -207,7 +223,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp edge_lag; do
+	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp edge_evloop edge_procs1 edge_lag; do
 		stop_bg "$name"
 	done
 	if [ $SUB_STARTED = 1 ]; then
@@ -319,10 +335,14 @@ write_report() {
 		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
+		--arg edge_engine "$EDGE_ENGINE" --arg edge_engine_fallback "$EDGE_ENGINE_FALLBACK" --argjson edges "$(edges_json)" \
+		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" \
 		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
-		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}]}' >"$RES/facts.json"
+		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}],
+		edge_engine: $edge_engine, edge_engine_fallback: $edge_engine_fallback, edges: $edges,
+		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}}' >"$RES/facts.json"
 	[ -f "$OUT" ] && cp "$OUT" "$T/BENCHMARKS.md"
 	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
 	mv "$T/BENCHMARKS.md" "$OUT"
@@ -389,6 +409,11 @@ record setup-build go build -o "$BIN" ./cmd/narthex
 	cat "$LOGS/build.log" >&2
 	die "go build"
 }
+# The engine of an edge started without --http-engine: the flag's default,
+# as `narthex edge --help` states it.
+EDGE_ENGINE=$("$BIN" edge --help | awk '/^  -/ {f = ($1 == "-http-engine")} f && match($0, /\(default "[^"]*"\)/) {print substr($0, RSTART + 10, RLENGTH - 12); exit}')
+[ -n "$EDGE_ENGINE" ] || die "narthex edge --help states no default for --http-engine"
+record_raw setup-edge-engine "$(shq "$BIN" edge --help) | grep -A2 -- '-http-engine'"
 
 # ---------------------------------------------------------------- origin
 
@@ -435,12 +460,42 @@ run setup-populate "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count 
 
 free_port EDGE_PORT
 free_port EDGE_FH_PORT
+free_port EDGE_EV_PORT
+free_port EDGE_P1_PORT
 free_port NGINX_PORT
 free_port CEIL_PORT
 free_port CEIL_MISS_PORT
 free_port EDGE_PPROF_PORT
-declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [edge-fasthttp]=http://127.0.0.1:$EDGE_FH_PORT [nginx]=http://127.0.0.1:$NGINX_PORT
+declare -A URL=([edge]=http://127.0.0.1:$EDGE_PORT [edge-fasthttp]=http://127.0.0.1:$EDGE_FH_PORT
+	[edge-evloop]=http://127.0.0.1:$EDGE_EV_PORT [edge-procs1]=http://127.0.0.1:$EDGE_P1_PORT [nginx]=http://127.0.0.1:$NGINX_PORT
 	[ceiling]=http://127.0.0.1:$CEIL_PORT [ceiling-miss]=http://127.0.0.1:$CEIL_MISS_PORT)
+# The edges of the lookups, the default one first, and what sets each apart
+# from it: its --http-engine, its environment. The report names them so.
+EDGES="edge edge-evloop edge-fasthttp edge-procs1"
+declare -A EDGE_ENGINE_OF=([edge-evloop]=evloop [edge-fasthttp]=fasthttp)
+declare -A EDGE_ENV=([edge-procs1]=GOMAXPROCS=1)
+# start_edge NAME BG SLOT DIR PORT FLAG...: starts the edge NAME of the
+# lookups as the background process BG (--name SLOT, --replica-dir DIR,
+# listening on PORT, with FLAG...), with its engine and environment, and
+# records the command as setup-NAME.
+start_edge() {
+	local name=$1 bg=$2 slot=$3 dir=$4 port=$5 cmd=()
+	shift 5
+	[ -z "${EDGE_ENV[$name]:-}" ] || cmd+=(env "${EDGE_ENV[$name]}")
+	cmd+=("$BIN" edge --name "$slot")
+	[ -z "${EDGE_ENGINE_OF[$name]:-}" ] || cmd+=(--http-engine "${EDGE_ENGINE_OF[$name]}")
+	cmd+=(--database-url "$ORIGIN_DB" --replica-dir "$dir" --listen "127.0.0.1:$port" "$@")
+	record "setup-$name" "${cmd[@]}"
+	start_bg "$bg" "${cmd[@]}"
+}
+# edges_json: the edges as facts.json gives them to the report.
+edges_json() {
+	local s
+	for s in $EDGES; do
+		jq -nc --arg name "$s" --arg engine "${EDGE_ENGINE_OF[$s]:-}" --arg env "${EDGE_ENV[$s]:-}" \
+			'{name: $name, http_engine: $engine, env: $env}'
+	done | jq -sc .
+}
 
 # nginx may open as many files as the hard limit of this shell allows (up
 # to 300,000); its open_file_cache holds that less the connections.
@@ -449,12 +504,14 @@ NGINX_NOFILE=$(ulimit -Hn)
 NGINX_CACHE_MAX=$((NGINX_NOFILE - 4200))
 [ "$NGINX_CACHE_MAX" -gt 250000 ] && NGINX_CACHE_MAX=250000
 
-log "starting the edge (${URL[edge]}), nginx (${URL[nginx]}) and the ceilings (${URL[ceiling]}, ${URL[ceiling-miss]})"
-record setup-edge "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
-start_bg edge_lookup "$BIN" edge --name bench_lookup --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup" --listen "127.0.0.1:$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
-# The same edge on its other HTTP engine, for the choice of the default.
-record setup-edge-fasthttp "$BIN" edge --name bench_lookup_fh --http-engine fasthttp --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup-fh" --listen "127.0.0.1:$EDGE_FH_PORT"
-start_bg edge_fasthttp "$BIN" edge --name bench_lookup_fh --http-engine fasthttp --database-url "$ORIGIN_DB" --replica-dir "$T/edge-lookup-fh" --listen "127.0.0.1:$EDGE_FH_PORT"
+log "starting the edges (${URL[edge]} and 3 more), nginx (${URL[nginx]}) and the ceilings (${URL[ceiling]}, ${URL[ceiling-miss]})"
+start_edge edge edge_lookup bench_lookup "$T/edge-lookup" "$EDGE_PORT" --pprof-listen "127.0.0.1:$EDGE_PPROF_PORT"
+# The same edge on the epoll loops and on fasthttp's server, and on the
+# default engine with the Go runtime on one core: the choice of the
+# defaults rests on them.
+start_edge edge-evloop edge_evloop bench_lookup_ev "$T/edge-lookup-ev" "$EDGE_EV_PORT"
+start_edge edge-fasthttp edge_fasthttp bench_lookup_fh "$T/edge-lookup-fh" "$EDGE_FH_PORT"
+start_edge edge-procs1 edge_procs1 bench_lookup_p1 "$T/edge-lookup-p1" "$EDGE_P1_PORT"
 mkdir -p "$T/nginx"
 NGINX_SED=(-e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@ROOT@|$STATIC|g"
 	-e "s|@NOFILE@|$NGINX_NOFILE|g" -e "s|@CACHE_MAX@|$NGINX_CACHE_MAX|g")
@@ -469,13 +526,18 @@ record setup-ceiling-miss "$BIN" loadtest ceiling --miss --listen "127.0.0.1:$CE
 start_bg ceiling_miss "$BIN" loadtest ceiling --miss --listen "127.0.0.1:$CEIL_MISS_PORT" --duration 1h
 wait_http "${URL[edge]}/readyz" 600 edge_lookup
 wait_http "${URL[edge-fasthttp]}/readyz" 600 edge_fasthttp
+wait_http "${URL[edge-evloop]}/readyz" 600 edge_evloop
+wait_http "${URL[edge-procs1]}/readyz" 600 edge_procs1
+# An edge whose engine cannot run (io_uring refused by the kernel) answers
+# with another and logs a warning: the report quotes it.
+EDGE_ENGINE_FALLBACK=$(grep -m1 'level=WARN.*io_uring' "$LOGS/edge_lookup.log" | sed "s|$T|\$T|g" || true)
 wait_http "${URL[nginx]}/nix-cache-info" 30 nginx
 wait_http "${URL[ceiling]}/nix-cache-info" 30 ceiling
 for _ in $(seq 100); do [ -s "$T/nginx/nginx.pid" ] && break; sleep 0.1; done
 # The processes whose CPU time is measured: nginx's master (with its
 # workers), the others themselves.
-declare -A PID=([edge]=${PIDS[edge_lookup]} [edge-fasthttp]=${PIDS[edge_fasthttp]} [nginx]=$(cat "$T/nginx/nginx.pid") [ceiling]=${PIDS[ceiling]}
-	[ceiling-miss]=${PIDS[ceiling_miss]})
+declare -A PID=([edge]=${PIDS[edge_lookup]} [edge-fasthttp]=${PIDS[edge_fasthttp]} [edge-evloop]=${PIDS[edge_evloop]}
+	[edge-procs1]=${PIDS[edge_procs1]} [nginx]=$(cat "$T/nginx/nginx.pid") [ceiling]=${PIDS[ceiling]} [ceiling-miss]=${PIDS[ceiling_miss]})
 
 # rotate R NAME...: the names in a rotating order, repetition R starting
 # with the R-th.
@@ -510,15 +572,15 @@ manifest() {
 }
 
 log "warming up the servers ($WARM_DUR each)"
-run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of edge edge-fasthttp nginx ceiling ceiling-miss)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
+run lookup-warmup "$BIN" loadtest lookup --url "$(urls_of $EDGES nginx ceiling ceiling-miss)" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5 --connections 64 --duration "$WARM_DUR" --json
 
 note_load "lookups"
 : >"$RES/lookups.jsonl"
 mem lookup before "${PIDS[edge_lookup]}"
 declare -A HIT_RATIO=([hits]=1 [misses]=0 [mixed]=0.5)
 declare -A SERVERS_OF=([hits]="edge nginx ceiling" [misses]="edge nginx ceiling-miss" [mixed]="edge nginx")
-# The closed loops measure the edge on its fasthttp engine too.
-declare -A C64_SERVERS_OF=([hits]="edge edge-fasthttp nginx ceiling" [misses]="edge edge-fasthttp nginx ceiling-miss" [mixed]="edge edge-fasthttp nginx")
+# The closed loops measure the other edges too.
+declare -A C64_SERVERS_OF=([hits]="$EDGES nginx ceiling" [misses]="$EDGES nginx ceiling-miss" [mixed]="$EDGES nginx")
 declare -A SET_KEYS=([hot]=$HOT_KEYS [uniform]=$LOOKUP_KEYS)
 for rep in $(seq "$LOOKUP_REPS"); do
 	for set in hot uniform; do
@@ -557,11 +619,57 @@ for rep in $(seq "$LOOKUP_REPS"); do
 	done
 done
 
+# Replication lag while lookups run: on each edge in turn, an open loop of
+# mixed lookups at one rate for all (half of the lowest of their closed-loop
+# mixed maxima, so that each keeps up), and LAG_LOOKUPS_HEAD seconds into it
+# a lag run watching that edge. First, once, the lag run alone on the
+# default edge.
+lowest=
+for s in $EDGES; do
+	half=$("$BIN" loadtest report --results "$RES" --half-max "uniform,mixed,$s") || die "loadtest report --half-max"
+	if [ -z "$lowest" ] || [ "$half" -lt "$lowest" ]; then lowest=$half; fi
+done
+: >"$RES/lag-lookups.jsonl"
+# lag_manifest ID EDGE REP LOOKUPS: one line of lag-lookups.jsonl, which the
+# report reads; LOOKUPS is the id of the lookups that ran meanwhile, empty
+# for none.
+lag_manifest() {
+	jq -nc --arg id "$1" --arg edge "$2" --argjson rep "$3" --arg lookups "$4" --arg file "$1.json" \
+		'{id: $id, edge: $edge, rep: $rep, lookups: $lookups, file: $file}' >>"$RES/lag-lookups.jsonl"
+}
+note_load "lag under lookups"
+log "lag at $LAG_LOOKUPS_RATE commits/s on the default edge, no lookups"
+run lag-idle-edge "$BIN" loadtest lag --database-url "$ORIGIN_DB" --edge "${URL[edge]}" --rate "$LAG_LOOKUPS_RATE" \
+	--duration "$LAG_LOOKUPS_DUR" --json
+lag_manifest lag-idle-edge edge 1 ""
+for rep in $(seq "$LOOKUP_REPS"); do
+	for s in $(rotate "$rep" $EDGES); do
+		lid=lookup-lag-$s-$rep
+		id=lag-lookups-$s-$rep
+		log "lag at $LAG_LOOKUPS_RATE commits/s on $s while it answers $lowest lookups/s, repetition $rep/$LOOKUP_REPS"
+		lookups=("$BIN" loadtest lookup --url "${URL[$s]}" --server-pid "${PID[$s]}" --keys "$LOOKUP_KEYS" --seed 1 --hit-ratio 0.5
+			--connections 64 --rate "$lowest" --duration "$LAG_LOOKUPS_LOOKUP_DUR" --json)
+		record_raw "$lid" "$(shq "${lookups[@]}") &"
+		"${lookups[@]}" >"$RES/$lid.json" 2>"$LOGS/$lid.log" &
+		PIDS[$lid]=$!
+		sleep "$LAG_LOOKUPS_HEAD"
+		run "$id" "$BIN" loadtest lag --database-url "$ORIGIN_DB" --edge "${URL[$s]}" --rate "$LAG_LOOKUPS_RATE" \
+			--duration "$LAG_LOOKUPS_DUR" --json
+		record_raw "$id" "sleep $LAG_LOOKUPS_HEAD; $(cmd_of "$id")"
+		if ! wait "${PIDS[$lid]}"; then
+			tail -n 20 "$LOGS/$lid.log" >&2
+			die "$lid: $(cmd_of "$lid")"
+		fi
+		unset "PIDS[$lid]"
+		manifest "$lid" uniform mixed lag lookup "$rep" "$s"
+		lag_manifest "$id" "$s" "$rep" "$lid"
+	done
+done
+
 if [ $LOOKUPS_ONLY = 1 ]; then
 	log "stopping the lookup servers"
-	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp; do stop_bg "$name"; done
-	forget_edge bench_lookup
-	forget_edge bench_lookup_fh
+	for name in ceiling ceiling_miss nginx edge_lookup edge_fasthttp edge_evloop edge_procs1; do stop_bg "$name"; done
+	for name in bench_lookup bench_lookup_fh bench_lookup_ev bench_lookup_p1; do forget_edge "$name"; done
 	note_load "end"
 	write_report
 	exit 0
@@ -600,16 +708,20 @@ stop_bg ceiling_miss
 stop_bg nginx
 stop_bg edge_lookup
 stop_bg edge_fasthttp
-forget_edge bench_lookup
-forget_edge bench_lookup_fh
+stop_bg edge_evloop
+stop_bg edge_procs1
+for name in bench_lookup bench_lookup_fh bench_lookup_ev bench_lookup_p1; do forget_edge "$name"; done
 cp "$LOGS/edge_lookup.log" "$RES/edge_lookup.log"
 
 # ---------------------------------------------------------------- bootstrap
 
+# The origin holds the lookup cache and the paths of the lag runs so far.
 have=$(origin_sql -c "SELECT count(*) FROM narinfo")
+BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS
 if [ "$have" -lt "$BOOT_PATHS" ]; then
-	log "populating $((BOOT_PATHS - have)) more paths (seed 2) for $BOOT_PATHS in all"
-	run setup-populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$((BOOT_PATHS - have))" --seed 2 --timeout 30m --json
+	BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - have))
+	log "populating $BIG_KEYS more paths (seed 2) for $BOOT_PATHS in all"
+	run setup-populate2 "$BIN" loadtest populate --database-url "$ORIGIN_DB" --count "$BIG_KEYS" --seed 2 --timeout 30m --json
 fi
 ORIGIN_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 # Hint bits and the visibility map set now, so that the first bootstrap
@@ -692,10 +804,9 @@ done
 mem lag "after the lag runs" "${PIDS[edge_lag]}"
 LAG_EDGE_NARINFOS=$(origin_sql -c "SELECT count(*) FROM narinfo")
 
-# Memory of the big edge under lookups over all of its keys (the seed-2 paths
-# when the origin was filled up for the bootstrap, else the lookup cache):
-# hits, misses, then mixed, its RSS read after each.
-if [ -f "$RES/setup-populate2.json" ]; then BIG_SEED=2 BIG_KEYS=$((BOOT_PATHS - LOOKUP_KEYS)); else BIG_SEED=1 BIG_KEYS=$LOOKUP_KEYS; fi
+# Memory of the big edge under lookups over all of its keys (BIG_KEYS: the
+# seed-2 paths when the origin was filled up for the bootstrap, else the
+# lookup cache): hits, misses, then mixed, its RSS read after each.
 for sc in hits misses mixed; do
 	log "lookups ($sc) on the lag edge ($LAG_EDGE_NARINFOS narinfos) for its memory under load"
 	run "lookup-big-$sc" "$BIN" loadtest lookup --url "$LAG_EDGE_URL" --keys "$BIG_KEYS" --seed "$BIG_SEED" \

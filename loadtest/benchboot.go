@@ -35,6 +35,9 @@ func (r *BenchResults) writeBootstrap(b *bytes.Buffer, l *benchLater) {
 	fmt.Fprintf(b, "## 2. Bootstrap of %d narinfos: edge vs native subscriber\n\n", n)
 	if l.populate2 != nil {
 		fmt.Fprintf(b, "The origin was filled up to %d narinfos by a second `loadtest populate` (seed 2, %.0f s).\n", n, l.populate2.Elapsed.Seconds())
+	} else if k := int64(l.LookupKeys); n > k {
+		fmt.Fprintf(b, "The origin holds %d narinfos: the %d paths of the lookup cache and %d that the lag runs of\n"+
+			"section 1 committed.\n", n, k, n-k)
 	} else {
 		fmt.Fprintf(b, "The origin holds the %d narinfos of the lookup cache.\n", n)
 	}

@@ -39,6 +39,31 @@ type BenchFacts struct {
 	NginxCacheMax int `json:"nginx_cache_max"`
 	// Sets are the key sets of the lookups, by name ("hot", "uniform").
 	Sets []BenchSet `json:"sets"`
+	// EdgeEngine is the default of `narthex edge --http-engine`, as
+	// `narthex edge --help` states it: the engine of an edge started
+	// without the flag.
+	EdgeEngine string `json:"edge_engine"`
+	// EdgeEngineFallback is the warning the default edge logged when it
+	// could not answer with that engine and answered with another; empty
+	// when it logged none.
+	EdgeEngineFallback string `json:"edge_engine_fallback"`
+	// Edges are the edges of the closed loops, the default one ("edge")
+	// first.
+	Edges []BenchEdge `json:"edges"`
+	// LagLookups are the settings of the lag runs under lookups.
+	LagLookups BenchLagLookups `json:"lag_lookups"`
+}
+
+// BenchEdge is one edge of the lookups and what sets it apart from the
+// default one.
+type BenchEdge struct {
+	Name string `json:"name"` // as lookups.jsonl names the server
+	// Engine is its --http-engine; empty when it was started without the
+	// flag, on the default (BenchFacts.EdgeEngine).
+	Engine string `json:"http_engine"`
+	// Env is the environment it was started with beyond the script's
+	// ("GOMAXPROCS=1"); empty for none.
+	Env string `json:"env"`
 }
 
 // BenchSet is one set of lookup keys: the first Keys paths of seed 1 and
@@ -54,7 +79,7 @@ type BenchRun struct {
 	ID        string   `json:"id"`
 	Set       string   `json:"set"`
 	Scenario  string   `json:"scenario"` // hits, misses or mixed
-	Mode      string   `json:"mode"`     // c64 (closed loop), seq (1 connection), open (half load)
+	Mode      string   `json:"mode"`     // c64 (closed loop), seq (1 connection), open (half load), lag (open loop beside a lag run)
 	Generator string   `json:"generator"`
 	Rep       int      `json:"rep"`
 	Servers   []string `json:"servers"` // in the order of the results
@@ -105,11 +130,14 @@ type BenchResults struct {
 	commands map[string]string // by run id, in commands.txt
 	order    []string          // command ids in the order they ran
 	later    *benchLater       // sections 2 to 7; nil when the run did not make them
+	// lagLookups are the lag runs of section 1, with lookups beside them
+	// or alone; none in a run that did not make them.
+	lagLookups []lagLookupRun
 }
 
-// ReadBenchResults reads facts.json, lookups.jsonl with the files it
-// names, commands.txt, and the raw results of sections 2 to 7 when
-// later.json says the run made them, from dir.
+// ReadBenchResults reads facts.json, lookups.jsonl and lag-lookups.jsonl
+// with the files they name, commands.txt, and the raw results of sections
+// 2 to 7 when later.json says the run made them, from dir.
 func ReadBenchResults(dir string) (*BenchResults, error) {
 	r := &BenchResults{commands: map[string]string{}}
 	b, err := os.ReadFile(filepath.Join(dir, "facts.json"))
@@ -120,6 +148,9 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 		return nil, fmt.Errorf("bench results: facts.json: %w", err)
 	}
 	if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+		return nil, err
+	}
+	if r.lagLookups, err = readLagLookups(dir); err != nil {
 		return nil, err
 	}
 	if r.later, err = readBenchLater(dir); err != nil {

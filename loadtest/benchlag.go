@@ -81,6 +81,10 @@ func (r *BenchResults) writeLag(b *bytes.Buffer, l *benchLater) {
 		"`synchronous_commit = off` for its apply worker).\n\n",
 		l.LagDuration, first.Connections, probe, l.OriginNarinfos,
 		time.Duration(l.LagEdgeReadyNS).Seconds(), l.LagSubscriberDB)
+	if len(r.lagLookups) > 0 {
+		fmt.Fprintf(b, "Section 1 has the lag of each of its edges at %s commits/s while it answers lookups\n"+
+			"([Replication lag while lookups run](#replication-lag-while-lookups-run)).\n\n", fnum(r.lagLookups[0].res.Rate))
+	}
 	b.WriteString("| commits/s asked | achieved | target | p50 | p90 | p99 | max (worst run) | never seen | probe errors | p50 edge ÷ native | p99 edge ÷ native |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, rate := range l.LagRates {

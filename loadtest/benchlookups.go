@@ -21,8 +21,17 @@ func (r *BenchResults) writeLookups(b *bytes.Buffer) {
 		"`narthex loadtest ceiling`, bare fasthttp servers configured as the edge's that answer\n"+
 		"every request as the edge answers a hit (200, an 800-byte narinfo, its headers) or, with\n"+
 		"`--miss`, a miss (404, its headers and body). Hits are compared with the hit ceiling,\n"+
-		"misses with the miss ceiling. The closed loops also measure the same edge on its fasthttp\n"+
-		"engine (`--http-engine fasthttp`); its figures are in the engines' table.\n\n", f.NginxNofile, f.NginxCacheMax)
+		"misses with the miss ceiling.", f.NginxNofile, f.NginxCacheMax)
+	if others := f.otherEdges(); len(others) > 0 {
+		names := make([]string, len(others))
+		for i, e := range others {
+			names[i] = "`" + e.Name + "`"
+		}
+		fmt.Fprintf(b, " The closed loops also measure %d more edges of the same origin, started\n"+
+			"otherwise (%s): their figures are in [the edges' table](#the-edges-http-engines-and-gomaxprocs).",
+			len(others), strings.Join(names, ", "))
+	}
+	b.WriteString("\n\n")
 	b.WriteString("Two sets of keys, each the first paths of the cache and as many miss keys that nobody\ncreates, drawn uniformly:\n\n")
 	for _, s := range f.Sets {
 		fmt.Fprintf(b, "- **%s**: %d paths (and %d miss keys)%s\n", s.Name, s.Keys, s.Keys, setNote(s, f))
@@ -38,6 +47,7 @@ func (r *BenchResults) writeLookups(b *bytes.Buffer) {
 	r.writeEngines(b, f.Sets)
 	r.writeSequential(b)
 	r.writeOpenLoop(b)
+	r.writeLagLookups(b)
 }
 
 func setNote(s BenchSet, f BenchFacts) string {
@@ -177,33 +187,4 @@ func (r *BenchResults) writeCommands(b *bytes.Buffer) {
 		b.WriteString(r.commands[id] + "\n")
 	}
 	b.WriteString("```\n\n</details>\n")
-}
-
-// writeEngines writes the edge's two HTTP engines side by side, from the
-// closed loops that measured both: what the choice of the default rests on.
-func (r *BenchResults) writeEngines(b *bytes.Buffer, sets []BenchSet) {
-	if !r.has(cellQuery{"hot", "hits", "c64", "lookup", "edge-fasthttp"}) {
-		return
-	}
-	b.WriteString("### The edge's HTTP engines: event loops (the default) and fasthttp's server\n\n")
-	b.WriteString("The same edge, replica and settings, but `--http-engine fasthttp`, measured in the same commands as the\n" +
-		"tables above (64 connections, closed loop).\n\n")
-	b.WriteString("| set | scenario | generator | CPU/answer evloop | fasthttp | evloop ÷ fasthttp CPU | req/s evloop | fasthttp | evloop ÷ fasthttp |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range sets {
-		for _, sc := range benchScenarios {
-			for _, g := range []string{"lookup", "wrk"} {
-				e, ok1 := r.median(cellQuery{s.Name, sc, "c64", g, "edge"}, cpuPerReq)
-				f, ok2 := r.median(cellQuery{s.Name, sc, "c64", g, "edge-fasthttp"}, cpuPerReq)
-				et, ok3 := r.median(cellQuery{s.Name, sc, "c64", g, "edge"}, throughput)
-				ft, ok4 := r.median(cellQuery{s.Name, sc, "c64", g, "edge-fasthttp"}, throughput)
-				if !ok1 || !ok2 || !ok3 || !ok4 {
-					continue
-				}
-				fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-					s.Name, sc, g, mdDur(e), mdDur(f), mdRatio(e, f), mdRate(et), mdRate(ft), mdRatio(et, ft))
-			}
-		}
-	}
-	b.WriteString("\n")
 }

@@ -2,6 +2,7 @@ package loadtest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -111,11 +112,86 @@ func TestWriteBenchmarks(t *testing.T) {
 		"$T/narthex loadtest soak --keys 900000",
 		// The commands of this run.
 		"$T/narthex loadtest wrk --url ... --keys 3000 --hit-ratio 1 --duration 2s --json",
+		// The edges side by side, each ÷ the default one: edge-procs1's hot
+		// hits, runs of 70000 and 74000 req/s at 5.00 and 5.40 µs.
+		"- `edge`: the default: no `--http-engine`, so `uring` (the flag's default, as `narthex edge --help` states it).",
+		"- `edge-procs1`: no `--http-engine` either, so `uring`; started with `GOMAXPROCS=1`: the Go runtime runs Go code on one thread at a time",
+		"| hot | hits | lookup | 6.30 µs | 6.40 µs | 8.00 µs | 5.20 µs | 1.02× | 1.27× | 0.83× | 105000 | 100000 | 80000 | 72000 | 0.95× | 0.76× | 0.69× |",
+		"env GOMAXPROCS=1 $T/narthex edge --name bench_lookup_p1",
+		// Lag under lookups at half the lowest mixed maximum (edge-procs1's
+		// median of 60000 and 64000 req/s), each edge's p99 ÷ the default
+		// edge's: lag p99 of 14 and 16 ms against 4 and 6 ms.
+		"among them (`edge-procs1`'s, 62000 req/s): 31000 req/s.",
+		"| edge, no lookups | 500 µs | 2.00 ms | 4.00 ms | 500 | 0 | – | – | – | – | – | – | – | 0.40× | – |",
+		"| edge-procs1 | 2.20 ms | 15.0 ms | 50.0 ms | 498 | 2 | 31000 | 28950 | 0 | 400 µs | 4.00 ms | 6.20 µs | 0 | 3.00× | 5.00× |",
+		// edge-procs1's lookups achieved 30900 and 27000 req/s of 31000.
+		"**The lookups fell behind their schedule**: their median achieved rate was below 95% of the\n31000 req/s asked on `edge-procs1` (28950).",
+		"$T/narthex loadtest lookup --url http://127.0.0.1:1011 --server-pid 7 --keys 100000 --seed 1 --hit-ratio 0.5 --connections 64 --rate 31000 --duration 6s --json &\n"+
+			"sleep 0.5; $T/narthex loadtest lag --database-url postgres://o --edge http://127.0.0.1:1011 --rate 500 --duration 5s --json\n",
+		"([Replication lag while lookups run](#replication-lag-while-lookups-run))",
 	)
 	for _, gone := range []string{"Old lookup figures", "2.11×", "Not re-run", "Build ID", "goos:"} {
 		if strings.Contains(got, gone) {
 			t.Errorf("report still has %q", gone)
 		}
+	}
+}
+
+// The report names the default edge's engine as the run recorded it, says
+// when another edge was started the same way, and quotes the default
+// edge's warning when it answered with another engine.
+func TestWriteBenchmarks_EdgeEngine(t *testing.T) {
+	for _, tc := range []struct {
+		name, engine, fallback string
+		want, not              []string
+	}{
+		{
+			name: "evloop by default", engine: "evloop",
+			want: []string{
+				"- `edge`: the default: no `--http-engine`, so `evloop` (the flag's default",
+				"`edge-evloop` was started as `edge` is in this run (`evloop` is the default engine)",
+			},
+			not: []string{"did not answer with"},
+		},
+		{
+			name: "fell back", engine: "uring", fallback: `time=T level=WARN msg="answering with epoll event loops instead of io_uring"`,
+			want: []string{"**The default edge did not answer with `uring`**: it logged at start\n`time=T level=WARN msg=\"answering"},
+			not:  []string{"was started as `edge` is"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := lookupsOnly(t)
+			name := filepath.Join(dir, "facts.json")
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var facts map[string]any
+			if err := json.Unmarshal(b, &facts); err != nil {
+				t.Fatal(err)
+			}
+			facts["edge_engine"], facts["edge_engine_fallback"] = tc.engine, tc.fallback
+			if b, err = json.Marshal(facts); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(name, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := loadtest.ReadBenchResults(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := loadtest.WriteBenchmarks(&out, r, nil); err != nil {
+				t.Fatal(err)
+			}
+			mustContain(t, out.String(), tc.want...)
+			for _, s := range tc.not {
+				if strings.Contains(out.String(), s) {
+					t.Errorf("report has %q", s)
+				}
+			}
+		})
 	}
 }
 
