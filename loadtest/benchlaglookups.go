@@ -69,9 +69,10 @@ func (r *BenchResults) lagLookupsFig(edge string, loaded bool, f func(LagResult,
 }
 
 // lagLookupsRate is the rate the lookups beside the lag runs were to be
-// asked: half of the lowest median closed-loop throughput of the mixed
-// lookups on the uniform set (`loadtest lookup`) among the edges, whole as
-// `loadtest report --half-max` prints it; that median, and its edge.
+// asked: a quarter of the lowest median closed-loop throughput of the
+// mixed lookups on the uniform set (`loadtest lookup`) among the edges,
+// halved whole as bench.sh halves what `loadtest report --half-max`
+// prints; that median, and its edge.
 func (r *BenchResults) lagLookupsRate() (rate, lowest float64, edge string) {
 	lowest = missing
 	for _, e := range r.Facts.Edges {
@@ -80,7 +81,7 @@ func (r *BenchResults) lagLookupsRate() (rate, lowest float64, edge string) {
 			lowest, edge = v, e.Name
 		}
 	}
-	return math.Trunc(lowest / 2), lowest, edge
+	return math.Trunc(math.Trunc(lowest/2) / 2), lowest, edge
 }
 
 // lagLookupsKeptUp is the share of the asked rate the lookups must achieve
@@ -111,8 +112,9 @@ func (r *BenchResults) writeLagLookups(b *bytes.Buffer) {
 		"per %s while it is behind). A path's lag runs from its commit's acknowledgement to the\n"+
 		"first probe that finds it, so it is overstated by up to about two probe intervals and\n"+
 		"a probe's round trip. The lookups' rate is one for all the edges, so that each can keep\n"+
-		"up: half of the lowest median closed-loop throughput of mixed lookups on the uniform set\n"+
-		"(`narthex loadtest lookup`) among them (`%s`'s, %s req/s): %s req/s. The other\n"+
+		"up beside the lag tool and the commits on the same cores: a quarter of the lowest median\n"+
+		"closed-loop throughput of mixed lookups on the uniform set (`narthex loadtest lookup`)\n"+
+		"among them (`%s`'s, %s req/s): %s req/s. The other\n"+
 		"edges follow the same origin and apply the same commits meanwhile. An edge's CPU per\n"+
 		"answer is all its CPU time over its lookups (answering them, answering the lag probes,\n"+
 		"applying the commits) divided by the lookups it answered. The edges take turns, in an\n"+
