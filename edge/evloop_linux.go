@@ -75,18 +75,20 @@ func (s *Server) serveLoops(ctx context.Context, ln net.Listener) error {
 
 // loop is an event loop, on epoll (evLoop) or io_uring (urLoop).
 type loop interface {
-	// run answers until signalled, or until it fails.
+	// run answers until its wake eventfd is written to, or until it
+	// fails.
 	run() error
-	// signal asks the loop to stop; it may be called from any goroutine.
-	signal()
 	// close frees what the loop holds, if it never ran.
 	close()
 }
 
 // serveEventLoops answers on ln with s.cfg.EventLoops loops made by
 // newLoop until ctx ends, then stops accepting, answers what it has read
-// and closes the connections, within shutdownTimeout.
-func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener, newLoop func(*Server, int) (loop, error)) error {
+// and closes the connections, within shutdownTimeout. Each loop is given
+// an eventfd to wake it with, which outlives the loop: it is closed once
+// every loop has returned, so that waking a loop that failed writes into
+// no other descriptor.
+func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener, newLoop func(s *Server, lfd, wake int) (loop, error)) error {
 	defer ln.Close()
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
@@ -100,16 +102,27 @@ func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener, newLoop f
 	if err := raw.Control(func(fd uintptr) { lfd = int(fd) }); err != nil {
 		return fmt.Errorf("event loop: %w", err)
 	}
+	var wakes []int
+	defer func() {
+		for _, fd := range wakes {
+			unix.Close(fd)
+		}
+	}()
 	loops := make([]loop, s.cfg.EventLoops)
 	for i := range loops {
-		l, err := newLoop(s, lfd)
+		wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+		if err != nil {
+			err = fmt.Errorf("eventfd: %w", err)
+		} else {
+			wakes = append(wakes, wake)
+			loops[i], err = newLoop(s, lfd, wake)
+		}
 		if err != nil {
 			for _, l := range loops[:i] {
 				l.close()
 			}
-			return err
+			return fmt.Errorf("event loop: %w", err)
 		}
-		loops[i] = l
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range loops {
@@ -117,23 +130,19 @@ func (s *Server) serveEventLoops(ctx context.Context, ln net.Listener, newLoop f
 	}
 	g.Go(func() error {
 		<-gctx.Done() // ctx ended, or a loop failed
-		for _, l := range loops {
-			l.signal()
+		one := [8]byte{1}
+		for _, fd := range wakes {
+			unix.Write(fd, one[:])
 		}
 		return nil
 	})
 	return g.Wait()
 }
 
-func newEvLoop(s *Server, lfd int) (loop, error) {
+func newEvLoop(s *Server, lfd, wake int) (loop, error) {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("event loop: epoll: %w", err)
-	}
-	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(ep)
-		return nil, fmt.Errorf("event loop: eventfd: %w", err)
+		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	l := &evLoop{s: s, ep: ep, wake: wake, lfd: lfd, conns: map[int]*evConn{},
 		x: newExchange(s), buf: make([]byte, readBufferSize), events: make([]unix.EpollEvent, 256)}
@@ -141,11 +150,11 @@ func newEvLoop(s *Server, lfd int) (loop, error) {
 	// per connection.
 	if err := l.ctl(unix.EPOLL_CTL_ADD, lfd, unix.EPOLLIN|unix.EPOLLEXCLUSIVE); err != nil {
 		l.close()
-		return nil, fmt.Errorf("event loop: listener: %w", err)
+		return nil, fmt.Errorf("listener: %w", err)
 	}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, wake, unix.EPOLLIN); err != nil {
 		l.close()
-		return nil, fmt.Errorf("event loop: eventfd: %w", err)
+		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	return l, nil
 }
@@ -154,17 +163,11 @@ func (l *evLoop) ctl(op, fd int, events uint32) error {
 	return unix.EpollCtl(l.ep, op, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
-func (l *evLoop) signal() {
-	one := [8]byte{1}
-	unix.Write(l.wake, one[:])
-}
-
 func (l *evLoop) close() {
 	for fd := range l.conns {
 		unix.Close(fd)
 	}
 	l.s.conns.Add(-int64(len(l.conns)))
-	unix.Close(l.wake)
 	unix.Close(l.ep)
 }
 

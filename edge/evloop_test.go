@@ -397,3 +397,26 @@ func TestServer_ClosesConnections(t *testing.T) {
 		})
 	}
 }
+
+// A client that sends its requests and then shuts its side down gets every
+// answer before the connection closes, however many there are.
+func TestEventLoop_HalfClose(t *testing.T) {
+	forEachLoop(t, func(t *testing.T, engine string) {
+		addr, _ := serve(t, Config{Engine: engine}, &source{rep: newReplica(t)})
+		c := dial(t, addr)
+		const n = 3000 // answers well beyond maxPendingAnswers
+		go func() {
+			io.WriteString(c.c, strings.Repeat(request("GET", "/"+hitHash+".narinfo"), n))
+			c.c.(*net.TCPConn).CloseWrite()
+		}()
+		time.Sleep(200 * time.Millisecond) // the answers pile up unread
+		for i := range n {
+			if resp, body := c.read("GET"); resp.StatusCode != 200 || body != hitBody {
+				t.Fatalf("answer %d = %d %q", i, resp.StatusCode, body)
+			}
+		}
+		if !closed(c.c, 10*time.Second) {
+			t.Error("connection still open after the last answer")
+		}
+	})
+}

@@ -76,6 +76,10 @@ type cqe struct {
 	flags    uint32
 }
 
+// kernelTimespec is struct __kernel_timespec: 64-bit on every platform,
+// unlike unix.Timespec.
+type kernelTimespec struct{ sec, nsec int64 }
+
 // getEventsArg is struct io_uring_getevents_arg.
 type getEventsArg struct {
 	sigmask   uint64
@@ -108,7 +112,7 @@ type ring struct {
 	bufMask  uint16
 	bufTail  uint16
 	waitArg  getEventsArg
-	waitTime unix.Timespec
+	waitTime kernelTimespec
 }
 
 // ringBuffers is the number of receive buffers of a ring, and bufSize
@@ -159,6 +163,7 @@ func newRing(entries uint32) (*ring, error) {
 	r.tail = atomic.LoadUint32(r.sqTail)
 	if err := r.setupBuffers(); err != nil {
 		r.close()
+		r.freeBuffers() // nothing was submitted
 		return nil, err
 	}
 	return r, nil
@@ -238,7 +243,7 @@ func (r *ring) enter(wait time.Duration) error {
 		submit := r.tail - atomic.LoadUint32(r.sqHead)
 		var flags, minComplete, arg, argSize uintptr
 		if wait > 0 {
-			r.waitTime = unix.NsecToTimespec(int64(wait))
+			r.waitTime = kernelTimespec{sec: int64(wait / time.Second), nsec: int64(wait % time.Second)}
 			r.waitArg = getEventsArg{sigmaskSz: 8, ts: uint64(uintptr(unsafe.Pointer(&r.waitTime)))}
 			flags, minComplete = enterGetEvents|enterExtArg, 1
 			arg, argSize = uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)

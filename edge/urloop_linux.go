@@ -42,6 +42,7 @@ type urConn struct {
 	sending   bool // a send is in flight
 	closing   bool // close once the answers are sent
 	lingering bool // sent and shut down; reading until EOF
+	eof       bool // the client sent all it will: answer it, then close
 	dropping  bool // closing once its operations complete
 }
 
@@ -84,17 +85,8 @@ var uringProbe = sync.OnceValue(func() error {
 	return nil
 })
 
-func newURLoop(s *Server, lfd int) (loop, error) {
-	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("event loop: eventfd: %w", err)
-	}
+func newURLoop(s *Server, lfd, wake int) (loop, error) {
 	return &urLoop{s: s, wake: wake, lfd: lfd, conns: map[int]*urConn{}, x: newExchange(s)}, nil
-}
-
-func (l *urLoop) signal() {
-	one := [8]byte{1}
-	unix.Write(l.wake, one[:])
 }
 
 func (l *urLoop) run() error {
@@ -150,7 +142,6 @@ func (l *urLoop) run() error {
 // nothing was left in flight, since the kernel may write into them.
 func (l *urLoop) close() {
 	if l.r == nil {
-		unix.Close(l.wake)
 		return
 	}
 	for _, c := range l.conns {
@@ -170,7 +161,6 @@ func (l *urLoop) close() {
 		unix.Close(fd)
 	}
 	l.s.conns.Add(-int64(len(l.conns)))
-	unix.Close(l.wake)
 	l.r.close()
 	if l.inflight == 0 {
 		l.r.freeBuffers()
@@ -278,6 +268,13 @@ func (l *urLoop) received(c *urConn, e *cqe) {
 		// Answers piled up: reading resumes once they are sent.
 	case e.res == -int32(unix.EINTR) || e.res == -int32(unix.EAGAIN):
 		l.recv(c)
+	case e.res == 0 && c.pending():
+		// The client shut its side down after its last requests: they
+		// are answered, then the connection closes.
+		c.eof = true
+		if !c.sending {
+			l.answer(c, c.in)
+		}
 	case e.res <= 0:
 		l.drop(c) // the client closed, or the connection broke
 	case c.lingering || c.closing:
@@ -307,7 +304,7 @@ func (l *urLoop) answer(c *urConn, data []byte) {
 // are piling up (a client that sends and never reads).
 func (l *urLoop) readOn(c *urConn) {
 	switch {
-	case c.closing:
+	case c.closing || c.eof:
 	case len(c.next) < maxPendingAnswers:
 		l.recv(c)
 	case c.recving:
@@ -352,18 +349,20 @@ func (l *urLoop) sentTo(c *urConn, res int32) {
 	if c.sent == len(c.out) {
 		c.out, c.sent = c.out[:0], 0
 	}
-	l.send(c)
-	if len(c.in) > 0 && !c.closing && !c.sending {
+	if len(c.in) > 0 && !c.closing && len(c.next) < maxPendingAnswers {
 		// Requests left unanswered while answers piled up.
 		l.answer(c, c.in)
-	} else {
-		l.readOn(c)
+		return
 	}
+	l.send(c)
+	l.readOn(c)
 }
 
 // settled acts on a connection whose answers are all sent.
 func (l *urLoop) settled(c *urConn) {
 	switch {
+	case c.eof:
+		l.drop(c) // the client has closed its side: nothing to linger for
 	case c.closing:
 		l.linger(c)
 	case l.stop && len(c.in) == 0:
