@@ -28,23 +28,25 @@ const (
 	DefaultMaxLag = 30 * time.Second
 	// DefaultEngine is the io_uring loops where there are (Linux): in the
 	// engines' table of BENCHMARKS.md (2 cores, shared with the load
-	// generators) the epoll loops cost 1.22-1.74× their server CPU per
-	// answer and fasthttp's server 1.88-2.37×, hits and misses, hot and
-	// uniform sets, both load generators, and both answered 0.56-0.94× as
-	// many lookups a second. Elsewhere, fasthttp's server.
+	// generators) the epoll loops cost 1.19-1.79× their server CPU per
+	// answer at 0.65-1.02× their lookups a second, and fasthttp's server
+	// 1.65-2.28× at 0.59-0.87×, hits and misses, hot and uniform sets,
+	// both load generators; while the replica applied commits beside
+	// lookups, the three lags' p99 were within 2% of each other.
+	// Elsewhere, fasthttp's server.
 	DefaultEngine = defaultEngine
-	// DefaultEventLoops is one: a loop uses one core at most, which on the
-	// 2-core machine of BENCHMARKS.md, shared with the load generators,
-	// answered more lookups than nginx on both; with the epoll loops, one
-	// loop answered for 6.3-8.5 µs of server CPU each and two loops for
-	// 7.2-10.2 µs, as one loop finds more connections ready at each wait.
-	// Raise it where one core does not keep up with the clients.
+	// DefaultEventLoops is one: a loop uses one core at most, and on the
+	// 2-core machine of BENCHMARKS.md one loop answered more lookups than
+	// nginx's two workers and than the ceilings, beside the load
+	// generators and the replication on the same cores. Raise it where
+	// one core does not keep up with the clients.
 	//
 	// The Go runtime keeps its defaults: GOMAXPROCS at the number of cores
-	// (the same edge with GOMAXPROCS=1 cost 1.02-1.23× the server CPU per
-	// answer, and its lookups' p99 while the replica applied commits was
-	// 8.4× the default's), and the garbage collector's pace, since a
-	// lookup allocates nothing (section 7 of BENCHMARKS.md).
+	// (the same edge with GOMAXPROCS=1 cost 0.95-1.22× the server CPU per
+	// answer, and while the replica applied commits beside lookups its
+	// lag's p99 was 2.8× the default's and its lookups' p99 12×), and the
+	// garbage collector's pace, since a lookup allocates nothing (section
+	// 7 of BENCHMARKS.md).
 	DefaultEventLoops = 1
 	// DefaultReadTimeout is how long a client may take to send a request
 	// once its first byte has come: a slow client (or a slowloris) is cut
