@@ -13,7 +13,8 @@
 #      loop with two load generators (`narthex loadtest lookup` and wrk),
 #      the server's CPU time per answer beside throughput; 1 connection
 #      (latency); then an open loop at half of each server's maximum (hits,
-#      misses) for p99 under load. Three more edges, following the same
+#      misses) for p99 under load, with cyclictest beside it measuring the
+#      machine's own wakeup latency. Three more edges, following the same
 #      origin, take part in every closed loop: one with `--http-engine
 #      evloop`, one with `--http-engine fasthttp`, and one on the default
 #      engine with GOMAXPROCS=1. Then replication lag while lookups run:
@@ -49,7 +50,8 @@
 # ratio and verdict is the report's.
 #
 # Needs root (apt-get, and PostgreSQL runs as the postgres user). Installs
-# nginx, wrk, nix-bin, postgresql-15, jq, curl and iproute2 (ss) when missing. Each load command
+# nginx, wrk, nix-bin, postgresql-15, jq, curl, iproute2 (ss) and rt-tests
+# (cyclictest) when missing. Each load command
 # is bounded in time by its own flags; waits in this script are bounded too.
 
 set -Eeuo pipefail
@@ -148,6 +150,7 @@ command -v ss >/dev/null || apt_install iproute2
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
 command -v wrk >/dev/null || apt_install wrk
 command -v prlimit >/dev/null || apt_install util-linux
+command -v cyclictest >/dev/null || apt_install rt-tests
 command -v nix >/dev/null || apt_install nix-bin
 [ -x $PGBIN/postgres ] || apt_install postgresql-15
 command -v psql >/dev/null || apt_install postgresql-client-15
@@ -606,14 +609,21 @@ for rep in $(seq "$LOOKUP_REPS"); do
 	done
 done
 
+# Beside each open loop, cyclictest measures the machine's own timer wakeup
+# latency (a thread per core of an ordinary process, 1 ms sleeps, a
+# histogram in µs; --laptop leaves /dev/cpu_dma_latency alone, so the
+# servers run as they would without it) into <id>.wakeup.txt.
 log "open loop at half of each server's closed-loop maximum (uniform set)"
 for rep in $(seq "$LOOKUP_REPS"); do
 	for sc in hits misses; do
 		for s in $(rotate "$rep" ${SERVERS_OF[$sc]}); do
 			half=$("$BIN" loadtest report --results "$RES" --half-max "uniform,$sc,$s") || die "loadtest report --half-max"
 			id=lookup-uniform-$sc-open-$s-$rep
+			cyclictest --laptop -q -m -t"$(nproc)" -a -i 1000 -D "$LOOKUP_DUR" -h 20000 >"$RES/$id.wakeup.txt" 2>"$LOGS/$id.wakeup.log" &
+			wakeup=$!
 			run "$id" "$BIN" loadtest lookup --url "${URL[$s]}" --server-pid "${PID[$s]}" --keys "$LOOKUP_KEYS" --seed 1 \
 				--hit-ratio "${HIT_RATIO[$sc]}" --connections 64 --rate "$half" --duration "$LOOKUP_DUR" --json
+			wait "$wakeup" || die "$id: cyclictest failed: $(tail -n 3 "$LOGS/$id.wakeup.log")"
 			manifest "$id" uniform "$sc" open lookup "$rep" "$s"
 		done
 	done

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,6 +123,9 @@ type benchCell struct {
 	run    BenchRun
 	server string
 	res    benchResult
+	// wakeup is the machine's timer wakeup latency measured beside the
+	// run (cyclictest, <id>.wakeup.txt); nil when the run has none.
+	wakeup *Latency
 }
 
 // BenchResults is what a results folder holds.
@@ -202,8 +207,18 @@ func (r *BenchResults) readRuns(name string) error {
 		if len(v.Results) != len(run.Servers) {
 			return fmt.Errorf("bench results: %s has %d results for %d servers", run.File, len(v.Results), len(run.Servers))
 		}
+		var wakeup *Latency
+		if w, err := os.ReadFile(filepath.Join(filepath.Dir(name), run.ID+".wakeup.txt")); err == nil {
+			l, err := parseWakeups(w)
+			if err != nil {
+				return fmt.Errorf("bench results: %s.wakeup.txt: %w", run.ID, err)
+			}
+			wakeup = &l
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("bench results: %w", err)
+		}
 		for j, res := range v.Results {
-			r.cells = append(r.cells, benchCell{run: run, server: run.Servers[j], res: res})
+			r.cells = append(r.cells, benchCell{run: run, server: run.Servers[j], res: res, wakeup: wakeup})
 		}
 	}
 	if len(r.cells) == 0 {
@@ -220,12 +235,16 @@ func (q cellQuery) match(c benchCell) bool {
 		c.run.Generator == q.generator && c.server == q.server
 }
 
-// each returns f of every matching cell, in repetition order.
+// each returns f of every matching cell, in repetition order, leaving out
+// the cells for which f has no value (NaN).
 func (r *BenchResults) each(q cellQuery, f func(benchCell) float64) []float64 {
 	var v []float64
 	for _, c := range r.cells {
-		if q.match(c) {
-			v = append(v, f(c))
+		if !q.match(c) {
+			continue
+		}
+		if x := f(c); !math.IsNaN(x) {
+			v = append(v, x)
 		}
 	}
 	return v
@@ -266,6 +285,17 @@ func latMax(c benchCell) float64     { return float64(c.res.Latency.Max) }
 func rate(c benchCell) float64       { return c.res.Rate }
 func late(c benchCell) float64       { return float64(c.res.Late) }
 func wrong(c benchCell) float64      { return float64(c.res.wrong(c.run.Scenario)) }
+
+// wakeupOf is f of the machine's wakeup latency beside the cell's run;
+// each over the cells of a query keeps only the cells that have it.
+func wakeupOf(f func(Latency) time.Duration) func(benchCell) float64 {
+	return func(c benchCell) float64 {
+		if c.wakeup == nil {
+			return missing
+		}
+		return float64(f(*c.wakeup))
+	}
+}
 
 // HalfMax is half the median closed-loop throughput (64 connections,
 // `loadtest lookup`) of server on set and scenario, from the runs that

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // writeLookups writes section 1: the edge, nginx and the ceilings under
@@ -157,7 +158,21 @@ func (r *BenchResults) writeOpenLoop(b *bytes.Buffer) {
 	}
 	b.WriteString("### Latency at half of the maximum throughput (uniform set, open loop)\n\n")
 	b.WriteString("Each server gets half of its own median closed-loop throughput above (`narthex loadtest\nlookup`), on a fixed schedule over 64 connections; latency counts from each request's\nintended send time, so a server that falls behind shows it.\n\n")
-	b.WriteString("| scenario | server | rate (req/s) | achieved req/s | CPU/answer | p50 | p99 | p99.9 | max | sends > 1 ms late | wrong answers |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	wakeups := r.has(cellQuery{"uniform", "hits", "open", "lookup", "edge"}) && r.hasWakeups()
+	if wakeups {
+		b.WriteString("Beside each run, `cyclictest` (rt-tests) measures the machine itself: a thread of an\n" +
+			"ordinary process on each core sleeps 1 ms at a time, and the wakeup columns say how late\n" +
+			"it ran after its timer fired. A request can wait for three such wakeups (the generator's\n" +
+			"send, the server's receive, the generator's read), so the machine's wakeup tail is a\n" +
+			"floor under every server's latency tail in the same run.\n\n")
+	}
+	b.WriteString("| scenario | server | rate (req/s) | achieved req/s | CPU/answer | p50 | p99 | p99.9 | max | sends > 1 ms late | wrong answers |")
+	sep := "|---|---|---|---|---|---|---|---|---|---|---|"
+	if wakeups {
+		b.WriteString(" wakeup p50 | wakeup p99 | wakeup p99.9 | wakeup max |")
+		sep += "---|---|---|---|"
+	}
+	b.WriteString("\n" + sep + "\n")
 	var cmds []string
 	for _, sc := range []string{"hits", "misses"} {
 		for _, server := range []string{"edge", "nginx", ceilingOf[sc]} {
@@ -166,8 +181,14 @@ func (r *BenchResults) writeOpenLoop(b *bytes.Buffer) {
 				continue
 			}
 			m := func(f func(benchCell) float64) float64 { v, _ := r.median(q, f); return v }
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc, server, mdRate(m(rate)), mdRate(m(throughput)),
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", sc, server, mdRate(m(rate)), mdRate(m(throughput)),
 				mdDur(m(cpuPerReq)), mdDur(m(p50)), mdDur(m(p99)), mdDur(m(p999)), mdDur(m(latMax)), mdRate(m(late)), mdRate(m(wrong)))
+			if wakeups {
+				for _, f := range []func(Latency) time.Duration{wakeupP50, wakeupP99, wakeupP999, wakeupMax} {
+					b.WriteString(" " + r.mdMedian(q, wakeupOf(f), mdDur) + " |")
+				}
+			}
+			b.WriteString("\n")
 			cmds = append(cmds, r.commands[r.firstRun(q)])
 		}
 	}

@@ -87,7 +87,8 @@ func TestWriteBenchmarks(t *testing.T) {
 		"| server CPU per answer ≤ 0.75× nginx's (hot set, hits) | lookup: edge 6.30 µs, nginx 10.5 µs: 0.60×; wrk: edge 6.30 µs, nginx 10.5 µs: 0.60× | yes |",
 		"| throughput ≥ 1.0× nginx (uniform set, hits) | lookup: edge 99750, nginx 105000: 0.95×; wrk: edge 99750, nginx 105000: 0.95× | **no** |",
 		"| throughput ≥ 0.95× the ceiling (hot set, misses) | lookup: edge 126000, ceiling-miss 127050: 0.99×;",
-		"| p99 ≤ 1 ms at half of the maximum throughput (uniform hits, open loop) | edge p99 800 µs at 50000 req/s | yes |",
+		"| p99 ≤ 1 ms at half of the maximum throughput (uniform hits, open loop) | edge p99 800 µs at 50000 req/s; the machine's timer wakeups meanwhile: p99 113 µs, p99.9 2.67 ms | yes |",
+		"| p99 ≤ 1 ms at half of the maximum throughput (uniform misses, open loop) | edge p99 800 µs at 50000 req/s | yes |",
 		// Later targets from the medians of two runs: lag p50 (500 µs, 600 µs),
 		// p99 (60 ms, 70 ms) past its 50 ms.
 		"| replication visibility p50 ≤ 5 ms at 1,000 commits/s | edge p50 550 µs (origin achieved 999 commits/s) | yes |",

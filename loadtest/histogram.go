@@ -21,8 +21,11 @@ func newHistogram() histogram {
 
 func (h histogram) record(d time.Duration) {
 	// RecordValue fails only outside the range, which the clamp rules out.
-	_ = h.h.RecordValue(int64(min(max(d, 1), maxLatency)))
+	_ = h.h.RecordValue(clampLatency(d))
 }
+
+// clampLatency is d in nanoseconds, within the range a histogram holds.
+func clampLatency(d time.Duration) int64 { return int64(min(max(d, 1), maxLatency)) }
 
 func (h histogram) merge(o histogram) { h.h.Merge(o.h) }
 
