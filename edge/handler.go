@@ -127,8 +127,8 @@ func (s *Server) miss(ctx *fasthttp.RequestCtx) {
 	s.plain(ctx, fasthttp.StatusNotFound, bodyNotFound)
 }
 
-// nar redirects a NAR download to the store that holds the file with the
-// lowest download priority. The path is matched exactly, as sent, against
+// nar redirects a NAR download to the readable store that holds the file
+// with the highest download priority (replica.Store.DownloadsBefore). The path is matched exactly, as sent, against
 // the URLs the narinfos list (Guix's are percent-encoded), and never maps to
 // a file here. A HEAD is answered here, not redirected: a URL presigned for
 // GET answers 403 to HEAD, which Nix reads as "missing".
@@ -142,7 +142,7 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 	defer urlBufs.Put(bp)
 	var best *replica.Store
 	err := rep.Locations(path[1:], func(st *replica.Store, key []byte) bool {
-		if st.Readable() && (best == nil || st.DownloadPriority < best.DownloadPriority) {
+		if st.Readable() && (best == nil || st.DownloadsBefore(best)) {
 			best = st
 			*bp = st.AppendURL((*bp)[:0], key)
 		}

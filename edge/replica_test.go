@@ -41,7 +41,7 @@ func newReplica(t testing.TB) *replica.Replica {
 		table string
 		row   map[string]string
 	}{
-		{"store", map[string]string{"id": "1", "name": "local", "kind": "local", "base_url": "http://origin.test", "download_priority": "50", "policy": ""}},
+		{"store", map[string]string{"id": "1", "name": "local", "kind": "local", "base_url": "http://origin.test", "download_priority": "50"}},
 		{"payload_location", map[string]string{"url": narURL, "store_id": "1", "key": narURL}},
 		{"payload_location", map[string]string{"url": guixURL, "store_id": "1", "key": guixURL}},
 		{"narinfo", map[string]string{"hash": hitHash, "body": hitBody}},

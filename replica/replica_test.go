@@ -77,7 +77,11 @@ func served(t *testing.T, r *Replica, hash string) (string, bool) {
 func urlsOf(r *Replica, url string) ([]string, error) {
 	var got []string
 	err := r.Locations([]byte(url), func(s *Store, key []byte) bool {
-		got = append(got, fmt.Sprintf("%s %d", s.AppendURL(nil, key), s.DownloadPriority))
+		prio := "unset"
+		if s.DownloadPriority != nil {
+			prio = fmt.Sprint(*s.DownloadPriority)
+		}
+		got = append(got, fmt.Sprintf("%s %s", s.AppendURL(nil, key), prio))
 		return true
 	})
 	return got, err

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -10,19 +11,49 @@ import (
 
 // Store is a place that holds NAR files, as the edge sees it.
 type Store struct {
-	ID               int      `json:"id"`
-	Name             string   `json:"name"`
-	Kind             string   `json:"kind"`
-	BaseURL          string   `json:"base_url"`
-	Region           string   `json:"region"`
-	Latitude         *float64 `json:"latitude,omitempty"`
-	Longitude        *float64 `json:"longitude,omitempty"`
-	DownloadPriority int      `json:"download_priority"`
-	Policy           string   `json:"policy"`
+	ID        int      `json:"id"`
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"`
+	BaseURL   string   `json:"base_url"`
+	Region    string   `json:"region"`
+	Latitude  *float64 `json:"latitude,omitempty"`
+	Longitude *float64 `json:"longitude,omitempty"`
+	// UploadPriority and DownloadPriority are tried in descending order;
+	// nil (unset) counts lowest.
+	UploadPriority   *int `json:"upload_priority,omitempty"`
+	DownloadPriority *int `json:"download_priority,omitempty"`
+	ReadOnly         bool `json:"read_only,omitempty"`
+	WriteOnly        bool `json:"write_only,omitempty"`
+	// Settings are the kind's settings (stores.S3Settings for s3), as
+	// the origin's store table holds them: never a secret.
+	Settings json.RawMessage `json:"settings,omitempty"`
 }
 
 // Readable reports whether clients may download from the store.
-func (s *Store) Readable() bool { return s.Policy != "write_only" }
+func (s *Store) Readable() bool { return !s.WriteOnly }
+
+// DownloadsBefore reports whether clients should rather download from s
+// than from o, other things equal: the higher download priority first, an
+// unset one lowest; on a tie the higher upload priority.
+func (s *Store) DownloadsBefore(o *Store) bool {
+	if c := comparePriority(s.DownloadPriority, o.DownloadPriority); c != 0 {
+		return c > 0
+	}
+	return comparePriority(s.UploadPriority, o.UploadPriority) > 0
+}
+
+// comparePriority orders two priorities, nil lowest.
+func comparePriority(a, b *int) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Compare(*a, *b)
+}
 
 // AppendURL appends to dst the URL a client downloads the file stored under
 // key from.
@@ -80,15 +111,18 @@ func storeFromColumns(col map[string][]byte) ([]byte, error) {
 		Kind:    string(col["kind"]),
 		BaseURL: string(col["base_url"]),
 		Region:  string(col["region"]),
-		Policy:  string(col["policy"]),
 	}
 	var err error
 	if s.ID, err = strconv.Atoi(string(col["id"])); err != nil {
 		return nil, fmt.Errorf("store id %q: %w", col["id"], err)
 	}
-	if v := col["download_priority"]; v != nil {
-		if s.DownloadPriority, err = strconv.Atoi(string(v)); err != nil {
-			return nil, fmt.Errorf("store download_priority %q: %w", v, err)
+	for name, dst := range map[string]**int{"upload_priority": &s.UploadPriority, "download_priority": &s.DownloadPriority} {
+		if v := col[name]; v != nil {
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return nil, fmt.Errorf("store %s %q: %w", name, v, err)
+			}
+			*dst = &n
 		}
 	}
 	for name, dst := range map[string]**float64{"latitude": &s.Latitude, "longitude": &s.Longitude} {
@@ -99,6 +133,22 @@ func storeFromColumns(col map[string][]byte) ([]byte, error) {
 			}
 			*dst = &f
 		}
+	}
+	for name, dst := range map[string]*bool{"read_only": &s.ReadOnly, "write_only": &s.WriteOnly} {
+		if v := col[name]; v != nil {
+			// pgoutput's text form of a boolean: t or f.
+			b, err := strconv.ParseBool(string(v))
+			if err != nil {
+				return nil, fmt.Errorf("store %s %q: %w", name, v, err)
+			}
+			*dst = b
+		}
+	}
+	if v := col["settings"]; len(v) > 0 {
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("store settings %q: not JSON", v)
+		}
+		s.Settings = append(json.RawMessage(nil), v...)
 	}
 	return json.Marshal(s)
 }

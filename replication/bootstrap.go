@@ -25,10 +25,11 @@ var snapshotQueries = []struct {
 	columns []string
 	query   string
 }{
-	{"store", []string{"id", "name", "kind", "base_url", "region", "latitude", "longitude", "download_priority", "policy"},
-		`SELECT id::text, name, kind, base_url, region, latitude::text, longitude::text, download_priority::text, policy FROM store`},
-	{"payload_location", []string{"url", "store_id", "key"},
-		`SELECT url, store_id::text, key FROM payload_location`},
+	{"store", []string{"id", "name", "kind", "base_url", "region", "latitude", "longitude", "upload_priority", "download_priority", "read_only", "write_only", "settings"},
+		`SELECT id::text, name, kind, base_url, region, latitude::text, longitude::text, upload_priority::text, download_priority::text,
+			read_only::text, write_only::text, settings::text FROM store`},
+	{"payload_location", []string{"url", "store_id", "key", "state"},
+		`SELECT url, store_id::text, key, state FROM payload_location`},
 	{"narinfo", []string{"hash", "body"},
 		`SELECT hash, body FROM narinfo`},
 }

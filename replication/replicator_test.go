@@ -146,7 +146,11 @@ func served(r *Replicator, hash string) (string, bool) {
 func locations(r *Replicator, url string) ([]string, error) {
 	var got []string
 	err := r.Replica().Locations([]byte(url), func(s *replica.Store, key []byte) bool {
-		got = append(got, fmt.Sprintf("%s %s %d", s.Name, s.AppendURL(nil, key), s.DownloadPriority))
+		prio := "unset"
+		if s.DownloadPriority != nil {
+			prio = fmt.Sprint(*s.DownloadPriority)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s", s.Name, s.AppendURL(nil, key), prio))
 		return true
 	})
 	return got, err

@@ -33,8 +33,8 @@ func TestMigrate_IdempotentAndPublishesOnlyWhatEdgesServe(t *testing.T) {
 	}
 	want := map[string]string{
 		"narinfo":          "hash,body",
-		"payload_location": "url,store_id,key",
-		"store":            "id,name,kind,base_url,region,latitude,longitude,download_priority,policy",
+		"payload_location": "url,store_id,key,state",
+		"store":            "id,name,kind,base_url,region,latitude,longitude,upload_priority,download_priority,read_only,write_only,settings",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("published tables and columns (-want +got):\n%s", diff)

@@ -1,6 +1,6 @@
 -- The tables a native PostgreSQL subscriber to the narthex publication
 -- needs: the three published tables with exactly the published columns
--- (sql/migrations/001_init.sql, CREATE PUBLICATION narthex) and their
+-- (the newest publication of sql/migrations) and their
 -- primary keys, nothing else.
 --
 -- Why not `narthex migrate` on the subscriber: the migrated narinfo table has
@@ -22,13 +22,17 @@ CREATE TABLE store (
     region            text NOT NULL,
     latitude          double precision,
     longitude         double precision,
-    download_priority integer NOT NULL,
-    policy            text NOT NULL
+    upload_priority   integer,
+    download_priority integer,
+    read_only         boolean NOT NULL,
+    write_only        boolean NOT NULL,
+    settings          jsonb NOT NULL
 );
 
 CREATE TABLE payload_location (
     url      text NOT NULL,
     store_id integer NOT NULL,
     key      text NOT NULL,
+    state    text NOT NULL,
     PRIMARY KEY (url, store_id)
 );
