@@ -24,6 +24,8 @@ type metrics struct {
 	sweptTempFiles   prometheus.Counter
 	sweptTempBytes   prometheus.Counter
 	sweptNarFiles    *prometheus.CounterVec
+	uploadsByStore   *prometheus.CounterVec
+	noRoom           prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -66,9 +68,17 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_sweep_nar_files_total",
 			Help: "NAR files found in the local store with no record, by what was done: recorded (bytes match the name) or removed.",
 		}, []string{"action"}),
+		uploadsByStore: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "narthex_origin_nar_uploads_by_store_total",
+			Help: "NAR files uploaded and recorded, by the store they landed in.",
+		}, []string{"store"}),
+		noRoom: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_uploads_without_room_total",
+			Help: "NAR uploads answered 507 because no store that takes uploads had room for them.",
+		}),
 	}
 	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
-		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles,
+		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.uploadsByStore, m.noRoom,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
 	return m

@@ -88,10 +88,10 @@ func (s *Server) sendNar(w http.ResponseWriter, f io.Reader) error {
 	}
 }
 
-// putNar stores an uploaded NAR file: its bytes go to the local store, and
-// are committed there only when their SHA-256 is the hash the file is named
-// after; then the file and its location are recorded in one statement,
-// which commits before the answer.
+// putNar stores an uploaded NAR file: its bytes go to the store the upload
+// rules choose (placeUpload), and are committed there only when their
+// SHA-256 is the hash the file is named after; then the file and its
+// location are recorded in one statement, which commits before the answer.
 func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) error {
 	fileHash, compression, err := narinfo.ParseNarFileName(key)
 	if err != nil {
@@ -105,8 +105,22 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 		return tooLarge(r.ContentLength, s.cfg.MaxNarSize)
 	}
 
+	target, err := s.placeUpload(r.Context(), r.ContentLength)
+	if err != nil {
+		return err
+	}
+	recorded := false
+	defer func() {
+		if !recorded {
+			s.release(target)
+		}
+	}()
 	body := &countingReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxNarSize)}
-	size, sum, err := s.payloads.Put(r.Context(), key, body, want)
+	if target.reservation != nil && r.ContentLength >= 0 {
+		// A body longer than it said would take more than its room.
+		body.r = http.MaxBytesReader(w, r.Body, r.ContentLength)
+	}
+	size, sum, err := target.store.Put(r.Context(), key, body, want)
 	switch {
 	case body.err != nil:
 		return bodyError(body.err, body.n, s.cfg.MaxNarSize)
@@ -122,9 +136,11 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 	// The bytes are committed: record them even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
 	defer cancel()
-	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, size, compression, s.storeID, key); err != nil {
+	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, size, compression, target.id, key, target.reservation); err != nil {
 		return fmt.Errorf("record NAR file %s: %w", key, err)
 	}
+	recorded = true
+	s.metrics.uploadsByStore.WithLabelValues(target.name).Inc()
 	s.metrics.uploadBytes.WithLabelValues(routeNar.uploadKind()).Add(float64(size))
 	writeBody(w, http.StatusOK, "text/plain; charset=utf-8", nil)
 	return nil

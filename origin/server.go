@@ -22,6 +22,8 @@ type Server struct {
 	payloads   PayloadStore
 	leftovers  leftoverStore // the local store again, for the sweep
 	storeID    int32
+	holder     string       // names this process's reservations of room for uploads
+	opened     openedStores // stores other than the local one that uploads landed in
 	log        *slog.Logger
 	metrics    *metrics
 	verifyKeys []narinfo.PublicKey // TrustedKeys and the public halves of SigningKeys
@@ -55,6 +57,7 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 		payloads:  local,
 		leftovers: local,
 		storeID:   id,
+		holder:    newHolder(),
 		log:       cfg.Logger.With("component", "origin"),
 		metrics:   newMetrics(),
 		cacheInfo: fmt.Appendf(nil, "StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n",
