@@ -26,6 +26,7 @@ type metrics struct {
 	sweptNarFiles    *prometheus.CounterVec
 	uploadsByStore   *prometheus.CounterVec
 	noRoom           prometheus.Counter
+	markedMissing    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -72,13 +73,17 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_nar_uploads_by_store_total",
 			Help: "NAR files uploaded and recorded, by the store they landed in.",
 		}, []string{"store"}),
+		markedMissing: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_locations_marked_missing_total",
+			Help: "NAR files the records placed in the local store that it did not have when asked, marked missing.",
+		}),
 		noRoom: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "narthex_origin_uploads_without_room_total",
 			Help: "NAR uploads answered 507 because no store that takes uploads had room for them.",
 		}),
 	}
 	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
-		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.uploadsByStore, m.noRoom,
+		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.uploadsByStore, m.noRoom, m.markedMissing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
 	return m

@@ -22,13 +22,15 @@ import (
 // are committed, whether or not the client is still there.
 const recordTimeout = 30 * time.Second
 
-// getNar answers GET and HEAD of a NAR file from the local store.
+// getNar answers GET and HEAD of a NAR file from the local store. A file
+// the records place there and the store lacks is marked missing.
 func (s *Server) getNar(w http.ResponseWriter, r *http.Request, key string) error {
 	if _, _, err := narinfo.ParseNarFileName(key); err != nil {
 		return clientError(http.StatusNotFound, "not found")
 	}
 	notFound := func(err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
+			s.markMissing(r.Context(), key)
 			return clientError(http.StatusNotFound, "not found")
 		}
 		return fmt.Errorf("read NAR file: %w", err)
@@ -144,4 +146,33 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 	s.metrics.uploadBytes.WithLabelValues(routeNar.uploadKind()).Add(float64(size))
 	writeBody(w, http.StatusOK, "text/plain; charset=utf-8", nil)
 	return nil
+}
+
+// markMissing marks the local store's location of NAR file key missing when
+// the records say it is good, so that edges send clients to another copy,
+// and says so, with how many narinfos that took out of service.
+func (s *Server) markMissing(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	var marked int64
+	if err := s.db.QueryRow(ctx, qMarkLocationMissing, key, s.storeID).Scan(&marked); err != nil {
+		s.log.Warn("could not mark a NAR file missing from the local store", "key", key, "err", err)
+		return
+	}
+	if marked == 0 {
+		return
+	}
+	s.metrics.markedMissing.Inc()
+	var out int64
+	if err := s.db.QueryRow(ctx, qWithdrawnOfFile, key).Scan(&out); err != nil {
+		s.log.Warn("NAR file missing from the local store; marked missing", "key", key, "err", err)
+		return
+	}
+	if out > 0 {
+		s.log.Error("NAR file missing from the local store and from every other store clients download from; "+
+			"its narinfos are withdrawn until a good copy is back (upload it again, or restore the file)",
+			"key", key, "narinfos_withdrawn", out)
+		return
+	}
+	s.log.Warn("NAR file missing from the local store; marked missing, other copies serve it", "key", key)
 }
