@@ -18,13 +18,13 @@ type entry struct {
 	// or for a narinfo that could not be read, what a referrer or the
 	// command line called it.
 	storePath string
-	text      []byte            // the narinfo, byte for byte as the source has it
-	ni        *narinfo.NarInfo  // nil when refused at planning
-	refs      []string          // hashes of the paths it references, itself excluded
-	refused   string            // why it cannot be imported, found while planning
-	waiting   int               // references not yet imported
-	needed    []*entry          // paths that reference it
-	done      bool              // imported or refused
+	text      []byte           // the narinfo, byte for byte as the source has it
+	ni        *narinfo.NarInfo // nil when refused at planning
+	refs      []string         // hashes of the paths it references, itself excluded
+	refused   string           // why it cannot be imported, found while planning
+	waiting   int              // references not yet imported
+	needed    []*entry         // paths that reference it
+	done      bool             // imported or refused
 }
 
 // plan is what an import has to do.
