@@ -60,7 +60,7 @@ type Config struct {
 	// given they must agree. The origin's must be the same.
 	StoreDir string
 	// Jobs is how many paths are hashed and uploaded at once. Default
-	// DefaultJobs.
+	// (0) DefaultJobs.
 	Jobs int
 	// NoPayload adopts an HTTP source in place: it is registered as a
 	// read-only http store, its NAR files recorded there, and no NAR byte
@@ -157,8 +157,8 @@ func (c Config) Validate() error {
 				Why: "locations are recorded in the origin's database"}
 		}
 		if !httpURL(c.Source) {
-			return &config.Error{Field: "Source", Value: fmt.Sprintf("%q", c.Source), Problem: "is not an http(s) URL, which", Other: "NoPayload", OtherValue: true,
-				Why: "needs: clients download an adopted cache's NAR files from it (serve the directory over HTTP and import that URL)"}
+			return &config.Error{Field: "Source", Value: fmt.Sprintf("%q", c.Source), Problem: "must be an http(s) URL with", Other: "NoPayload", OtherValue: true,
+				Why: "clients download an adopted cache's NAR files from it (serve the directory over HTTP and import that URL)"}
 		}
 	}
 	if c.StoreName != "" && !validStoreName.MatchString(c.StoreName) {
