@@ -115,8 +115,11 @@ func (im *importer) prepare(ctx context.Context) ([]string, map[string]string, e
 				return nil, nil, err
 			}
 			roots = append(roots, h)
-			if strings.HasPrefix(arg, "/") {
+			switch {
+			case strings.HasPrefix(arg, "/"):
 				names[h] = arg
+			case arg != h:
+				names[h] = im.storeDir + "/" + arg
 			}
 		}
 		return roots, names, nil

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -10,11 +11,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/narthex-cache/narthex/importer"
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/narinfo"
 )
 
@@ -391,4 +395,74 @@ func TestRun_NoPayload(t *testing.T) {
 	if after := o.records(); after != before {
 		t.Errorf("records changed from %s to %s", before, after)
 	}
+}
+
+// TestRun_Interrupted cancels an import while a NAR download hangs: Run
+// returns with what it did, records nothing of the unfinished paths, and
+// a second run imports the rest.
+func TestRun_Interrupted(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, narinfo.NixStoreDir)
+	c := newTestCache(t, narinfo.NixStoreDir)
+	a := c.add("a")
+	slow := c.add("slow", a)
+	top := c.add("top", slow)
+	x := c.add("x")
+
+	hang := make(chan struct{})
+	files := http.FileServer(http.Dir(c.dir))
+	var hanging atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+slow.url {
+			select {
+			case <-hang:
+			default:
+				hanging.Store(true)
+				select {
+				case <-hang:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	var sum *importer.Summary
+	var err error
+	go func() {
+		defer close(done)
+		sum, err = importer.Run(ctx, o.config(ts.URL, top.storePath, x.storePath))
+	}()
+	testutil.Eventually(t, "the NAR download to hang", time.Minute, func() bool { return hanging.Load() })
+	testutil.Eventually(t, "a and x imported", time.Minute, func() bool {
+		return o.count("SELECT count(*) FROM narinfo WHERE hash = ANY ($1)", []string{a.hash, x.hash}) == 2
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return within a minute of its context ending")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	checkSummary(t, sum, 2, 0)
+	for _, p := range []*testPath{slow, top} {
+		if n := o.count("SELECT count(*) FROM narinfo WHERE hash = $1", p.hash); n != 0 {
+			t.Errorf("%s recorded by an interrupted import", p.storePath)
+		}
+	}
+
+	close(hang)
+	sum, err = importer.Run(t.Context(), o.config(ts.URL, top.storePath, x.storePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSummary(t, sum, 2, 2)
+	checkServed(t, o, c, a, slow, top, x)
 }
