@@ -466,3 +466,24 @@ func TestRun_Interrupted(t *testing.T) {
 	checkSummary(t, sum, 2, 2)
 	checkServed(t, o, c, a, slow, top, x)
 }
+
+// TestRun_BadToken checks that a token the origin refuses stops the
+// import before anything is recorded, even a store of --no-payload.
+func TestRun_BadToken(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, narinfo.NixStoreDir)
+	c := newTestCache(t, narinfo.NixStoreDir)
+	a := c.add("a")
+	before := o.records()
+	for _, noPayload := range []bool{false, true} {
+		cfg := o.config(c.serve(), a.storePath)
+		cfg.Token = "narthex_not_a_token"
+		cfg.NoPayload, cfg.DB = noPayload, o.db
+		if _, err := importer.Run(t.Context(), cfg); !errors.Is(err, importer.ErrUnauthorized) {
+			t.Errorf("no payload %v: %v, want ErrUnauthorized", noPayload, err)
+		}
+	}
+	if after := o.records(); after != before {
+		t.Errorf("records changed from %s to %s", before, after)
+	}
+}
