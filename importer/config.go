@@ -90,8 +90,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Progress is how far an import has come.
+// Progress is how far an import has come. While the closures to import
+// are walked, Planning is true and only Checked counts.
 type Progress struct {
+	Planning       bool  // the paths to import are still being found
+	Checked        int   // paths looked up in the origin and the source so far
 	Total          int   // paths found to import (the closure, less what the origin has)
 	Done           int   // of Total, imported or refused
 	Imported       int   // paths imported

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -21,6 +24,7 @@ type entry struct {
 	text      []byte           // the narinfo, byte for byte as the source has it
 	ni        *narinfo.NarInfo // nil when refused at planning
 	refs      []string         // hashes of the paths it references, itself excluded
+	refNames  []string         // the store paths of refs
 	refused   string           // why it cannot be imported, found while planning
 	waiting   int              // references not yet imported
 	needed    []*entry         // paths that reference it
@@ -68,6 +72,9 @@ type visit struct {
 // narinfo cannot be read.
 func (im *importer) makePlan(ctx context.Context, roots []string, names map[string]string) (*plan, error) {
 	p := &plan{entries: map[string]*entry{}, present: map[string]bool{}}
+	var checked atomic.Int64
+	stop := im.planProgress(&checked)
+	defer stop()
 	seen := map[string]bool{}
 	var frontier []string
 	for _, h := range roots {
@@ -84,6 +91,7 @@ func (im *importer) makePlan(ctx context.Context, roots []string, names map[stri
 			g.Go(func() error {
 				v, err := im.visit(gctx, h, names[h])
 				visits[i] = v
+				checked.Add(1)
 				return err
 			})
 		}
@@ -106,31 +114,39 @@ func (im *importer) makePlan(ctx context.Context, roots []string, names map[stri
 					next = append(next, r)
 				}
 				if _, ok := names[r]; !ok {
-					names[r] = im.storeDir + "/" + v.e.ni.References[refIndex(v.e.ni, j)]
+					names[r] = v.e.refNames[j]
 				}
 			}
 		}
 		frontier = next
-		if len(p.entries)+len(p.present) > 0 {
-			im.log.Debug("planning", "to_import", len(p.entries), "present", len(p.present), "next", len(next))
-		}
 	}
 	return p, nil
 }
 
-// refIndex returns the index in ni.References of the j-th reference that
-// is not ni itself.
-func refIndex(ni *narinfo.NarInfo, j int) int {
-	for i, ref := range ni.References {
-		if strings.HasPrefix(ref, ni.Hash+"-") {
-			continue
-		}
-		if j == 0 {
-			return i
-		}
-		j--
+// planProgress reports the paths checked so far every ProgressInterval
+// until the returned function is called, which waits for the last report.
+func (im *importer) planProgress(checked *atomic.Int64) (stop func()) {
+	if im.cfg.Progress == nil {
+		return func() {}
 	}
-	return -1
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(im.cfg.ProgressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				im.progress(Progress{Planning: true, Checked: int(checked.Load())})
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // visit asks the origin whether it has hash and, when it has not, reads
@@ -171,6 +187,7 @@ func (im *importer) visit(ctx context.Context, hash, name string) (visit, error)
 		h, _, _ := narinfo.ParseBaseName(ref) // Parse checked them
 		if h != hash {
 			e.refs = append(e.refs, h)
+			e.refNames = append(e.refNames, im.storeDir+"/"+ref)
 		}
 	}
 	return visit{e: e}, nil

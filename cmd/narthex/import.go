@@ -201,6 +201,10 @@ func showProgress(cfg *importer.Config, log *slog.Logger) func() {
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
 		cfg.ProgressInterval = progressLogInterval
 		cfg.Progress = func(p importer.Progress) {
+			if p.Planning {
+				log.Info("finding the paths to import", "looked_up", p.Checked)
+				return
+			}
 			log.Info("import progress", "done", p.Done, "total", p.Total, "imported", p.Imported,
 				"refused", p.Refused, "already_present", p.AlreadyPresent, "bytes", p.Bytes)
 		}
@@ -218,6 +222,11 @@ func showProgress(cfg *importer.Config, log *slog.Logger) func() {
 	)
 	cfg.ProgressInterval = 200 * time.Millisecond
 	cfg.Progress = func(p importer.Progress) {
+		if p.Planning {
+			bar.Describe(fmt.Sprintf("finding the paths to import (%d looked up)", p.Checked))
+			bar.Add(0)
+			return
+		}
 		if bar.GetMax() != p.Total {
 			bar.ChangeMax(p.Total)
 		}
