@@ -55,6 +55,16 @@ func importCache(t *testing.T, names ...string) (string, []string) {
 	return dir, paths
 }
 
+func TestImport_Help(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"import", "-h"}, {"help", "import"}, {"import", "file:///x", "--help"}} {
+		out, errOut, code := narthex(t, args...)
+		if code != 0 || !strings.HasPrefix(out, "Usage: narthex import SOURCE [PATH...] [flags]") || !strings.Contains(out, "-no-payload") {
+			t.Errorf("narthex %q: exit %d, output:\n%s\nstderr:\n%s", args, code, out, errOut)
+		}
+	}
+}
+
 func TestImport_BadCommandLine(t *testing.T) {
 	t.Parallel()
 	dir, _ := importCache(t, "a")
