@@ -133,4 +133,3 @@ func (im *importer) prepare(ctx context.Context) ([]string, map[string]string, e
 }
 
 func isNotInSource(err error) bool { return errors.Is(err, errNotInSource) }
-

@@ -145,4 +145,3 @@ func (im *importer) progress(p Progress) {
 		im.cfg.Progress(p)
 	}
 }
-
