@@ -29,6 +29,8 @@ var _ Objects = (*stores.Local)(nil)
 var ErrUnreachable = errors.New("unreachable")
 
 // probePrefix starts the keys of probe objects: a folder no NAR key is in.
+// A local store keeps it, empty, after a probe: Objects deletes files, not
+// folders.
 const probePrefix = "narthex-probe/"
 
 // cacheInfo is the file every binary cache serves at its root.
