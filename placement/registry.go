@@ -39,7 +39,7 @@ var (
 	ErrDrainedInto = errors.New("other stores drain into it")
 	// ErrLastCopy is returned by Delete, even with force, for a store that
 	// holds the last good copy of some payload.
-	ErrLastCopy = errors.New("it holds the last good copy of payloads")
+	ErrLastCopy = errors.New("it holds the last good copy of some payloads")
 	// ErrNameOrKindChanged is returned by Set when the change renames the
 	// store or changes its kind, which no change may.
 	ErrNameOrKindChanged = errors.New("a store's name and kind cannot change")
@@ -226,7 +226,7 @@ func Delete(ctx context.Context, db DB, name string, force bool) error {
 		case locations > 0 && !force:
 			return fmt.Errorf("it holds %d payload locations: %w", locations, ErrNotEmpty)
 		case lastGood > 0:
-			return fmt.Errorf("%w: %d payloads would have no good copy left", ErrLastCopy, lastGood)
+			return fmt.Errorf("%w: %d would have no good copy left", ErrLastCopy, lastGood)
 		}
 		if _, err := tx.Exec(ctx, qDeleteLocations, st.ID); err != nil {
 			return err

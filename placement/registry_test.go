@@ -114,7 +114,7 @@ func TestDelete(t *testing.T) {
 	}{
 		{"nobody", false, placement.ErrUnknownStore, `delete store "nobody": unknown store`},
 		{"old", false, placement.ErrNotEmpty, `delete store "old": it holds 3 payload locations: drain it first`},
-		{"old", true, placement.ErrLastCopy, "1 payloads would have no good copy left"},
+		{"old", true, placement.ErrLastCopy, "last good copy of some payloads: 1 would have no good copy left"},
 		{"target", true, placement.ErrDrainedInto, "drain into it: drainer"},
 	}
 	for _, r := range refusals {
@@ -200,7 +200,7 @@ func TestShow(t *testing.T) {
 	st.Populate = true
 	mustAdd(t, db, st)
 	mustAdd(t, db, localStore("other"))
-	for i, u := range []string{"nar/a.nar.xz", "nar/b.nar.xz", "nar/c.nar.xz", "nar/d.nar.xz", "nar/e.nar.xz", "nar/f.nar.xz"} {
+	for i, u := range []string{"nar/a.nar.xz", "nar/b.nar.xz", "nar/c.nar.xz", "nar/d.nar.xz", "nar/e.nar.xz", "nar/f.nar.xz", "nar/g.nar.xz"} {
 		addFile(t, db, u, int64(100*(i+1)))
 	}
 	locate(t, db, "nar/a.nar.xz", "disk", "good") // 100, verified long ago
@@ -209,6 +209,7 @@ func TestShow(t *testing.T) {
 	locate(t, db, "nar/d.nar.xz", "disk", "missing")
 	locate(t, db, "nar/d.nar.xz", "other", "good")
 	locate(t, db, "nar/e.nar.xz", "disk", "corrupt") // no good copy anywhere
+	locate(t, db, "nar/g.nar.xz", "disk", "missing") // nor here
 	// f is nowhere.
 	_, err := db.Exec(t.Context(), `UPDATE payload_location SET verified_at = CASE url
 		WHEN 'nar/a.nar.xz' THEN timestamptz '2026-01-02 03:04:05Z' ELSE now() END
@@ -228,8 +229,8 @@ func TestShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Store.Name != "disk" || s.Files != 3 || s.Bytes != 600 || s.Missing != 1 || s.Corrupt != 1 ||
-		s.Verified != 2 || s.Unverified() != 1 || s.NoGoodCopy != 1 || s.ToPopulate == nil || *s.ToPopulate != 3 {
+	if s.Store.Name != "disk" || s.Files != 3 || s.Bytes != 600 || s.Missing != 2 || s.Corrupt != 1 ||
+		s.Verified != 2 || s.Unverified() != 1 || s.NoGoodCopy != 2 || s.ToPopulate == nil || *s.ToPopulate != 4 {
 		t.Errorf("Show = %+v", s)
 	}
 	if s.OldestVerification == nil || s.OldestVerification.UTC().Format("2006-01-02 15:04:05") != "2026-01-02 03:04:05" {

@@ -579,7 +579,7 @@ func runStoresDelete(ctx context.Context, args []string) error {
 	case errors.Is(err, placement.ErrNotEmpty):
 		return fmt.Errorf("%w (narthex stores set %s --drain), or give --force to forget its copies", err, *name)
 	case errors.Is(err, placement.ErrLastCopy):
-		return fmt.Errorf("%w: populate another store first (narthex stores missing %s lists nothing then)", err, *name)
+		return fmt.Errorf("%w: copy them to another store first (set --populate on it, or --drain on %s, and run maintenance)", err, *name)
 	}
 	return err
 }

@@ -315,7 +315,7 @@ func TestStores_Lifecycle(t *testing.T) {
 	}{
 		{[]string{"stores", "delete", "new", "--force"}, "other stores drain into it: old"},
 		{[]string{"stores", "delete", "old"}, "it holds 2 payload locations: drain it first (narthex stores set old --drain), or give --force"},
-		{[]string{"stores", "delete", "old", "--force"}, "1 payloads would have no good copy left"},
+		{[]string{"stores", "delete", "old", "--force"}, "last good copy of some payloads: 1 would have no good copy left"},
 	}
 	for _, r := range refused {
 		_, errOut, code := narthex(t, append(r.args, "--database-url", db)...)
