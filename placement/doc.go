@@ -16,8 +16,9 @@
 // kinds in package stores satisfy. It must never import origin, edge, gc,
 // loadtest, replication, replica or cmd.
 //
+//	priority := int32(80)
 //	st := placement.Store{Name: "eu-s3", Kind: stores.KindS3, Settings: settings,
-//		Populate: true, DownloadPriority: ptr(int32(80))}
+//		Populate: true, DownloadPriority: &priority}
 //	if err := st.Validate(); err != nil {
 //		return err
 //	}

@@ -24,6 +24,14 @@ func newDB(t *testing.T) *pgxpool.Pool {
 
 func ptr[T any](v T) *T { return &v }
 
+// deref shows a nullable value: nil or what it points to.
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
 // localStore is a valid local store named name.
 func localStore(name string) placement.Store {
 	return placement.Store{Name: name, Kind: "local", BaseURL: "http://127.0.0.1:8080",

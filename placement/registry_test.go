@@ -3,6 +3,7 @@ package placement_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/narthex-cache/narthex/placement"
@@ -35,6 +36,35 @@ func TestSet_KeepsFieldsNotGiven(t *testing.T) {
 	got, err = placement.Set(t.Context(), db, "disk", func(s *placement.Store) { s.UploadPriority, s.Drain, s.DrainTo = nil, false, "" })
 	if err != nil || got.UploadPriority != nil || got.Drain || got.DrainTo != "" || *got.MaxSize != 1000 {
 		t.Errorf("unset: %+v, %v", got, err)
+	}
+}
+
+// TestSet_Concurrent checks that Sets of different fields at once all take
+// effect: each reads the row it changes under its lock.
+func TestSet_Concurrent(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	mustAdd(t, db, localStore("disk"))
+	const n = 20
+	var wg sync.WaitGroup
+	for _, set := range []func(*placement.Store, int32){
+		func(s *placement.Store, v int32) { s.UploadPriority = &v },
+		func(s *placement.Store, v int32) { s.DownloadPriority = &v },
+	} {
+		wg.Go(func() {
+			for i := int32(1); i <= n; i++ {
+				if _, err := placement.Set(t.Context(), db, "disk", func(s *placement.Store) { set(s, i) }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st, err := placement.Get(t.Context(), db, "disk")
+	if err != nil || st.UploadPriority == nil || *st.UploadPriority != n || st.DownloadPriority == nil || *st.DownloadPriority != n {
+		t.Errorf("after concurrent sets: upload priority %v, download priority %v (%v); want both %d",
+			deref(st.UploadPriority), deref(st.DownloadPriority), err, n)
 	}
 }
 
