@@ -57,7 +57,7 @@ func Add(ctx context.Context, db DB, st Store) (Store, error) {
 		return Store{}, err
 	}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		drainTo, err := drainTarget(ctx, tx, st.DrainTo)
+		drainTo, err := drainTarget(ctx, tx, st.DrainTo, 0)
 		if err != nil {
 			return err
 		}
@@ -76,18 +76,24 @@ func Add(ctx context.Context, db DB, st Store) (Store, error) {
 }
 
 // drainTarget returns the id of the store named name, nil for "", holding
-// its row until the transaction ends.
-func drainTarget(ctx context.Context, tx pgx.Tx, name string) (*int32, error) {
+// its row until the transaction ends. It refuses a target that drains into
+// self, the id of the store that is to drain into it (0 for a new one):
+// the two would move payloads back and forth.
+func drainTarget(ctx context.Context, tx pgx.Tx, name string, self int32) (*int32, error) {
 	if name == "" {
 		return nil, nil
 	}
 	var id int32
-	err := tx.QueryRow(ctx, qStoreID, name).Scan(&id)
+	var its *int32
+	err := tx.QueryRow(ctx, qStoreID, name).Scan(&id, &its)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, &config.Error{Field: "DrainTo", Value: fmt.Sprintf("%q", name), Problem: "names no store"}
 	}
 	if err != nil {
 		return nil, err
+	}
+	if its != nil && *its == self {
+		return nil, &config.Error{Field: "DrainTo", Value: fmt.Sprintf("%q", name), Problem: "drains into this store", Why: "two stores cannot drain into each other"}
 	}
 	return &id, nil
 }
@@ -175,7 +181,7 @@ func Set(ctx context.Context, db DB, name string, change func(*Store)) (Store, e
 		if err := st.validatePolicy(); err != nil {
 			return err
 		}
-		drainTo, err := drainTarget(ctx, tx, st.DrainTo)
+		drainTo, err := drainTarget(ctx, tx, st.DrainTo, st.ID)
 		if err != nil {
 			return err
 		}

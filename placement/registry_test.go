@@ -76,6 +76,9 @@ func TestSet_RefusesBadChanges(t *testing.T) {
 	st := localStore("disk")
 	st.MaxSize = ptr(int64(100))
 	mustAdd(t, db, st)
+	other := localStore("other")
+	other.Drain, other.DrainTo = true, "disk"
+	mustAdd(t, db, other)
 	before := snapshot(t, db)
 	tests := []struct {
 		name, store string
@@ -87,6 +90,7 @@ func TestSet_RefusesBadChanges(t *testing.T) {
 		{"soft above the max kept", "disk", func(s *placement.Store) { s.SoftMaxSize = ptr(int64(101)) }, "SoftMaxSize 101 is above MaxSize 100"},
 		{"drain into itself", "disk", func(s *placement.Store) { s.Drain, s.DrainTo = true, "disk" }, "is the store itself"},
 		{"drain into an unknown store", "disk", func(s *placement.Store) { s.Drain, s.DrainTo = true, "nowhere" }, `"nowhere" names no store`},
+		{"drain into a store that drains into it", "disk", func(s *placement.Store) { s.Drain, s.DrainTo = true, "other" }, `"other" drains into this store`},
 		{"rename", "disk", func(s *placement.Store) { s.Name = "disk2" }, "cannot change"},
 		{"change kind", "disk", func(s *placement.Store) { s.Kind = "http" }, "cannot change"},
 		{"bad coordinates", "disk", func(s *placement.Store) { s.Latitude = ptr(10.0) }, "Longitude"},
