@@ -1,0 +1,561 @@
+package stores
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrAccessDenied wraps an S3 error that says the credentials are wrong or
+// may not do what was asked, so that a caller can tell the operator to check
+// them rather than the network.
+var ErrAccessDenied = errors.New("access denied (check the store's credentials)")
+
+const (
+	// DefaultPartSize is the size of the parts of a multipart upload, and
+	// the largest object put in one request. Each running part holds one
+	// such buffer, so a Put uses at most PartSize × PartConcurrency bytes of
+	// memory whatever the size of the NAR.
+	DefaultPartSize = 8 << 20
+	// MinPartSize is the smallest part S3 accepts, but for the last one.
+	MinPartSize = 5 << 20
+	// DefaultPartConcurrency is how many parts of one Put are uploaded at
+	// once: enough to keep a link to a remote region busy while the next
+	// part is read, few enough that parallel copies do not hold much memory.
+	DefaultPartConcurrency = 4
+	// abortTimeout bounds the clean-up of a multipart upload that failed,
+	// which runs after the caller's context may have ended.
+	abortTimeout = 30 * time.Second
+)
+
+// S3Config says how to reach an S3 store.
+type S3Config struct {
+	Settings S3Settings
+	// BaseURL is the store's public download base (the store row's
+	// base_url); an object's URL is BaseURL/key, so a bucket prefix is part
+	// of it. Empty for a private bucket, whose downloads are presigned.
+	BaseURL string
+	// Credentials, when set, are used instead of the SDK's default chain
+	// (environment, shared files under Settings.Profile): cmd/ sets them
+	// from a --*-file flag. Never logged.
+	Credentials aws.CredentialsProvider
+	// PartSize is DefaultPartSize when zero, and at least MinPartSize.
+	PartSize int64
+	// PartConcurrency is DefaultPartConcurrency when zero.
+	PartConcurrency int
+}
+
+func (c S3Config) withDefaults() S3Config {
+	if c.PartSize == 0 {
+		c.PartSize = DefaultPartSize
+	}
+	if c.PartConcurrency == 0 {
+		c.PartConcurrency = DefaultPartConcurrency
+	}
+	return c
+}
+
+// Validate names the first field that cannot work.
+func (c S3Config) Validate() error {
+	if err := c.Settings.Validate(); err != nil {
+		return err
+	}
+	if c.BaseURL != "" {
+		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("s3: base URL %q is not an http(s) URL", c.BaseURL)
+		}
+	}
+	if c.PartSize < MinPartSize || c.PartSize > 5<<30 {
+		return fmt.Errorf("s3: part size %d is not between %d and %d", c.PartSize, MinPartSize, 5<<30)
+	}
+	if c.PartConcurrency < 1 {
+		return fmt.Errorf("s3: part concurrency %d is below 1", c.PartConcurrency)
+	}
+	return nil
+}
+
+// S3 is a store in a bucket of an S3-compatible service. Its methods are
+// safe for concurrent use.
+//
+// A Put never makes a partial or wrong object visible, and needs no
+// temporary object to do so. An object that fits in one part is read into
+// memory and hashed before it is sent, so a digest mismatch sends nothing;
+// a larger one goes up as a multipart upload, which S3 shows under the key
+// only when CompleteMultipartUpload is called, and that call is made only
+// once every part is stored and the digest of the whole stream is right —
+// otherwise the upload is aborted. Each request also carries the SHA-256 of
+// its own bytes (x-amz-checksum-sha256), which the server checks, so bytes
+// damaged on the way are refused too (the tests check that versitygw
+// refuses a wrong one). A crash between parts leaves an unfinished
+// multipart upload, which is invisible to GET and LIST and is reclaimed by
+// the bucket's lifecycle rule for incomplete uploads.
+type S3 struct {
+	client  *s3.Client
+	presign *Presigner
+	bucket  string
+	prefix  string // "" or ending in "/"
+	baseURL string // without a trailing "/"
+	cfg     S3Config
+	parts   sync.Pool // *[]byte of cfg.PartSize
+}
+
+// OpenS3 opens the S3 store cfg describes. It makes no network call: wrong
+// credentials or an unreachable endpoint show in the first request, as an
+// error matching ErrAccessDenied for the former.
+func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := newS3Client(ctx, cfg.Settings, cfg.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	expiry, _ := cfg.Settings.Expiry()
+	s := &S3{
+		client:  client,
+		presign: newPresigner(client, cfg.Settings, expiry),
+		bucket:  cfg.Settings.Bucket,
+		prefix:  normalPrefix(cfg.Settings.Prefix),
+		baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
+		cfg:     cfg,
+	}
+	s.parts.New = func() any { b := make([]byte, cfg.PartSize); return &b }
+	return s, nil
+}
+
+// newS3Client builds a client for settings with creds, or with the SDK's
+// default credential chain under settings.Profile when creds is nil.
+// Loading that chain reads the process's environment and shared files but
+// fetches nothing.
+func newS3Client(ctx context.Context, settings S3Settings, creds aws.CredentialsProvider) (*s3.Client, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(settings.Region)}
+	if settings.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(settings.Profile))
+	}
+	if creds != nil {
+		opts = append(opts, config.WithCredentialsProvider(creds))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3: load credentials: %w", err)
+	}
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(settings.Endpoint)
+		o.UsePathStyle = settings.PathStyle
+		// Put sends its own SHA-256 checksums; the SDK's default CRC32
+		// on top would cost a second pass for nothing.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}), nil
+}
+
+// normalPrefix makes a bucket prefix end in "/", so that "cache" and
+// "cache/" both put key "nar/x" at "cache/nar/x".
+func normalPrefix(p string) string {
+	if p != "" && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+// object returns the object name of key.
+func (s *S3) object(key string) *string { return aws.String(s.prefix + key) }
+
+// URL returns the public download URL of key, and false when the store has
+// no public base URL, so that downloads must be presigned.
+func (s *S3) URL(key string) (string, bool) {
+	if s.baseURL == "" {
+		return "", false
+	}
+	return s.baseURL + "/" + key, true
+}
+
+// PresignGet returns a URL that downloads key for S3Settings.Expiry without
+// credentials. It makes no network call.
+func (s *S3) PresignGet(ctx context.Context, key string) (string, error) {
+	return s.presign.PresignGet(ctx, key)
+}
+
+// Put reads r to its end into the object key; see S3 for how it keeps a
+// partial or wrong object from being seen.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 []byte) (size int64, sum []byte, err error) {
+	if err := ValidKey(key); err != nil {
+		return 0, nil, err
+	}
+	if wantSHA256 != nil && len(wantSHA256) != sha256.Size {
+		return 0, nil, fmt.Errorf("put %s: expected digest has %d bytes, not %d", key, len(wantSHA256), sha256.Size)
+	}
+	r = contextReader{ctx: ctx, r: r}
+	h := sha256.New()
+	buf := s.parts.Get().(*[]byte)
+	n, err := io.ReadFull(r, *buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		defer s.parts.Put(buf)
+		body := (*buf)[:n]
+		h.Write(body)
+		sum = h.Sum(nil)
+		if wantSHA256 != nil && !bytes.Equal(sum, wantSHA256) {
+			return int64(n), sum, fmt.Errorf("put %s: %w", key, ErrDigestMismatch)
+		}
+		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:         &s.bucket,
+			Key:            s.object(key),
+			Body:           bytes.NewReader(body),
+			ContentLength:  aws.Int64(int64(n)),
+			ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
+		})
+		if err != nil {
+			return int64(n), sum, s.err("put", key, err)
+		}
+		return int64(n), sum, nil
+	case err != nil:
+		s.parts.Put(buf)
+		return int64(n), nil, fmt.Errorf("put %s: %w", key, err)
+	}
+	return s.putMultipart(ctx, key, r, h, buf, wantSHA256)
+}
+
+// putMultipart uploads first, a full part already read, and the rest of r
+// as a multipart upload, which it completes only when the digest of
+// everything read is right.
+func (s *S3) putMultipart(ctx context.Context, key string, r io.Reader, h hash.Hash, first *[]byte, wantSHA256 []byte) (size int64, sum []byte, err error) {
+	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:            &s.bucket,
+		Key:               s.object(key),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	})
+	if err != nil {
+		s.parts.Put(first)
+		return 0, nil, s.err("put", key, err)
+	}
+	uploadID := created.UploadId
+	completed := false
+	defer func() {
+		if completed {
+			return
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		// A failed abort leaves an invisible upload for the lifecycle rule.
+		s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+			Bucket: &s.bucket, Key: s.object(key), UploadId: uploadID,
+		})
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.PartConcurrency)
+	var (
+		mu    sync.Mutex
+		parts []types.CompletedPart
+	)
+	upload := func(number int32, buf *[]byte, n int) {
+		g.Go(func() error {
+			defer s.parts.Put(buf)
+			body := (*buf)[:n]
+			partSum := sha256.Sum256(body)
+			checksum := base64.StdEncoding.EncodeToString(partSum[:])
+			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+				Bucket:         &s.bucket,
+				Key:            s.object(key),
+				UploadId:       uploadID,
+				PartNumber:     aws.Int32(number),
+				Body:           bytes.NewReader(body),
+				ContentLength:  aws.Int64(int64(n)),
+				ChecksumSHA256: aws.String(checksum),
+			})
+			if err != nil {
+				return s.err("put", key, err)
+			}
+			mu.Lock()
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(number), ChecksumSHA256: aws.String(checksum)})
+			mu.Unlock()
+			return nil
+		})
+	}
+
+	buf, n := first, len(*first)
+	var readErr error
+	for number := int32(1); ; number++ {
+		h.Write((*buf)[:n])
+		size += int64(n)
+		upload(number, buf, n)
+		if readErr != nil || gctx.Err() != nil {
+			break
+		}
+		// Taking a buffer waits for a free slot (g.Go blocks at the
+		// limit), so at most PartConcurrency+1 buffers are in use.
+		buf = s.parts.Get().(*[]byte)
+		n, readErr = io.ReadFull(r, *buf)
+		if readErr == io.EOF {
+			s.parts.Put(buf)
+			readErr = nil
+			break
+		}
+		if readErr == io.ErrUnexpectedEOF {
+			readErr = io.EOF // the last part, shorter than the rest
+			continue
+		}
+		if readErr != nil {
+			s.parts.Put(buf)
+			break
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return size, nil, err
+	}
+	if readErr != nil && readErr != io.EOF {
+		return size, nil, fmt.Errorf("put %s: %w", key, readErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return size, nil, fmt.Errorf("put %s: %w", key, err)
+	}
+	sum = h.Sum(nil)
+	if wantSHA256 != nil && !bytes.Equal(sum, wantSHA256) {
+		return size, sum, fmt.Errorf("put %s: %w", key, ErrDigestMismatch)
+	}
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return cmp.Compare(*a.PartNumber, *b.PartNumber) })
+	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          &s.bucket,
+		Key:             s.object(key),
+		UploadId:        uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return size, sum, s.err("put", key, err)
+	}
+	completed = true
+	return size, sum, nil
+}
+
+// Open opens the object key and returns its size.
+func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, 0, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.object(key)})
+	if err != nil {
+		return nil, 0, s.err("open", key, err)
+	}
+	return out.Body, aws.ToInt64(out.ContentLength), nil
+}
+
+// OpenRange opens n bytes of the object key from offset off (n < 0: to the
+// end) with a ranged GET, and returns the size of the whole object.
+func (s *S3) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, 0, err
+	}
+	if off < 0 {
+		return nil, 0, fmt.Errorf("open %s: offset %d: %w", key, off, ErrRangeNotSatisfiable)
+	}
+	if n == 0 {
+		// HTTP cannot ask for no bytes; the size says whether off is in.
+		size, err := s.Stat(ctx, key)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := checkRange(key, off, n, size); err != nil {
+			return nil, 0, err
+		}
+		return io.NopCloser(strings.NewReader("")), size, nil
+	}
+	rng := "bytes=" + strconv.FormatInt(off, 10) + "-"
+	if n > 0 {
+		rng += strconv.FormatInt(off+n-1, 10)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.object(key), Range: &rng})
+	if isCode(err, "InvalidRange") {
+		// S3 refuses a range that starts at the end, which is the empty
+		// rest of an object; the size tells that case from a bad range.
+		size, serr := s.Stat(ctx, key)
+		if serr != nil {
+			return nil, 0, serr
+		}
+		if _, cerr := checkRange(key, off, n, size); cerr != nil {
+			return nil, 0, cerr
+		}
+		return io.NopCloser(strings.NewReader("")), size, nil
+	}
+	if err != nil {
+		return nil, 0, s.err("open", key, err)
+	}
+	size, ok := rangeTotal(aws.ToString(out.ContentRange))
+	if !ok {
+		out.Body.Close()
+		return nil, 0, fmt.Errorf("open %s: ranged GET answered without a usable Content-Range (%q)", key, aws.ToString(out.ContentRange))
+	}
+	// S3 shortens a range that runs past the end instead of refusing it.
+	if _, err := checkRange(key, off, n, size); err != nil {
+		out.Body.Close()
+		return nil, 0, err
+	}
+	return out.Body, size, nil
+}
+
+// rangeTotal returns the object size of a Content-Range "bytes a-b/size".
+func rangeTotal(cr string) (int64, bool) {
+	_, total, ok := strings.Cut(cr, "/")
+	if !ok {
+		return 0, false
+	}
+	size, err := strconv.ParseInt(total, 10, 64)
+	return size, err == nil
+}
+
+// Stat returns the size of the object key.
+func (s *S3) Stat(ctx context.Context, key string) (int64, error) {
+	if err := ValidKey(key); err != nil {
+		return 0, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: s.object(key)})
+	if err != nil {
+		return 0, s.err("stat", key, err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// Delete removes the object key; S3 answers a delete of a missing object
+// with success too.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: s.object(key)}); err != nil {
+		return s.err("delete", key, err)
+	}
+	return nil
+}
+
+// Walk calls fn with the key and size of each object under the directory
+// key prefix ("" for all), in the bucket's (byte-wise) order. Objects under
+// the bucket prefix whose names are not keys, such as another tool's
+// hidden files, are skipped.
+func (s *S3) Walk(ctx context.Context, prefix string, fn func(key string, size int64) error) error {
+	list := s.prefix
+	if prefix != "" {
+		if err := ValidKey(prefix); err != nil {
+			return err
+		}
+		list += prefix + "/"
+	}
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &list})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return s.err("walk", prefix, err)
+		}
+		for _, obj := range page.Contents {
+			key, ok := strings.CutPrefix(aws.ToString(obj.Key), s.prefix)
+			if !ok || ValidKey(key) != nil {
+				continue
+			}
+			if err := fn(key, aws.ToInt64(obj.Size)); err != nil {
+				return fmt.Errorf("walk %s: %w", prefix, err)
+			}
+		}
+	}
+	return nil
+}
+
+// err gives an S3 error of op on key the meaning callers test for:
+// fs.ErrNotExist for a missing object, ErrAccessDenied for refused
+// credentials, ErrRangeNotSatisfiable for a range past the end. The SDK's
+// error stays in the chain for errors.As.
+func (s *S3) err(op, key string, err error) error {
+	return classify(op+" "+key, err)
+}
+
+func classify(what string, err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return fmt.Errorf("%s: %w: %w", what, fs.ErrNotExist, err)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden",
+			"InvalidToken", "ExpiredToken", "InvalidSecurity", "AuthorizationHeaderMalformed":
+			return fmt.Errorf("%s: %w: %w", what, ErrAccessDenied, err)
+		case "InvalidRange":
+			return fmt.Errorf("%s: %w: %w", what, ErrRangeNotSatisfiable, err)
+		}
+	}
+	var respErr interface{ HTTPStatusCode() int }
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusForbidden {
+		return fmt.Errorf("%s: %w: %w", what, ErrAccessDenied, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isCode reports whether err is an S3 error with the given code.
+func isCode(err error, code string) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
+}
+
+// Presigner makes presigned download URLs of an S3 store and holds nothing
+// else: an edge builds one from the replicated settings and read-only
+// credentials of its own. Presigning signs locally and makes no network
+// call; its methods are safe for concurrent use.
+type Presigner struct {
+	client *s3.PresignClient
+	bucket string
+	prefix string
+}
+
+// NewPresigner returns a Presigner for the bucket settings names, signing
+// with creds, or with the SDK's default chain under settings.Profile when
+// creds is nil.
+func NewPresigner(ctx context.Context, settings S3Settings, creds aws.CredentialsProvider) (*Presigner, error) {
+	if err := settings.Validate(); err != nil {
+		return nil, err
+	}
+	expiry, _ := settings.Expiry()
+	client, err := newS3Client(ctx, settings, creds)
+	if err != nil {
+		return nil, err
+	}
+	return newPresigner(client, settings, expiry), nil
+}
+
+func newPresigner(client *s3.Client, settings S3Settings, expiry time.Duration) *Presigner {
+	return &Presigner{
+		client: s3.NewPresignClient(client, s3.WithPresignExpires(expiry)),
+		bucket: settings.Bucket,
+		prefix: normalPrefix(settings.Prefix),
+	}
+}
+
+// PresignGet returns a URL that downloads key without credentials until
+// the settings' expiry has passed.
+func (p *Presigner) PresignGet(ctx context.Context, key string) (string, error) {
+	if err := ValidKey(key); err != nil {
+		return "", err
+	}
+	req, err := p.client.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &p.bucket, Key: aws.String(p.prefix + key)})
+	if err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	return req.URL, nil
+}
