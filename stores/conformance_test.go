@@ -434,34 +434,86 @@ func TestStore_InvalidKeys(t *testing.T) {
 }
 
 func TestStore_LargeObject(t *testing.T) {
-	// Two and a bit parts of an S3 store opened with MinPartSize.
-	body := randomBytes(2*MinPartSize + 12345)
-	forEachKind(t, true, func(t *testing.T, s subject) {
-		const key = "nar/large.nar"
-		size, sum, err := s.st.Put(t.Context(), key, bytes.NewReader(body), digest(body))
+	// Exactly one part, and two and a bit parts, of an S3 store opened
+	// with MinPartSize.
+	for _, n := range []int{MinPartSize, 2*MinPartSize + 12345} {
+		body := randomBytes(n)
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			forEachKind(t, true, func(t *testing.T, s subject) {
+				checkLargeObject(t, s, body)
+			})
+		})
+	}
+}
+
+func checkLargeObject(t *testing.T, s subject, body []byte) {
+	const key = "nar/large.nar"
+	size, sum, err := s.st.Put(t.Context(), key, bytes.NewReader(body), digest(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != int64(len(body)) || !bytes.Equal(sum, digest(body)) {
+		t.Errorf("Put = %d, %x; want %d, %x", size, sum, len(body), digest(body))
+	}
+	rc, n, err := s.st.Open(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, rc); !bytes.Equal(got, body) || n != int64(len(body)) {
+		t.Errorf("read back %d bytes (size %d), not the %d put", len(got), n, len(body))
+	}
+	off := int64(MinPartSize - 10)
+	end := min(off+20, int64(len(body)))
+	rc, _, err = s.st.OpenRange(t.Context(), key, off, end-off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, rc); !bytes.Equal(got, body[off:end]) {
+		t.Errorf("range across a part boundary = %x, want %x", got, body[off:end])
+	}
+	if diff := cmp.Diff([]string{key}, stripPrefix(s.raw(t))); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	if st, ok := s.st.(*S3); ok {
+		// A multipart object's ETag ends in the number of its parts.
+		head, err := st.client.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &st.bucket, Key: st.object(key)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if size != int64(len(body)) || !bytes.Equal(sum, digest(body)) {
-			t.Errorf("Put = %d, %x; want %d, %x", size, sum, len(body), digest(body))
+		parts := (len(body) + MinPartSize - 1) / MinPartSize
+		if etag := strings.Trim(aws.ToString(head.ETag), `"`); !strings.HasSuffix(etag, "-"+strconv.Itoa(parts)) {
+			t.Errorf("ETag %s is not that of a %d-part upload", etag, parts)
 		}
-		rc, n, err := s.st.Open(t.Context(), key)
-		if err != nil {
+	}
+}
+
+func TestStore_EmptyObject(t *testing.T) {
+	forEachKind(t, false, func(t *testing.T, s subject) {
+		ctx := t.Context()
+		const key = "nar/empty.nar"
+		if s.readOnly {
+			s.plant(t, key, nil)
+		} else if _, _, err := s.st.Put(ctx, key, bytes.NewReader(nil), digest(nil)); err != nil {
 			t.Fatal(err)
 		}
-		if got := readAll(t, rc); !bytes.Equal(got, body) || n != int64(len(body)) {
-			t.Errorf("read back %d bytes (size %d), not the %d put", len(got), n, len(body))
+		if n, err := s.st.Stat(ctx, key); err != nil || n != 0 {
+			t.Errorf("Stat = %d, %v; want 0", n, err)
 		}
-		off := int64(MinPartSize - 10)
-		rc, _, err = s.st.OpenRange(t.Context(), key, off, 20)
-		if err != nil {
-			t.Fatal(err)
+		for _, r := range []struct{ off, n int64 }{{0, -1}, {0, 0}} {
+			rc, size, err := s.st.OpenRange(ctx, key, r.off, r.n)
+			if err != nil {
+				t.Errorf("OpenRange(%d, %d) = %v", r.off, r.n, err)
+				continue
+			}
+			if got := readAll(t, rc); len(got) != 0 || size != 0 {
+				t.Errorf("OpenRange(%d, %d) read %q of %d, want nothing of 0", r.off, r.n, got, size)
+			}
 		}
-		if got := readAll(t, rc); !bytes.Equal(got, body[off:off+20]) {
-			t.Errorf("range across a part boundary = %x, want %x", got, body[off:off+20])
+		if _, _, err := s.st.OpenRange(ctx, key, 0, 1); !errors.Is(err, ErrRangeNotSatisfiable) {
+			t.Errorf("OpenRange(0, 1) = %v, want ErrRangeNotSatisfiable", err)
 		}
-		if diff := cmp.Diff([]string{key}, stripPrefix(s.raw(t))); diff != "" {
-			t.Errorf("objects (-want +got):\n%s", diff)
+		if got, n, err := Sum(ctx, s.st, key); err != nil || n != 0 || !bytes.Equal(got, digest(nil)) {
+			t.Errorf("Sum = %x, %d, %v; want the digest of nothing", got, n, err)
 		}
 	})
 }
