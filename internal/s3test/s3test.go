@@ -145,6 +145,7 @@ func (s *Server) start(t testing.TB, bin, dir string) error {
 		"posix", "--sidecar", sidecar, s.Dir)
 	cmd.Stdout = &syncWriter{w: &out}
 	cmd.Stderr = cmd.Stdout
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start versitygw: %w", err)
 	}
