@@ -61,6 +61,9 @@ type S3Config struct {
 	// (environment, shared files under Settings.Profile): cmd/ sets them
 	// from a --*-file flag. Never logged.
 	Credentials aws.CredentialsProvider
+	// HTTPClient, when set, replaces the SDK's, for a transport of the
+	// caller's (a proxy, a dialer, more connections for parallel copies).
+	HTTPClient *http.Client
 	// PartSize is DefaultPartSize when zero, and at least MinPartSize.
 	PartSize int64
 	// PartConcurrency is DefaultPartConcurrency when zero.
@@ -132,6 +135,9 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	client, err := newS3Client(ctx, cfg.Settings, cfg.Credentials)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.HTTPClient != nil {
+		client = s3.New(client.Options(), func(o *s3.Options) { o.HTTPClient = cfg.HTTPClient })
 	}
 	s := &S3{
 		client:  client,

@@ -287,3 +287,49 @@ func TestS3Config_Validate(t *testing.T) {
 		}
 	}
 }
+
+func TestS3_VirtualHost(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	client := srv.HTTPClient()
+	st, err := OpenS3(t.Context(), S3Config{
+		Settings:    S3Settings{Endpoint: srv.VirtualHostEndpoint(), Region: srv.Region, Bucket: srv.Bucket, Prefix: "cache/"},
+		Credentials: srv.Credentials(),
+		HTTPClient:  client,
+		PartSize:    MinPartSize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := randomBytes(MinPartSize + 100)
+	const key = "nar/virtual.nar"
+	if _, _, err := st.Put(t.Context(), key, bytes.NewReader(body), digest(body)); err != nil {
+		t.Fatal(err)
+	}
+	checkReads(t, st, key, body)
+	// The object is where a path-style client finds it.
+	if n, err := openS3(t, srv, "cache").Stat(t.Context(), key); err != nil || n != int64(len(body)) {
+		t.Errorf("path-style Stat = %d, %v; want %d", n, err, len(body))
+	}
+	var keys []string
+	if err := st.Walk(t.Context(), "nar", func(key string, size int64) error { keys = append(keys, key); return nil }); err != nil || len(keys) != 1 || keys[0] != key {
+		t.Errorf("Walk = %q, %v; want [%s]", keys, err, key)
+	}
+
+	signed, err := st.PresignGet(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(signed, "http://"+srv.Bucket+"."+s3test.VirtualDomain+":") {
+		t.Errorf("presigned URL %s does not name the bucket in its host", signed)
+	}
+	resp, err := client.Get(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
+		t.Errorf("GET of the presigned URL = %s, %d bytes, %v", resp.Status, len(got), err)
+	}
+}

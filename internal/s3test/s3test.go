@@ -49,6 +49,11 @@ import (
 // Region is the region every server answers for.
 const Region = "us-east-1"
 
+// VirtualDomain is the domain under which a server also takes buckets as
+// host names (<bucket>.s3test.test:<port>), as AWS addresses them. Nothing
+// resolves it: HTTPClient's connections reach the server whatever the host.
+const VirtualDomain = "s3test.test"
+
 // startTimeout bounds the wait for a started server to answer, generous
 // for a busy machine.
 const startTimeout = time.Minute
@@ -61,6 +66,25 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 	Dir       string // the posix backend's root; Dir/<bucket>/<object>
+	addr      string // 127.0.0.1:<port>
+}
+
+// VirtualHostEndpoint is the endpoint for virtual-host addressing, to be
+// used with HTTPClient.
+func (s *Server) VirtualHostEndpoint() string {
+	_, port, _ := net.SplitHostPort(s.addr)
+	return "http://" + net.JoinHostPort(VirtualDomain, port)
+}
+
+// HTTPClient returns a client whose every connection goes to the server,
+// so that <bucket>.s3test.test reaches it without a name server.
+func (s *Server) HTTPClient() *http.Client {
+	var d net.Dialer
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, s.addr)
+		},
+	}}
 }
 
 // Credentials returns the server's root credentials.
@@ -140,6 +164,7 @@ func (s *Server) start(t testing.TB, bin, dir string) error {
 		"--secret", s.SecretKey,
 		"--region", s.Region,
 		"--quiet",
+		"--virtual-domain", VirtualDomain,
 		// Metadata in files beside the root, so that the backend works on
 		// file systems without user extended attributes.
 		"posix", "--sidecar", sidecar, s.Dir)
@@ -156,6 +181,7 @@ func (s *Server) start(t testing.TB, bin, dir string) error {
 		<-exited
 	}
 	s.Endpoint = "http://" + addr
+	s.addr = addr
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
