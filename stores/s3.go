@@ -219,11 +219,11 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 []byte
 	n, err := io.ReadFull(r, *buf)
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		defer s.parts.Put(buf)
 		body := (*buf)[:n]
 		h.Write(body)
 		sum = h.Sum(nil)
 		if wantSHA256 != nil && !bytes.Equal(sum, wantSHA256) {
+			s.parts.Put(buf)
 			return int64(n), sum, fmt.Errorf("put %s: %w", key, ErrDigestMismatch)
 		}
 		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
@@ -234,8 +234,11 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 []byte
 			ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
 		})
 		if err != nil {
+			// The buffer is not reused: net/http may still be sending
+			// from it after a request that failed early.
 			return int64(n), sum, s.err("put", key, err)
 		}
+		s.parts.Put(buf)
 		return int64(n), sum, nil
 	case err != nil:
 		s.parts.Put(buf)
@@ -279,7 +282,6 @@ func (s *S3) putMultipart(ctx context.Context, key string, r io.Reader, h hash.H
 	)
 	upload := func(number int32, buf *[]byte, n int) {
 		g.Go(func() error {
-			defer s.parts.Put(buf)
 			body := (*buf)[:n]
 			partSum := sha256.Sum256(body)
 			checksum := base64.StdEncoding.EncodeToString(partSum[:])
@@ -293,8 +295,9 @@ func (s *S3) putMultipart(ctx context.Context, key string, r io.Reader, h hash.H
 				ChecksumSHA256: aws.String(checksum),
 			})
 			if err != nil {
-				return s.err("put", key, err)
+				return s.err("put", key, err) // buf is dropped, as in Put
 			}
+			s.parts.Put(buf)
 			mu.Lock()
 			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(number), ChecksumSHA256: aws.String(checksum)})
 			mu.Unlock()
