@@ -645,3 +645,54 @@ func (p *Presigner) PresignGet(ctx context.Context, key string) (string, error) 
 	}
 	return signed, nil
 }
+
+// RemoveTemp aborts the multipart uploads under the store's prefix that
+// were started before olderThan: those of Puts that a crash interrupted,
+// which hold space but are never visible. It is the S3 side of
+// Local.RemoveTemp, for buckets without a lifecycle rule that does the
+// same; an upload that is still running is younger than any sensible
+// bound. It returns the uploads it aborted (Path the key, Size the bytes of
+// their parts), and stops at the first error or when ctx is done.
+func (s *S3) RemoveTemp(ctx context.Context, olderThan time.Time) ([]TempFile, error) {
+	var removed []TempFile
+	pages := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &s.prefix})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return removed, s.err("remove temporary uploads", s.prefix, err)
+		}
+		for _, up := range page.Uploads {
+			started := aws.ToTime(up.Initiated)
+			if !started.Before(olderThan) {
+				continue
+			}
+			var size int64
+			parts := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{Bucket: &s.bucket, Key: up.Key, UploadId: up.UploadId})
+			for parts.HasMorePages() {
+				page, err := parts.NextPage(ctx)
+				if isCode(err, "NoSuchUpload") {
+					break // completed or aborted meanwhile
+				}
+				if err != nil {
+					return removed, s.err("remove temporary upload", aws.ToString(up.Key), err)
+				}
+				for _, p := range page.Parts {
+					size += aws.ToInt64(p.Size)
+				}
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: up.Key, UploadId: up.UploadId})
+			if isCode(err, "NoSuchUpload") {
+				continue
+			}
+			if err != nil {
+				return removed, s.err("remove temporary upload", aws.ToString(up.Key), err)
+			}
+			removed = append(removed, TempFile{
+				Path:    strings.TrimPrefix(aws.ToString(up.Key), s.prefix),
+				Size:    size,
+				ModTime: started,
+			})
+		}
+	}
+	return removed, nil
+}

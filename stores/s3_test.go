@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -332,4 +333,55 @@ func TestS3_VirtualHost(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
 		t.Errorf("GET of the presigned URL = %s, %d bytes, %v", resp.Status, len(got), err)
 	}
+}
+
+func TestS3_RemoveTemp(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	ctx := t.Context()
+	client := srv.Client()
+	start := func(key string, partBytes int) {
+		t.Helper()
+		up, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &srv.Bucket, Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if partBytes > 0 {
+			_, err := client.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket: &srv.Bucket, Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+				Body: bytes.NewReader(make([]byte, partBytes)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start("cache/nar/crashed.nar", 1000)
+	start("other/nar/not-ours.nar", 10)
+	st := openS3(t, srv, "cache")
+	body := []byte("an object that stays")
+	if _, _, err := st.Put(ctx, "nar/kept.nar", bytes.NewReader(body), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Uploads started after the bound are left alone.
+	removed, err := st.RemoveTemp(ctx, time.Now().Add(-time.Hour))
+	if err != nil || len(removed) != 0 {
+		t.Fatalf("RemoveTemp before any upload started = %v, %v; want none", removed, err)
+	}
+	removed, err = st.RemoveTemp(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0].Path != "nar/crashed.nar" || removed[0].Size != 1000 {
+		t.Errorf("removed %+v, want nar/crashed.nar of 1000 bytes", removed)
+	}
+	ups, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &srv.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 1 || aws.ToString(ups.Uploads[0].Key) != "other/nar/not-ours.nar" {
+		t.Errorf("uploads left: %d, want only the one outside the prefix", len(ups.Uploads))
+	}
+	checkReads(t, st, "nar/kept.nar", body)
 }
