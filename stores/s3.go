@@ -1,31 +1,22 @@
 package stores
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-	"golang.org/x/sync/errgroup"
 )
 
 // ErrAccessDenied wraps an S3 error that says the credentials are wrong or
@@ -113,7 +104,7 @@ func (c S3Config) Validate() error {
 // damaged on the way are refused too (the tests check that versitygw
 // refuses a wrong one). A crash between parts leaves an unfinished
 // multipart upload, which is invisible to GET and LIST and is reclaimed by
-// the bucket's lifecycle rule for incomplete uploads.
+// RemoveTemp, or by the bucket's lifecycle rule for incomplete uploads.
 type S3 struct {
 	client  *s3.Client
 	presign *Presigner
@@ -202,161 +193,6 @@ func (s *S3) URL(key string) (string, bool) {
 // credentials. It makes no network call.
 func (s *S3) PresignGet(ctx context.Context, key string) (string, error) {
 	return s.presign.PresignGet(ctx, key)
-}
-
-// Put reads r to its end into the object key; see S3 for how it keeps a
-// partial or wrong object from being seen.
-func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 []byte) (size int64, sum []byte, err error) {
-	if err := ValidKey(key); err != nil {
-		return 0, nil, err
-	}
-	if wantSHA256 != nil && len(wantSHA256) != sha256.Size {
-		return 0, nil, fmt.Errorf("put %s: expected digest has %d bytes, not %d", key, len(wantSHA256), sha256.Size)
-	}
-	r = contextReader{ctx: ctx, r: r}
-	h := sha256.New()
-	buf := s.parts.Get().(*[]byte)
-	n, err := io.ReadFull(r, *buf)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		body := (*buf)[:n]
-		h.Write(body)
-		sum = h.Sum(nil)
-		if wantSHA256 != nil && !bytes.Equal(sum, wantSHA256) {
-			s.parts.Put(buf)
-			return int64(n), sum, fmt.Errorf("put %s: %w", key, ErrDigestMismatch)
-		}
-		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket:         &s.bucket,
-			Key:            s.object(key),
-			Body:           bytes.NewReader(body),
-			ContentLength:  aws.Int64(int64(n)),
-			ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
-		})
-		if err != nil {
-			// The buffer is not reused: net/http may still be sending
-			// from it after a request that failed early.
-			return int64(n), sum, s.err("put", key, err)
-		}
-		s.parts.Put(buf)
-		return int64(n), sum, nil
-	case err != nil:
-		s.parts.Put(buf)
-		return int64(n), nil, fmt.Errorf("put %s: %w", key, err)
-	}
-	return s.putMultipart(ctx, key, r, h, buf, wantSHA256)
-}
-
-// putMultipart uploads first, a full part already read, and the rest of r
-// as a multipart upload, which it completes only when the digest of
-// everything read is right.
-func (s *S3) putMultipart(ctx context.Context, key string, r io.Reader, h hash.Hash, first *[]byte, wantSHA256 []byte) (size int64, sum []byte, err error) {
-	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:            &s.bucket,
-		Key:               s.object(key),
-		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
-	})
-	if err != nil {
-		s.parts.Put(first)
-		return 0, nil, s.err("put", key, err)
-	}
-	uploadID := created.UploadId
-	completed := false
-	defer func() {
-		if completed {
-			return
-		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-		defer cancel()
-		// A failed abort leaves an invisible upload for the lifecycle rule.
-		s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-			Bucket: &s.bucket, Key: s.object(key), UploadId: uploadID,
-		})
-	}()
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.cfg.PartConcurrency)
-	var (
-		mu    sync.Mutex
-		parts []types.CompletedPart
-	)
-	upload := func(number int32, buf *[]byte, n int) {
-		g.Go(func() error {
-			body := (*buf)[:n]
-			partSum := sha256.Sum256(body)
-			checksum := base64.StdEncoding.EncodeToString(partSum[:])
-			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
-				Bucket:         &s.bucket,
-				Key:            s.object(key),
-				UploadId:       uploadID,
-				PartNumber:     aws.Int32(number),
-				Body:           bytes.NewReader(body),
-				ContentLength:  aws.Int64(int64(n)),
-				ChecksumSHA256: aws.String(checksum),
-			})
-			if err != nil {
-				return s.err("put", key, err) // buf is dropped, as in Put
-			}
-			s.parts.Put(buf)
-			mu.Lock()
-			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(number), ChecksumSHA256: aws.String(checksum)})
-			mu.Unlock()
-			return nil
-		})
-	}
-
-	buf, n := first, len(*first)
-	var readErr error
-	for number := int32(1); ; number++ {
-		h.Write((*buf)[:n])
-		size += int64(n)
-		upload(number, buf, n)
-		if readErr != nil || gctx.Err() != nil {
-			break
-		}
-		// Taking a buffer waits for a free slot (g.Go blocks at the
-		// limit), so at most PartConcurrency+1 buffers are in use.
-		buf = s.parts.Get().(*[]byte)
-		n, readErr = io.ReadFull(r, *buf)
-		if readErr == io.EOF {
-			s.parts.Put(buf)
-			readErr = nil
-			break
-		}
-		if readErr == io.ErrUnexpectedEOF {
-			readErr = io.EOF // the last part, shorter than the rest
-			continue
-		}
-		if readErr != nil {
-			s.parts.Put(buf)
-			break
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return size, nil, err
-	}
-	if readErr != nil && readErr != io.EOF {
-		return size, nil, fmt.Errorf("put %s: %w", key, readErr)
-	}
-	if err := ctx.Err(); err != nil {
-		return size, nil, fmt.Errorf("put %s: %w", key, err)
-	}
-	sum = h.Sum(nil)
-	if wantSHA256 != nil && !bytes.Equal(sum, wantSHA256) {
-		return size, sum, fmt.Errorf("put %s: %w", key, ErrDigestMismatch)
-	}
-	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return cmp.Compare(*a.PartNumber, *b.PartNumber) })
-	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket:          &s.bucket,
-		Key:             s.object(key),
-		UploadId:        uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
-	if err != nil {
-		return size, sum, s.err("put", key, err)
-	}
-	completed = true
-	return size, sum, nil
 }
 
 // Open opens the object key and returns its size.
@@ -548,102 +384,6 @@ func classify(what string, err error) error {
 func isCode(err error, code string) bool {
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
-}
-
-// Presigner makes presigned download URLs of an S3 store and holds nothing
-// else: an edge builds one from the replicated settings and read-only
-// credentials of its own. Presigning signs locally and makes no network
-// call (credentials that must be fetched, such as an instance role's, are
-// fetched on first use and then cached by the SDK until they expire). It
-// calls the SDK's SigV4 signer directly rather than through an S3 client's
-// presign operation, whose middleware stack costs several times more per
-// URL; the tests check that the service accepts its URLs. Its methods are
-// safe for concurrent use.
-type Presigner struct {
-	signer  *v4.Signer
-	creds   aws.CredentialsProvider
-	region  string
-	scheme  string
-	host    string // with the bucket in it under virtual-host addressing
-	path    string // "/" [bucket "/"] [prefix]
-	expires string // seconds, as X-Amz-Expires takes them
-}
-
-// NewPresigner returns a Presigner for the bucket settings names, signing
-// with creds, or with the SDK's default chain under settings.Profile when
-// creds is nil.
-func NewPresigner(ctx context.Context, settings S3Settings, creds aws.CredentialsProvider) (*Presigner, error) {
-	if err := settings.Validate(); err != nil {
-		return nil, err
-	}
-	if creds == nil {
-		opts := []func(*config.LoadOptions) error{config.WithRegion(settings.Region)}
-		if settings.Profile != "" {
-			opts = append(opts, config.WithSharedConfigProfile(settings.Profile))
-		}
-		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("s3: load credentials: %w", err)
-		}
-		creds = awsCfg.Credentials
-	}
-	if creds == nil {
-		return nil, errors.New("s3: presigning needs credentials, and none are configured")
-	}
-	return newPresigner(settings, creds), nil
-}
-
-func newPresigner(settings S3Settings, creds aws.CredentialsProvider) *Presigner {
-	if creds != nil && !aws.IsCredentialsProvider(creds, (*aws.CredentialsCache)(nil)) {
-		creds = aws.NewCredentialsCache(creds)
-	}
-	expiry, _ := settings.Expiry()
-	u, _ := url.Parse(settings.Endpoint) // checked by Validate
-	p := &Presigner{
-		signer: v4.NewSigner(func(o *v4.SignerOptions) {
-			// S3 signs the path as sent, not escaped a second time.
-			o.DisableURIPathEscaping = true
-		}),
-		creds:   creds,
-		region:  settings.Region,
-		scheme:  u.Scheme,
-		host:    u.Host,
-		path:    strings.TrimSuffix(u.Path, "/") + "/",
-		expires: strconv.FormatInt(int64(expiry/time.Second), 10),
-	}
-	if settings.PathStyle {
-		p.path += settings.Bucket + "/"
-	} else {
-		p.host = settings.Bucket + "." + p.host
-	}
-	p.path += normalPrefix(settings.Prefix)
-	return p
-}
-
-// PresignGet returns a URL that downloads key without credentials until
-// the settings' expiry has passed.
-func (p *Presigner) PresignGet(ctx context.Context, key string) (string, error) {
-	if err := ValidKey(key); err != nil {
-		return "", err
-	}
-	if p.creds == nil {
-		return "", fmt.Errorf("presign %s: no credentials configured", key)
-	}
-	creds, err := p.creds.Retrieve(ctx)
-	if err != nil {
-		return "", fmt.Errorf("presign %s: credentials: %w", key, err)
-	}
-	req := &http.Request{
-		Method: http.MethodGet,
-		URL:    &url.URL{Scheme: p.scheme, Host: p.host, Path: p.path + key, RawQuery: "X-Amz-Expires=" + p.expires},
-		Header: http.Header{},
-		Host:   p.host,
-	}
-	signed, _, err := p.signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", "s3", p.region, time.Now())
-	if err != nil {
-		return "", fmt.Errorf("presign %s: %w", key, err)
-	}
-	return signed, nil
 }
 
 // RemoveTemp aborts the multipart uploads under the store's prefix that
