@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -546,9 +547,10 @@ func (c *cancellingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func TestStore_CancelledPutLeavesNothing(t *testing.T) {
+func TestStore_InterruptedPutLeavesNothing(t *testing.T) {
+	errBroken := errors.New("connection reset")
 	for _, size := range []int{1000, 3 * MinPartSize} {
-		t.Run(strconv.Itoa(size), func(t *testing.T) {
+		t.Run(strconv.Itoa(size)+"/cancelled", func(t *testing.T) {
 			forEachKind(t, true, func(t *testing.T, s subject) {
 				body := randomBytes(size)
 				ctx, cancel := context.WithCancel(t.Context())
@@ -562,7 +564,47 @@ func TestStore_CancelledPutLeavesNothing(t *testing.T) {
 				}
 			})
 		})
+		t.Run(strconv.Itoa(size)+"/reader-fails", func(t *testing.T) {
+			forEachKind(t, true, func(t *testing.T, s subject) {
+				r := &failingReader{data: randomBytes(size), err: errBroken}
+				if _, _, err := s.st.Put(t.Context(), "nar/broken.nar", r, nil); !errors.Is(err, errBroken) {
+					t.Errorf("Put = %v, want the reader's error", err)
+				}
+				if got := s.raw(t); len(got) != 0 {
+					t.Errorf("objects after a failed Put = %q", got)
+				}
+			})
+		})
 	}
+}
+
+func TestStore_ConcurrentPuts(t *testing.T) {
+	forEachKind(t, true, func(t *testing.T, s subject) {
+		const key = "nar/same.nar"
+		bodies := make([][]byte, 4)
+		for i := range bodies {
+			bodies[i] = bytes.Repeat([]byte{byte('a' + i)}, 1<<16)
+		}
+		var wg sync.WaitGroup
+		for _, b := range bodies {
+			wg.Go(func() {
+				if _, _, err := s.st.Put(t.Context(), key, bytes.NewReader(b), digest(b)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		got, n, err := Sum(t.Context(), s.st, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1<<16 || !slices.ContainsFunc(bodies, func(b []byte) bool { return bytes.Equal(digest(b), got) }) {
+			t.Errorf("object is not one of the bodies put (%d bytes)", n)
+		}
+		if diff := cmp.Diff([]string{key}, stripPrefix(s.raw(t))); diff != "" {
+			t.Errorf("objects (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestStore_ReadOnlyRefusesWrites(t *testing.T) {
