@@ -50,18 +50,10 @@ type Store struct {
 	SoftMaxSize *int64 `json:"soft_max_size"`
 	MaxSize     *int64 `json:"max_size"`
 	// Settings are the kind's settings as the settings column holds them:
-	// stores.S3Settings for s3, LocalSettings for local, {} for http. They
+	// stores.S3Settings for s3, stores.LocalSettings for local, {} for http. They
 	// are replicated to every edge, so never a secret. Nil is {}.
 	Settings  json.RawMessage `json:"settings"`
 	CreatedAt time.Time       `json:"created_at"`
-}
-
-// LocalSettings are the settings of a local store: the directory on the
-// origin's machine that holds its files. The origin's own store, which it
-// registers at start, keeps its directory in the origin's configuration
-// instead, and has none here.
-type LocalSettings struct {
-	Dir string `json:"dir,omitempty"`
 }
 
 // Validate names the first field that cannot work, as a *config.Error.
@@ -144,7 +136,9 @@ func (s Store) validateSettings() error {
 			return bad(err)
 		}
 	case stores.KindLocal:
-		var st LocalSettings
+		// The origin's own store, which it registers at start, keeps its
+		// directory in the origin's configuration, and has none here.
+		var st stores.LocalSettings
 		if err := decodeStrict(s.settings(), &st); err != nil {
 			return bad(err)
 		}

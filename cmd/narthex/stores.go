@@ -75,12 +75,7 @@ moves payloads out past, --max-size the size never exceeded.`
 // openStore opens the store a row describes, to probe it: kind and
 // settings are its columns, dir the directory of a local store.
 func openStore(ctx context.Context, kind string, settings []byte, baseURL, dir string) (placement.Objects, error) {
-	switch kind {
-	case stores.KindLocal:
-		return stores.Open(dir)
-	default:
-		return nil, fmt.Errorf("--kind %s: this build cannot open %s stores yet", kind, kind)
-	}
+	return stores.OpenKind(ctx, kind, settings, baseURL, dir)
 }
 
 // opt is a flag that records whether it was given, on the command line or
@@ -476,7 +471,7 @@ func runStoresAdd(ctx context.Context, args []string) error {
 		if !filepath.IsAbs(*dir) {
 			return fmt.Errorf("--dir %q is not an absolute path", *dir)
 		}
-		settings = placement.LocalSettings{Dir: filepath.Clean(*dir)}
+		settings = stores.LocalSettings{Dir: filepath.Clean(*dir)}
 	case stores.KindS3:
 		settings = stores.S3Settings{Endpoint: *endpoint, Region: *region, Bucket: *bucket, Prefix: *prefix,
 			PathStyle: *pathStyle, PresignExpiry: *presignExpiry, Profile: *profile}
