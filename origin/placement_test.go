@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/narthex-cache/narthex/internal/s3test"
 	"github.com/narthex-cache/narthex/stores"
 )
 
@@ -216,4 +221,52 @@ func TestUpload_RoomOfADeadProcessLapses(t *testing.T) {
 	h.exec(`INSERT INTO store_reservation (store_id, bytes, holder) SELECT id, 60, 'origin-alive' FROM store WHERE name = 'local'`)
 	r := h.do(http.MethodPut, "/"+newNar("eleven byte", ".xz").url, []byte("eleven byte"))
 	checkError(t, r, http.StatusInsufficientStorage, "no store has room for 11 bytes")
+}
+
+// An upload the rules send to an S3 bucket lands there, hashed before it is
+// recorded, and the origin's own disk stays without it.
+func TestUpload_LandsInAnS3Store(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	h := newHarness(t, func(cfg *Config) {
+		cfg.OpenStore = func(ctx context.Context, kind string, settings []byte, baseURL string) (PayloadStore, error) {
+			s, err := stores.ParseS3Settings(settings)
+			if err != nil {
+				return nil, err
+			}
+			return stores.OpenS3(ctx, stores.S3Config{Settings: s, BaseURL: baseURL, Credentials: srv.Credentials()})
+		}
+	})
+	settings, err := json.Marshal(stores.S3Settings{Endpoint: srv.Endpoint, Region: srv.Region, Bucket: srv.Bucket, PathStyle: true, Prefix: "cache/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.exec(`INSERT INTO store (name, kind, base_url, settings, upload_priority) VALUES ('eu-s3', 's3', '', $1, 10)`, settings)
+	n := newNar("bytes for the bucket", ".xz")
+	h.putNar(n)
+	if got := h.locationOf(n.url); got != "eu-s3" {
+		t.Fatalf("landed in %s, want eu-s3", got)
+	}
+	if fileExists(t, filepath.Join(h.cfg.LocalStoreDir, n.url)) {
+		t.Errorf("the file is on the origin's disk too")
+	}
+	out, err := srv.Client().GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String("cache/" + n.url)})
+	if err != nil {
+		t.Fatalf("object in the bucket: %v", err)
+	}
+	defer out.Body.Close()
+	got, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(n.data) {
+		t.Fatalf("bucket holds %q, want %q", got, n.data)
+	}
+	// Bytes that do not hash to the name never reach the bucket.
+	bad := newNar("the named bytes", ".xz")
+	r := h.do(http.MethodPut, "/"+bad.url, []byte("other bytes"))
+	checkError(t, r, http.StatusBadRequest, "does not match")
+	if _, err := srv.Client().HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String("cache/" + bad.url)}); err == nil {
+		t.Errorf("a refused upload left an object in the bucket")
+	}
 }
