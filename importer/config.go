@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/placement"
 )
 
 const (
@@ -68,7 +68,8 @@ type Config struct {
 	NoPayload bool
 	// DB is the origin's database, for NoPayload.
 	DB DB
-	// StoreName names the http store of NoPayload. Default: the source's
+	// StoreName names the http store of NoPayload (placement.ValidName).
+	// Default: the source's
 	// host, with every character outside [a-z0-9] turned into "-"
 	// ("cache.example.org" is "cache-example-org"). A store of that name
 	// is reused when it is an http store of the same base URL.
@@ -102,10 +103,6 @@ type Progress struct {
 	AlreadyPresent int   // paths the origin already had (not in Total)
 	Bytes          int64 // NAR bytes uploaded or recorded
 }
-
-// validStoreName is the store names the registry takes: safe in logs,
-// shells, metric labels and URLs.
-var validStoreName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
 func (c Config) withDefaults() Config {
 	if c.Jobs == 0 {
@@ -164,9 +161,8 @@ func (c Config) Validate() error {
 				Why: "clients download an adopted cache's NAR files from it (serve the directory over HTTP and import that URL)"}
 		}
 	}
-	if c.StoreName != "" && !validStoreName.MatchString(c.StoreName) {
-		return &config.Error{Field: "StoreName", Value: fmt.Sprintf("%q", c.StoreName), Problem: "is not a store name",
-			Why: "1 to 40 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"}
+	if c.StoreName != "" && !placement.ValidName.MatchString(c.StoreName) {
+		return &config.Error{Field: "StoreName", Value: fmt.Sprintf("%q", c.StoreName), Problem: "is not a store name", Why: placement.NameRule}
 	}
 	return nil
 }

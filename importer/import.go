@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/placement"
 )
 
 // importer is one run of Run.
@@ -62,7 +63,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		if name == "" {
 			name = defaultStoreName(src.baseURL())
 		}
-		if !validStoreName.MatchString(name) {
+		if !placement.ValidName.MatchString(name) {
 			return nil, fmt.Errorf("no store name can be derived from %s: give one", cfg.Source)
 		}
 		if im.storeID, err = registerStore(ctx, cfg.DB, name, src.baseURL()); err != nil {
