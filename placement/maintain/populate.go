@@ -80,11 +80,10 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 			f := &file{URL: r.URL, Hash: r.Hash, Size: r.Size}
 			g.Go(func() error {
 				srcs, err := p.sources(ctx, f, st.ID)
-				if err != nil {
-					j.failed(err)
-					return nil
+				var n int64
+				if err == nil {
+					n, err = p.copyIn(ctx, f, st, dst, srcs)
 				}
-				n, err := p.copyIn(ctx, f, st, dst, srcs)
 				switch {
 				case errors.Is(err, errNoRoom):
 					if !full.Swap(true) {
