@@ -54,6 +54,8 @@ type job struct {
 	p        Progress
 	err      string
 	inARow   int
+	corrupt  int64 // locations a verification found corrupt
+	missing  int64 // and missing
 	changed  bool
 	stopTick chan struct{}
 	ticked   sync.WaitGroup
@@ -129,15 +131,21 @@ func (j *job) failed(err error) bool {
 	return j.inARow >= maxFailuresInARow
 }
 
-// found counts a bad location a verification found: done, and failed.
-func (j *job) found(bytes int64, what string) {
+// found counts a location a verification found corrupt or missing
+// (state): done, and failed.
+func (j *job) found(bytes int64, state string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.p.Done++
 	j.p.Bytes += bytes
 	j.p.Failed++
 	j.inARow = 0
-	j.err = what
+	if state == "corrupt" {
+		j.corrupt++
+	} else {
+		j.missing++
+	}
+	j.err = fmt.Sprintf("%d corrupt, %d missing", j.corrupt, j.missing)
 	j.changed = true
 	j.report()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
@@ -50,12 +49,10 @@ func (p *pass) verify(ctx context.Context, st *storeRow) error {
 	var (
 		unread   []string // locations that could not be read, left out of later batches
 		unreadMu sync.Mutex
-		corrupt  atomic.Int64
-		missing  atomic.Int64
 	)
 	for left := total; left > 0 && ctx.Err() == nil && !j.stopping(); {
 		unreadMu.Lock()
-		skip := append([]string(nil), unread...)
+		skip := append([]string{}, unread...) // not nil: NULL would match nothing
 		unreadMu.Unlock()
 		rows, err := p.m.db.Query(ctx, qVerifyBatch, st.ID, j.started, min(left, batchSize), skip)
 		if err != nil {
@@ -91,12 +88,7 @@ func (p *pass) verify(ctx context.Context, st *storeRow) error {
 					j.did(n)
 				default:
 					p.markBad(ctx, &f, st, key, state)
-					if state == "corrupt" {
-						corrupt.Add(1)
-					} else {
-						missing.Add(1)
-					}
-					j.found(n, fmt.Sprintf("%d corrupt, %d missing", corrupt.Load(), missing.Load()))
+					j.found(n, state)
 				}
 				return nil
 			})
