@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/narthex-cache/narthex/stores"
 )
 
 // missingRow is a row of missing_batch.sql.
@@ -32,7 +34,7 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 	if !st.Populate {
 		return nil
 	}
-	if !st.writable() && !st.WriteOnly {
+	if st.Kind == stores.KindHTTP || st.ReadOnly || st.Drain {
 		p.m.log.Warn("a store to populate takes no writes; set read_only or drain off, or populate off",
 			"store", st.Name, "kind", st.Kind, "read_only", st.ReadOnly, "drain", st.Drain)
 		return nil

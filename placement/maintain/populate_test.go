@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
 // A populated store gets exactly the files it lacks, each from the best
@@ -141,5 +143,44 @@ func TestMaintainer_PopulateResumes(t *testing.T) {
 	}
 	if j := jobOf(t, sum, "mirror", KindPopulate); j.Total != 60-first || j.Done != j.Total {
 		t.Errorf("second populate job %+v, want %d done of %d", j, 60-first, 60-first)
+	}
+}
+
+// Run passes until stopped: a file uploaded after the first pass is
+// copied by a later one.
+func TestMaintainer_Run(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.store("src", "")
+	e.store("mirror", "populate = true")
+	a := e.file(100, time.Hour)
+	e.put("src", a)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.maintainer(Config{}).Run(ctx, 20*time.Millisecond) }()
+	testutil.Eventually(t, "the first file in the mirror", time.Minute, func() bool { return e.states("mirror")[a.url] == "good" })
+	b := e.file(100, time.Hour)
+	e.put("src", b)
+	testutil.Eventually(t, "the second file in the mirror", time.Minute, func() bool { return e.states("mirror")[b.url] == "good" })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v when stopped", err)
+	}
+	e.holds("mirror", a, b)
+}
+
+// A store that takes no writes, or is draining, is not populated.
+func TestMaintainer_PopulateNotIntoReadOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.store("src", "")
+	e.store("ro", "populate = true, read_only = true")
+	e.store("draining", "populate = true, drain = true")
+	e.put("src", e.file(100, time.Hour))
+	e.run(e.maintainer(Config{}), "")
+	e.holds("ro")
+	e.holds("draining")
+	if !e.logs.contains("store=ro") || !e.logs.contains("store=draining") {
+		t.Errorf("no warning naming the stores:\n%s", e.logs.String())
 	}
 }
