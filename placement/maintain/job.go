@@ -29,9 +29,9 @@ type Progress struct {
 	Store  string
 	Kind   string // KindVerify, KindPopulate, ...
 	Total  int64  // items the job expects to do
-	Done   int64  // items done
+	Done   int64  // items done: copied, moved, removed, or verified good
 	Bytes  int64  // bytes copied in (populate), hashed (verify), moved out (drain, evict) or removed (sweep)
-	Failed int64  // items that failed, or bad locations a verification found
+	Failed int64  // items left undone, or locations a verification found bad; Done + Failed were handled
 	// Finished is set on the job's last report.
 	Finished bool
 }
@@ -132,11 +132,10 @@ func (j *job) failed(err error) bool {
 }
 
 // found counts a location a verification found corrupt or missing
-// (state): done, and failed.
+// (state) as failed.
 func (j *job) found(bytes int64, state string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.p.Done++
 	j.p.Bytes += bytes
 	j.p.Failed++
 	j.inARow = 0

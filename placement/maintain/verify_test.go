@@ -47,8 +47,8 @@ func TestMaintainer_Verify(t *testing.T) {
 		}
 	}
 	j := jobOf(t, sum, "main", KindVerify)
-	if j.Total != 3 || j.Done != 3 || j.Failed != 2 || j.Error != "1 corrupt, 1 missing" {
-		t.Errorf("verify job %+v, want 3 done and the 2 bad ones counted", j)
+	if j.Total != 3 || j.Done != 1 || j.Failed != 2 || j.Error != "1 corrupt, 1 missing" {
+		t.Errorf("verify job %+v, want 1 done and the 2 bad ones failed", j)
 	}
 	for _, s := range []string{"key=" + corrupt.url, "key=" + missing.url} {
 		if !e.logs.contains("store=main " + s) {
