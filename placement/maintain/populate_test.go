@@ -184,3 +184,32 @@ func TestMaintainer_PopulateNotIntoReadOnly(t *testing.T) {
 		t.Errorf("no warning naming the stores:\n%s", e.logs.String())
 	}
 }
+
+// The room uploads in flight reserved counts: a copy never takes a store
+// past its max_size beside them, and a reservation that lapsed (its
+// holder died) does not count.
+func TestMaintainer_PopulateCountsUploadsInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.store("src", "")
+	e.store("small", "populate = true, max_size = 5000")
+	for range 5 {
+		e.put("src", e.file(1000, time.Hour))
+	}
+	e.exec(`INSERT INTO store_reservation (store_id, bytes, holder) VALUES ($1, 2000, 'origin-live')`, e.ids["small"])
+	e.exec(`INSERT INTO store_reservation (store_id, bytes, holder, renewed_at) VALUES ($1, 3000, 'origin-dead', now() - interval '1 hour')`, e.ids["small"])
+	e.run(e.maintainer(Config{Jobs: 2}), "")
+	if n, u := len(e.states("small")), e.usage("small"); n != 3 || u != 3000 {
+		t.Errorf("small holds %d files, %d bytes; want 3, 3000 beside the 2000 reserved", n, u)
+	}
+	var holders []string
+	rows, _ := e.db.Query(t.Context(), `SELECT holder FROM store_reservation`)
+	for rows.Next() {
+		var h string
+		rows.Scan(&h)
+		holders = append(holders, h)
+	}
+	if len(holders) != 1 || holders[0] != "origin-live" {
+		t.Errorf("reservations left: %v, want only the live upload's", holders)
+	}
+}
