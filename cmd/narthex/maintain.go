@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -190,6 +191,7 @@ func openLocalStore(localDir string) func(ctx context.Context, kind string, sett
 type progressView struct {
 	log *slog.Logger
 	tty bool
+	w   io.Writer // where the bars go
 
 	mu      sync.Mutex
 	bar     *progressbar.ProgressBar
@@ -198,7 +200,7 @@ type progressView struct {
 }
 
 func newProgressView(log *slog.Logger) *progressView {
-	return &progressView{log: log, tty: term.IsTerminal(int(os.Stderr.Fd()))}
+	return &progressView{log: log, tty: term.IsTerminal(int(os.Stderr.Fd())), w: os.Stderr}
 }
 
 func (v *progressView) update(p maintain.Progress) {
@@ -221,7 +223,7 @@ func (v *progressView) update(p maintain.Progress) {
 		v.finishBar()
 		v.current = name
 		v.bar = progressbar.NewOptions64(p.Total,
-			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetWriter(v.w),
 			progressbar.OptionSetDescription(name),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetItsString("files"),
@@ -248,7 +250,7 @@ func (v *progressView) finishBar() {
 		return
 	}
 	v.bar.Finish()
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(v.w)
 	v.bar, v.current = nil, ""
 }
 

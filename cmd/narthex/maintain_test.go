@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
+	"github.com/narthex-cache/narthex/placement/maintain"
 	"github.com/narthex-cache/narthex/stores"
 )
 
@@ -251,5 +253,42 @@ func TestStoresMaintain_KilledBackfillResumes(t *testing.T) {
 	}
 	if want := fmt.Sprintf("populate mirror: %d of %d done", left, left); !strings.Contains(strings.Join(second.stdout, "\n"), want) {
 		t.Errorf("second run's summary %q lacks %q", second.stdout, want)
+	}
+}
+
+// On a terminal each job gets a bar that ends on its own line; otherwise
+// progress is logged every few seconds and at each job's end.
+func TestProgressView(t *testing.T) {
+	t.Parallel()
+	var bars, logs bytes.Buffer
+	v := &progressView{tty: true, w: &bars, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	for _, p := range []maintain.Progress{
+		{Store: "eu", Kind: maintain.KindPopulate, Total: 3},
+		{Store: "eu", Kind: maintain.KindPopulate, Total: 3, Done: 1},
+		{Store: "eu", Kind: maintain.KindPopulate, Total: 3, Done: 2, Failed: 1, Finished: true},
+		{Store: "old", Kind: maintain.KindDrain, Total: 1},
+	} {
+		v.update(p)
+	}
+	v.stop()
+	out := bars.String()
+	for _, want := range []string{"populate eu (1 failed)", "3/3", "drain old"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bars %q lack %q", out, want)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("progress logged on a terminal: %s", logs.String())
+	}
+
+	bars.Reset()
+	v = &progressView{tty: false, w: &bars, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	for i := range 10 {
+		v.update(maintain.Progress{Store: "eu", Kind: maintain.KindPopulate, Total: 10, Done: int64(i)})
+	}
+	v.update(maintain.Progress{Store: "eu", Kind: maintain.KindPopulate, Total: 10, Done: 10, Finished: true})
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "done=10") || !strings.Contains(lines[1], "finished=true") || bars.Len() != 0 {
+		t.Errorf("logged %q and drew %q; want a first line and the end", lines, bars.String())
 	}
 }
