@@ -29,9 +29,14 @@ const (
 	batchSize = 500
 )
 
-// errNoRoom is returned by copyIn when the target has no room for the
-// file under its limit.
-var errNoRoom = errors.New("no room")
+var (
+	// errNoRoom is returned by copyIn when the target has no room for the
+	// file under its limit.
+	errNoRoom = errors.New("no room")
+	// errNoSource is returned by copyIn when no store holds a good copy
+	// of the file.
+	errNoSource = errors.New("no good copy to copy from")
+)
 
 // file is a NAR file of nar_file.
 type file struct {
@@ -148,7 +153,7 @@ func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs
 		}
 	}
 	if len(srcs) == 0 {
-		return 0, fmt.Errorf("no good copy of %s to copy from", f.URL)
+		return 0, fmt.Errorf("%s: %w", f.URL, errNoSource)
 	}
 	var last error
 	for _, s := range srcs {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +37,6 @@ type env struct {
 	mu      sync.Mutex
 	opened  map[string]*countingStore // by directory, so counts last across passes
 	logs    syncBuffer
-	onOpen  func(dir string) // called as a store is opened, when set
 	wrapPut func(ctx context.Context, dir string) error
 }
 
@@ -197,9 +195,6 @@ func (e *env) open(ctx context.Context, kind string, settings []byte, baseURL st
 	if err := json.Unmarshal(settings, &s); err != nil || s.Dir == "" {
 		return nil, fmt.Errorf("no dir in settings %s", settings)
 	}
-	if e.onOpen != nil {
-		e.onOpen(s.Dir)
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c, ok := e.opened[s.Dir]; ok {
@@ -299,5 +294,3 @@ func (s *syncBuffer) String() string {
 }
 
 func (s *syncBuffer) contains(sub string) bool { return strings.Contains(s.String(), sub) }
-
-var errStop = errors.New("stop")

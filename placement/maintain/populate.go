@@ -57,6 +57,7 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 	defer func() { p.add(j.finish(ctx)) }()
 
 	var full atomic.Bool
+	var noSource onceFlag
 	var g errgroup.Group
 	g.SetLimit(p.m.cfg.Jobs)
 	defer g.Wait()
@@ -92,6 +93,11 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 						p.m.log.Warn("a store to populate is full; the files left wait for room", "store", st.Name, "err", err)
 						j.setError(err.Error())
 					}
+				case errors.Is(err, errNoSource):
+					if noSource.first() {
+						p.m.log.Warn("files with no good copy anywhere stay missing from a store to populate", "store", st.Name, "err", err)
+					}
+					j.skipped(err)
 				case err != nil && ctx.Err() != nil:
 				case err != nil:
 					p.m.log.Warn("a file could not be copied in", "store", st.Name, "url", f.URL, "err", err)
