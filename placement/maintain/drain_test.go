@@ -21,12 +21,19 @@ func TestMaintainer_DrainToNamedStore(t *testing.T) {
 		e.put("old", n)
 		ns = append(ns, n)
 	}
+	// A location already marked missing just goes.
+	gone := e.file(100, time.Hour)
+	e.put("new", gone)
+	e.exec(`INSERT INTO payload_location (url, store_id, key, size, state) VALUES ($1, $2, $1, 100, 'missing')`, gone.url, e.ids["old"])
 	sum := e.run(e.maintainer(Config{}), "")
 	e.holds("old")
-	e.holds("new", ns...)
+	e.holds("new", append(ns, gone)...)
 	e.holds("other")
-	if j := jobOf(t, sum, "old", KindDrain); j.Done != 4 || j.Failed != 0 {
-		t.Errorf("drain job %+v, want 4 done", j)
+	if j := jobOf(t, sum, "old", KindDrain); j.Done != 5 || j.Failed != 0 {
+		t.Errorf("drain job %+v, want 5 done", j)
+	}
+	if e.puts("new") != 4 {
+		t.Errorf("new took %d Puts, want 4", e.puts("new"))
 	}
 	for _, n := range ns {
 		if e.withdrawn(n) {
