@@ -192,10 +192,6 @@ func readPathsFile(name string) ([]string, error) {
 	return paths, nil
 }
 
-// progressLogInterval is how often an import that is not on a terminal
-// logs its progress.
-const progressLogInterval = 10 * time.Second
-
 // showProgress sets cfg.Progress to draw a progress bar on standard error
 // when that is a terminal, and to log a line every progressLogInterval
 // otherwise. The returned function ends the bar.

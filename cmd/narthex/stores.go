@@ -33,17 +33,19 @@ Actions:
   set NAME            change a store's policy; flags not given keep their values
   delete NAME         forget a store that holds nothing (--force: forget its copies too)
   missing NAME        the NAR files the store has no good copy of (what populate copies in)
+  maintain            make placement match the policies: verify, populate, drain, evict, sweep
 
 Run "narthex stores <action> -h" for an action's flags.
 `
 
 var storesActions = map[string]command{
-	"add":     runStoresAdd,
-	"list":    runStoresList,
-	"show":    runStoresShow,
-	"set":     runStoresSet,
-	"delete":  runStoresDelete,
-	"missing": runStoresMissing,
+	"add":      runStoresAdd,
+	"list":     runStoresList,
+	"show":     runStoresShow,
+	"set":      runStoresSet,
+	"delete":   runStoresDelete,
+	"missing":  runStoresMissing,
+	"maintain": runStoresMaintain,
 }
 
 func runStores(ctx context.Context, args []string) error {
@@ -57,7 +59,7 @@ func runStores(ctx context.Context, args []string) error {
 	}
 	action, ok := storesActions[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown action %q: want add, list, show, set, delete or missing (see narthex stores -h)", args[0])
+		return fmt.Errorf("unknown action %q: want add, list, show, set, delete, missing or maintain (see narthex stores -h)", args[0])
 	}
 	return action(ctx, args[1:])
 }

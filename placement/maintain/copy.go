@@ -1,0 +1,262 @@
+package maintain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nix-community/go-nix/pkg/nixbase32"
+
+	"github.com/narthex-cache/narthex/stores"
+)
+
+const (
+	// reservationRenewal is how often a pass renews the room its copies
+	// in flight hold, and reservationLapse how long a reservation counts
+	// without renewal: the origin's values, so that the room of copies a
+	// crash cut off comes back as soon as that of uploads.
+	reservationRenewal = 30 * time.Second
+	reservationLapse   = 2 * time.Minute
+	// recordTimeout bounds recording a copy whose bytes are written, which
+	// goes on after a stop so that the work is not lost.
+	recordTimeout = 10 * time.Second
+	// batchSize is how many items one query hands out.
+	batchSize = 500
+)
+
+var (
+	// errNoRoom is returned by copyIn when the target has no room for the
+	// file under its limit.
+	errNoRoom = errors.New("no room")
+	// errNoSource is returned by copyIn when no store holds a good copy
+	// of the file.
+	errNoSource = errors.New("no good copy to copy from")
+)
+
+// file is a NAR file of nar_file.
+type file struct {
+	URL    string
+	Hash   string // "sha256:<nixbase32>"
+	Size   int64
+	sha256 []byte
+}
+
+// digest decodes the file's hash.
+func (f *file) digest() ([]byte, error) {
+	if f.sha256 != nil {
+		return f.sha256, nil
+	}
+	b, err := nixbase32.DecodeString(strings.TrimPrefix(f.Hash, "sha256:"))
+	if err != nil || !strings.HasPrefix(f.Hash, "sha256:") || len(b) != 32 {
+		return nil, fmt.Errorf("file %s has hash %q, not sha256:<nixbase32>", f.URL, f.Hash)
+	}
+	f.sha256 = b
+	return b, nil
+}
+
+// source is a good copy of a file to copy from.
+type source struct {
+	StoreID int32
+	Key     string
+}
+
+// sources returns the good copies of f outside store but, best first.
+func (p *pass) sources(ctx context.Context, f *file, but int32) ([]source, error) {
+	rows, err := p.m.db.Query(ctx, qSources, f.URL, but)
+	if err != nil {
+		return nil, fmt.Errorf("find copies of %s: %w", f.URL, err)
+	}
+	src, err := pgx.CollectRows(rows, pgx.RowToStructByPos[source])
+	if err != nil {
+		return nil, fmt.Errorf("find copies of %s: %w", f.URL, err)
+	}
+	return src, nil
+}
+
+// reserve reserves f.Size bytes of store t under its limit and returns
+// the reservation's id, or nil when t has no limit; errNoRoom when the
+// bytes do not fit.
+func (p *pass) reserve(ctx context.Context, t *storeRow, size int64) (*int64, error) {
+	limit := t.limit()
+	if limit == nil {
+		return nil, nil
+	}
+	var res *int64
+	err := pgx.BeginFunc(ctx, p.m.db, func(tx pgx.Tx) error {
+		var used int64
+		if err := tx.QueryRow(ctx, qLockStoreUsage, t.ID).Scan(&used); err != nil {
+			return fmt.Errorf("lock usage of store %s: %w", t.Name, err)
+		}
+		var id int64
+		err := tx.QueryRow(ctx, qReserveSpace, t.ID, size, p.m.cfg.Name, *limit, used, reservationLapse).Scan(&id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("store %s: %w for %d bytes under its %s", t.Name, errNoRoom, size, t.limitName())
+		case err != nil:
+			return fmt.Errorf("reserve room in store %s: %w", t.Name, err)
+		}
+		res = &id
+		return nil
+	})
+	return res, err
+}
+
+// release gives back the room of a copy that was not recorded.
+func (p *pass) release(ctx context.Context, t *storeRow, res *int64) {
+	if res == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if _, err := p.m.db.Exec(ctx, qReleaseReservation, *res); err != nil {
+		p.m.log.Warn("could not release the room of a failed copy; it lapses unrenewed",
+			"store", t.Name, "lapse", reservationLapse, "err", err)
+	}
+}
+
+// copyIn makes a good copy of f in store t, under key f.URL: it reserves
+// room when t has a limit, takes an object already there when its bytes
+// hash right (what a killed pass wrote but did not record), else copies
+// from the first of srcs that gives the right bytes, and records the
+// location. It returns the bytes written (0 for an object already there);
+// errNoRoom when t has no room. Sources found missing or corrupt on the
+// way are marked so.
+func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs []source) (int64, error) {
+	want, err := f.digest()
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.reserve(ctx, t, f.Size)
+	if err != nil {
+		return 0, err
+	}
+	recorded := false
+	defer func() {
+		if !recorded {
+			p.release(ctx, t, res)
+		}
+	}()
+	key := f.URL
+	if n, err := dst.Stat(ctx, key); err == nil && n == f.Size {
+		if got, _, err := sum(ctx, dst, key); err == nil && bytes.Equal(got, want) {
+			if err := p.record(ctx, f, t, key, res); err != nil {
+				return 0, err
+			}
+			recorded = true
+			p.m.log.Debug("took a copy already in the store", "store", t.Name, "key", key)
+			return 0, nil
+		}
+	}
+	if len(srcs) == 0 {
+		return 0, fmt.Errorf("%s: %w", f.URL, errNoSource)
+	}
+	var last error
+	for _, s := range srcs {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		row, ok := p.row(s.StoreID)
+		if !ok {
+			continue
+		}
+		src, err := p.open(ctx, row)
+		if err != nil {
+			last = err
+			continue
+		}
+		n, err := p.copyFrom(ctx, f, &row, src, s.Key, dst, key, want)
+		if err != nil {
+			last = err
+			continue
+		}
+		if err := p.record(ctx, f, t, key, res); err != nil {
+			return 0, err
+		}
+		recorded = true
+		return n, nil
+	}
+	return 0, fmt.Errorf("copy %s into store %s: %w", f.URL, t.Name, last)
+}
+
+// copyFrom streams f from key skey of store src into key of dst, checking
+// its SHA-256 before dst commits it. A source that does not have the file,
+// or whose bytes do not hash right, is marked missing or corrupt.
+func (p *pass) copyFrom(ctx context.Context, f *file, from *storeRow, src Store, skey string, dst Store, key string, want []byte) (int64, error) {
+	r, _, err := src.Open(ctx, skey)
+	if errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+		p.markBad(ctx, f, from, skey, "missing")
+		return 0, fmt.Errorf("store %s: %w", from.Name, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store %s: %w", from.Name, err)
+	}
+	defer r.Close()
+	n, _, err := dst.Put(ctx, key, r, want)
+	if errors.Is(err, stores.ErrDigestMismatch) && ctx.Err() == nil {
+		p.markBad(ctx, f, from, skey, "corrupt")
+		return 0, fmt.Errorf("from store %s: %w", from.Name, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// record records the copy of f in store t under key and releases its
+// reservation, even after a stop: its bytes are written.
+func (p *pass) record(ctx context.Context, f *file, t *storeRow, key string, res *int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if _, err := p.m.db.Exec(ctx, qRecordLocation, f.URL, t.ID, key, f.Size, res); err != nil {
+		return fmt.Errorf("record the copy of %s in store %s: %w", f.URL, t.Name, err)
+	}
+	return nil
+}
+
+// markBad marks the location of f in store st missing or corrupt (state),
+// and logs it.
+func (p *pass) markBad(ctx context.Context, f *file, st *storeRow, key, state string) {
+	p.m.log.Warn("a copy is "+state, "store", st.Name, "key", key, "url", f.URL)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if _, err := p.m.db.Exec(ctx, qMarkBad, f.URL, st.ID, state); err != nil {
+		p.m.log.Warn("could not mark a copy "+state, "store", st.Name, "key", key, "err", err)
+	}
+}
+
+// removeCopy removes the copy of f from store st, record first and then
+// object, when that loses nothing (see remove_location.sql), and reports
+// whether it did. An object that cannot be deleted once its record is
+// gone is logged: nothing sends clients to it any more.
+func (p *pass) removeCopy(ctx context.Context, f *file, st *storeRow, s Store) (bool, error) {
+	var key string
+	err := pgx.BeginFunc(ctx, p.m.db, func(tx pgx.Tx) error {
+		var url string
+		if err := tx.QueryRow(ctx, qLockNarFile, f.URL).Scan(&url); err != nil {
+			return fmt.Errorf("lock file %s: %w", f.URL, err)
+		}
+		err := tx.QueryRow(ctx, qRemoveLocation, f.URL, st.ID).Scan(&key)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("remove the copy of %s in store %s: %w", f.URL, st.Name, err)
+		}
+		return nil
+	})
+	if err != nil || key == "" {
+		return false, err
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := s.Delete(dctx, key); err != nil {
+		p.m.log.Warn("a removed copy's object could not be deleted; it is left unrecorded",
+			"store", st.Name, "key", key, "err", err)
+	}
+	return true, nil
+}

@@ -1,0 +1,113 @@
+package maintain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/narthex-cache/narthex/stores"
+)
+
+// missingRow is a row of missing_batch.sql.
+type missingRow struct {
+	URL, Hash string
+	Size      int64
+	Created   time.Time
+}
+
+// populate copies into st, when it has populate, every NAR file it holds
+// no good copy of, newest first, from the best good copy elsewhere (a
+// write-only backup included, last). A store that is read_only, draining
+// or of a kind that takes no writes is passed over with the reason logged.
+//
+// Population stops at the store's soft_max_size as well as its max_size:
+// eviction moves files out past the soft limit, so filling beyond it would
+// only make the next pass move the same bytes twice. A store that fills up
+// is reported full, and the files left are copied once room is made.
+func (p *pass) populate(ctx context.Context, st *storeRow) error {
+	if !st.Populate {
+		return nil
+	}
+	if st.Kind == stores.KindHTTP || st.ReadOnly || st.Drain {
+		p.m.log.Warn("a store to populate takes no writes; set read_only or drain off, or populate off",
+			"store", st.Name, "kind", st.Kind, "read_only", st.ReadOnly, "drain", st.Drain)
+		return nil
+	}
+	var total int64
+	if err := p.m.db.QueryRow(ctx, qCountMissing, st.ID).Scan(&total); err != nil {
+		return fmt.Errorf("count files store %s lacks: %w", st.Name, err)
+	}
+	if total == 0 {
+		return nil
+	}
+	dst, err := p.open(ctx, *st)
+	if err != nil {
+		return p.failJob(ctx, st, KindPopulate, total, err)
+	}
+	j, err := p.m.startJob(ctx, st, KindPopulate, total)
+	if err != nil {
+		return err
+	}
+	defer func() { p.add(j.finish(ctx)) }()
+
+	var full atomic.Bool
+	var noSource onceFlag
+	var g errgroup.Group
+	g.SetLimit(p.m.cfg.Jobs)
+	defer g.Wait()
+	after, afterURL := pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}, ""
+	for ctx.Err() == nil && !full.Load() && !j.stopping() {
+		rows, err := p.m.db.Query(ctx, qMissingBatch, st.ID, after, afterURL, batchSize)
+		if err != nil {
+			return fmt.Errorf("read files store %s lacks: %w", st.Name, err)
+		}
+		batch, err := pgx.CollectRows(rows, pgx.RowToStructByPos[missingRow])
+		if err != nil {
+			return fmt.Errorf("read files store %s lacks: %w", st.Name, err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		last := batch[len(batch)-1]
+		after, afterURL = pgtype.Timestamptz{Time: last.Created, Valid: true}, last.URL
+		for _, r := range batch {
+			if ctx.Err() != nil || full.Load() || j.stopping() {
+				break
+			}
+			f := &file{URL: r.URL, Hash: r.Hash, Size: r.Size}
+			g.Go(func() error {
+				srcs, err := p.sources(ctx, f, st.ID)
+				var n int64
+				if err == nil {
+					n, err = p.copyIn(ctx, f, st, dst, srcs)
+				}
+				switch {
+				case errors.Is(err, errNoRoom):
+					if !full.Swap(true) {
+						p.m.log.Warn("a store to populate is full; the files left wait for room", "store", st.Name, "err", err)
+						j.setError(err.Error())
+					}
+				case errors.Is(err, errNoSource):
+					if noSource.first() {
+						p.m.log.Warn("files with no good copy anywhere stay missing from a store to populate", "store", st.Name, "err", err)
+					}
+					j.skipped(err)
+				case err != nil && ctx.Err() != nil:
+				case err != nil:
+					p.m.log.Warn("a file could not be copied in", "store", st.Name, "url", f.URL, "err", err)
+					j.failed(err)
+				default:
+					j.did(n)
+				}
+				return nil
+			})
+		}
+	}
+	return nil
+}
