@@ -15,7 +15,7 @@ import (
 // Key layout of the replica. Every published row is one key:
 //
 //	<hash>                 narinfo body; the key is the 32-character hash itself
-//	|<url>\x00<store id>   payload location key
+//	|<url>\x00<store id>   payload location: its key in the store, and its state (location.go)
 //	}<store id>            store, JSON
 //	\xff<name>             replica metadata (state.go)
 //

@@ -45,7 +45,7 @@ var tables = map[string]table{
 			}
 			return locationKey(string(url), string(id)), nil
 		},
-		value: func(col map[string][]byte) ([]byte, error) { return col["key"], nil },
+		value: locationValue,
 	},
 	"store": {
 		lower: []byte{prefixStore}, upper: []byte{prefixStore + 1},
