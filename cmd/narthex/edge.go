@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/narthex-cache/narthex/edge"
@@ -30,8 +34,15 @@ func runEdge(ctx context.Context, args []string) error {
 	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
 	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: uring (io_uring loops, Linux 6.1+; evloop where the kernel refuses io_uring), evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
 	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine uring or evloop")
+	geoipDB := f.String("geoip-db", "", "MaxMind-format City database (GeoLite2-City.mmdb or the like) placing clients, so that\nNAR downloads go to the nearest store; reloaded when the file changes. Empty, or a file\nthat cannot be loaded: stores are ranked by download priority alone")
+	trusted := f.String("trusted-proxies", "", "comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names\nthe client; empty: the header is ignored")
+	nearBand := envParsed(f, "near-band", edge.DefaultNearBandKm, "km further than the nearest store that still count as nearest, download priority then\ndeciding; 0: the nearest store alone", parseKm, f.FlagSet.Float64)
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	proxies, err := parseTrustedProxies(*trusted)
+	if err != nil {
 		return err
 	}
 	log, err := f.logger()
@@ -58,7 +69,12 @@ func runEdge(ctx context.Context, args []string) error {
 		MaxLag:           *maxLag,
 		Engine:           *engine,
 		EventLoops:       *loops,
-		Logger:           log,
+		GeoIPDB:          *geoipDB,
+		TrustedProxies:   proxies,
+		// The flag's 0 means the nearest store alone; the Config's zero
+		// means the default.
+		NearBandKm: cmp.Or(*nearBand, math.SmallestNonzeroFloat64),
+		Logger:     log,
 	}
 	// A mistake in the flags is reported before anything starts.
 	if err := errors.Join(rcfg.Validate(), ecfg.Validate()); err != nil {
@@ -89,6 +105,40 @@ var edgeFlagNames = map[string]string{
 	"MaxLag":           "--max-lag",
 	"Engine":           "--http-engine",
 	"EventLoops":       "--event-loops",
+	"GeoIPDB":          "--geoip-db",
+	"TrustedProxies":   "--trusted-proxies",
+	"NearBandKm":       "--near-band",
+}
+
+// parseTrustedProxies reads --trusted-proxies: networks in CIDR notation,
+// or single addresses, separated by commas.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies %q is not a network in CIDR notation (such as 10.0.0.0/8) or an address", f)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
+
+// parseKm reads a distance in km.
+func parseKm(s string) (float64, error) {
+	km, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(km) || math.IsInf(km, 0)) {
+		err = errors.New("not a distance")
+	}
+	return km, err
 }
 
 // edgeHeapBytes is what an edge's Go heap holds besides its memory cache:
