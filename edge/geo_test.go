@@ -61,10 +61,17 @@ func copyIn(url, storeID, state string) row {
 	return row{"payload_location", cols}
 }
 
-// replicaOf bootstraps a replica holding rows, as a bootstrap copy would.
+// replicaOf bootstraps a replica holding rows, as a bootstrap copy would,
+// with a memory cache, as edges have by default.
 func replicaOf(t testing.TB, rows ...row) *replica.Replica {
 	t.Helper()
-	rep, err := replica.Create(t.TempDir(), replica.Options{})
+	return replicaWith(t, replica.Options{MemoryCacheBytes: 1 << 20}, rows...)
+}
+
+// replicaWith is replicaOf with options o.
+func replicaWith(t testing.TB, o replica.Options, rows ...row) *replica.Replica {
+	t.Helper()
+	rep, err := replica.Create(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,19 +516,23 @@ func TestServer_RankedRedirectAllocatesNothing(t *testing.T) {
 	if raceDetector {
 		t.Skip("allocation counts mean nothing under the race detector, whose sync.Pool drops items on purpose")
 	}
-	rep := replicaOf(t, fra("10"), sin("20"), ams("30"), copyIn(narURL, "1", ""), copyIn(narURL, "2", ""), copyIn(narURL, "3", "missing"))
-	srv, err := New(Config{GeoIPDB: geoDB(t), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.9.0.0/16")}}, &source{rep: rep})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := []row{fra("10"), sin("20"), ams("30"), copyIn(narURL, "1", ""), copyIn(narURL, "2", ""), copyIn(narURL, "3", "missing")}
+	db := geoDB(t)
 	for _, tc := range []struct {
 		name, peer, xff, want string
+		cache                 int
 	}{
-		{"by distance", inEurope, "", "http://fra.test/k/" + narURL},
-		{"through a trusted proxy", proxyAddr, "198.51.100.1, " + inEurope + ", 127.9.0.2", "http://fra.test/k/" + narURL},
-		{"client not placed", nowhere, "", "http://sin.test/k/" + narURL},
+		{"by distance", inEurope, "", "http://fra.test/k/" + narURL, 1 << 20},
+		{"by distance, from the store", inEurope, "", "http://fra.test/k/" + narURL, 0},
+		{"through a trusted proxy", proxyAddr, "198.51.100.1, " + inEurope + ", 127.9.0.2", "http://fra.test/k/" + narURL, 1 << 20},
+		{"client not placed", nowhere, "", "http://sin.test/k/" + narURL, 1 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			rep := replicaWith(t, replica.Options{MemoryCacheBytes: tc.cache}, rows...)
+			srv, err := New(Config{GeoIPDB: db, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.9.0.0/16")}}, &source{rep: rep})
+			if err != nil {
+				t.Fatal(err)
+			}
 			peer := &net.TCPAddr{IP: net.ParseIP(tc.peer), Port: 40000}
 			var ctx fasthttp.RequestCtx
 			ctx.Request.Header.SetMethod("GET")
@@ -569,10 +580,14 @@ func TestServer_RankedRedirectAllocatesNothing(t *testing.T) {
 // BenchmarkServer_NarRedirect measures NAR redirects without the network:
 // one store; two ranked by distance from a client a GeoIP database
 // places, directly or through a trusted proxy; two ranked by priority for
-// a client it does not.
+// a client it does not; the copies from the memory cache, and from the
+// store (no memory cache).
 func BenchmarkServer_NarRedirect(b *testing.B) {
-	one := replicaOf(b, fra("10"), copyIn(narURL, "1", ""))
-	two := replicaOf(b, fra("10"), sin("20"), copyIn(narURL, "1", ""), copyIn(narURL, "2", ""))
+	oneStore := []row{fra("10"), copyIn(narURL, "1", "")}
+	twoStores := []row{fra("10"), sin("20"), copyIn(narURL, "1", ""), copyIn(narURL, "2", "")}
+	one, two := replicaOf(b, oneStore...), replicaOf(b, twoStores...)
+	cold := replica.Options{}
+	oneCold, twoCold := replicaWith(b, cold, oneStore...), replicaWith(b, cold, twoStores...)
 	db := geoDB(b)
 	for _, bc := range []struct {
 		name      string
@@ -583,6 +598,8 @@ func BenchmarkServer_NarRedirect(b *testing.B) {
 		{"geoip", two, inEurope, ""},
 		{"geoip via proxy", two, proxyAddr, "198.51.100.1, " + inAsia},
 		{"not placed", two, nowhere, ""},
+		{"one store from the store", oneCold, inEurope, ""},
+		{"geoip from the store", twoCold, inEurope, ""},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv, err := New(Config{GeoIPDB: db, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.9.0.0/16")}}, &source{rep: bc.rep})

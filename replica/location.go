@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -88,9 +89,13 @@ func decodeLocation(v []byte) ([]byte, LocationState) {
 type locationScratch struct {
 	bounds []byte
 	opts   pebble.IterOptions
+	// list is the file's copies as the memory cache keeps them.
+	list []byte
 }
 
-var locationScratches = sync.Pool{New: func() any { return &locationScratch{bounds: make([]byte, 0, 512)} }}
+var locationScratches = sync.Pool{New: func() any {
+	return &locationScratch{bounds: make([]byte, 0, 512), list: make([]byte, 0, 512)}
+}}
 
 // Locations calls fn with each store that holds a good copy of the NAR
 // file at url (relative to the cache root and matched byte for byte, as in
@@ -104,30 +109,76 @@ func (r *Replica) Locations(url []byte, fn func(s *Store, key []byte) bool) erro
 }
 
 // EachLocation is Locations with every copy, good or not, and its state.
+//
+// The copies of a file are kept in the memory cache beside the narinfo
+// bodies, under the prefix of their keys, as one list (listLocations): a
+// redirect of a popular file then costs a map read, not an iterator over
+// the LSM's levels, which costs several times a narinfo lookup. A
+// transaction that writes a copy of a file drops its list (Txn).
 func (r *Replica) EachLocation(url []byte, fn func(s *Store, key []byte, st LocationState) bool) error {
 	sc := locationScratches.Get().(*locationScratch)
 	defer locationScratches.Put(sc)
 	b := appendLocationPrefix(sc.bounds[:0], url)
 	n := len(b)
-	b = appendPrefixEnd(b, b[:n])
 	sc.bounds = b
-	sc.opts = pebble.IterOptions{LowerBound: b[:n], UpperBound: b[n:]}
 	// A store row is in the map before the first location that names it
 	// is visible, and leaves it only after the last is gone (see Txn).
 	stores := *r.stores.Load()
-	it, err := r.db.NewIter(&sc.opts)
-	if err != nil {
-		return r.check(err)
+	list, gen, ok := r.hot.get(b[:n])
+	if !ok {
+		var err error
+		if list, err = r.listLocations(sc, n); err != nil {
+			return err
+		}
+		r.hot.put(sc.bounds[:n], list, gen)
 	}
-	for it.First(); it.Valid(); it.Next() {
-		s := stores[string(it.Key()[n:])]
+	for len(list) > 0 {
+		var id, v []byte
+		id, list = nextField(list)
+		v, list = nextField(list)
+		s := stores[string(id)]
 		if s == nil {
 			continue
 		}
-		key, st := decodeLocation(it.Value())
+		key, st := decodeLocation(v)
 		if !fn(s, key, st) {
 			break
 		}
 	}
-	return r.check(it.Close())
+	return nil
+}
+
+// listLocations reads the copies of the file whose location keys start
+// with sc.bounds[:n] into sc.list: each the store id and the value, each
+// preceded by its length.
+func (r *Replica) listLocations(sc *locationScratch, n int) ([]byte, error) {
+	sc.bounds = appendPrefixEnd(sc.bounds[:n], sc.bounds[:n])
+	b := sc.bounds
+	sc.opts = pebble.IterOptions{LowerBound: b[:n], UpperBound: b[n:]}
+	it, err := r.db.NewIter(&sc.opts)
+	if err != nil {
+		return nil, r.check(err)
+	}
+	list := sc.list[:0]
+	for it.First(); it.Valid(); it.Next() {
+		list = appendField(list, it.Key()[n:])
+		list = appendField(list, it.Value())
+	}
+	sc.list = list
+	return list, r.check(it.Close())
+}
+
+func appendField(dst, f []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(f)))
+	return append(dst, f...)
+}
+
+// nextField splits the first field off list; a list cut short ends.
+func nextField(list []byte) (f, rest []byte) {
+	n, w := binary.Uvarint(list)
+	if w <= 0 || n > uint64(len(list)-w) {
+		return nil, nil
+	}
+	end := w + int(n)
+	return list[w:end], list[end:]
 }

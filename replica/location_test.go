@@ -25,10 +25,20 @@ func statesOf(t *testing.T, r *Replica, url string) []string {
 
 // A location's state comes with the bootstrap copy (absent: good, as rows
 // from before states were published), changes with an UPDATE, and only
-// good copies are given to Locations.
+// good copies are given to Locations; with the memory cache on, no list
+// of copies outlives the transaction that changed it.
 func TestReplica_LocationStates(t *testing.T) {
 	t.Parallel()
-	r, err := Create(t.TempDir(), Options{})
+	for _, cache := range []int{0, 1 << 20} {
+		t.Run(fmt.Sprintf("memory cache %d", cache), func(t *testing.T) {
+			t.Parallel()
+			testLocationStates(t, Options{MemoryCacheBytes: cache})
+		})
+	}
+}
+
+func testLocationStates(t *testing.T, o Options) {
+	r, err := Create(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +106,25 @@ func TestReplica_LocationStates(t *testing.T) {
 	check("good again", []string{"disk k1 good", "eu k2 corrupt", "asia k3-new good"}, []string{"disk", "asia"})
 	update("2", "k2", "quarantined") // a state from a newer origin
 	check("unknown state", []string{"disk k1 good", "eu k2 unknown", "asia k3-new good"}, []string{"disk", "asia"})
+
+	tx := r.Begin()
+	if err := tx.Delete("payload_location", bytesRow(map[string]string{"url": url, "store_id": "1"})); err != nil {
+		t.Fatal(err)
+	}
+	lsn++
+	if err := tx.Commit(lsn, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	check("a copy deleted", []string{"eu k2 unknown", "asia k3-new good"}, []string{"asia"})
+	tx = r.Begin()
+	if err := tx.Truncate("payload_location"); err != nil {
+		t.Fatal(err)
+	}
+	lsn++
+	if err := tx.Commit(lsn, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	check("truncated", nil, nil)
 }
 
 func TestLocationValue_RefusesANulKey(t *testing.T) {
