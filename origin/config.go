@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -114,6 +115,11 @@ type Config struct {
 	// SweepInterval is how often stale temporary files are swept. Default
 	// 15 minutes.
 	SweepInterval time.Duration
+	// OpenStore opens a store of the store table other than the local
+	// store, from its kind, settings and base URL, for uploads to land in
+	// when the upload rules choose it. Nil: uploads land only in the local
+	// store, and stores the rules rank before it are passed over.
+	OpenStore func(ctx context.Context, kind string, settings []byte, baseURL string) (PayloadStore, error)
 	// Logger receives the origin's logs. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -24,6 +24,9 @@ type metrics struct {
 	sweptTempFiles   prometheus.Counter
 	sweptTempBytes   prometheus.Counter
 	sweptNarFiles    *prometheus.CounterVec
+	uploadsByStore   *prometheus.CounterVec
+	noRoom           prometheus.Counter
+	markedMissing    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -66,9 +69,21 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_sweep_nar_files_total",
 			Help: "NAR files found in the local store with no record, by what was done: recorded (bytes match the name) or removed.",
 		}, []string{"action"}),
+		uploadsByStore: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "narthex_origin_nar_uploads_by_store_total",
+			Help: "NAR files uploaded and recorded, by the store they landed in.",
+		}, []string{"store"}),
+		markedMissing: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_locations_marked_missing_total",
+			Help: "NAR files the records placed in the local store that it did not have when asked, marked missing.",
+		}),
+		noRoom: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_uploads_without_room_total",
+			Help: "NAR uploads answered 507 because no store that takes uploads had room for them.",
+		}),
 	}
 	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
-		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles,
+		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.uploadsByStore, m.noRoom, m.markedMissing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
 	return m

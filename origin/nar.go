@@ -22,13 +22,15 @@ import (
 // are committed, whether or not the client is still there.
 const recordTimeout = 30 * time.Second
 
-// getNar answers GET and HEAD of a NAR file from the local store.
+// getNar answers GET and HEAD of a NAR file from the local store. A file
+// the records place there and the store lacks is marked missing.
 func (s *Server) getNar(w http.ResponseWriter, r *http.Request, key string) error {
 	if _, _, err := narinfo.ParseNarFileName(key); err != nil {
 		return clientError(http.StatusNotFound, "not found")
 	}
 	notFound := func(err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
+			s.markMissing(r.Context(), key)
 			return clientError(http.StatusNotFound, "not found")
 		}
 		return fmt.Errorf("read NAR file: %w", err)
@@ -88,10 +90,10 @@ func (s *Server) sendNar(w http.ResponseWriter, f io.Reader) error {
 	}
 }
 
-// putNar stores an uploaded NAR file: its bytes go to the local store, and
-// are committed there only when their SHA-256 is the hash the file is named
-// after; then the file and its location are recorded in one statement,
-// which commits before the answer.
+// putNar stores an uploaded NAR file: its bytes go to the store the upload
+// rules choose (placeUpload), and are committed there only when their
+// SHA-256 is the hash the file is named after; then the file and its
+// location are recorded in one statement, which commits before the answer.
 func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) error {
 	fileHash, compression, err := narinfo.ParseNarFileName(key)
 	if err != nil {
@@ -105,8 +107,22 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 		return tooLarge(r.ContentLength, s.cfg.MaxNarSize)
 	}
 
+	target, err := s.placeUpload(r.Context(), r.ContentLength)
+	if err != nil {
+		return err
+	}
+	recorded := false
+	defer func() {
+		if !recorded {
+			s.release(target)
+		}
+	}()
 	body := &countingReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxNarSize)}
-	size, sum, err := s.payloads.Put(r.Context(), key, body, want)
+	if target.reservation != nil && r.ContentLength >= 0 {
+		// A body longer than it said would take more than its room.
+		body.r = http.MaxBytesReader(w, r.Body, r.ContentLength)
+	}
+	size, sum, err := target.store.Put(r.Context(), key, body, want)
 	switch {
 	case body.err != nil:
 		return bodyError(body.err, body.n, s.cfg.MaxNarSize)
@@ -122,10 +138,41 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 	// The bytes are committed: record them even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
 	defer cancel()
-	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, size, compression, s.storeID, key); err != nil {
+	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, size, compression, target.id, key, target.reservation); err != nil {
 		return fmt.Errorf("record NAR file %s: %w", key, err)
 	}
+	recorded = true
+	s.metrics.uploadsByStore.WithLabelValues(target.name).Inc()
 	s.metrics.uploadBytes.WithLabelValues(routeNar.uploadKind()).Add(float64(size))
 	writeBody(w, http.StatusOK, "text/plain; charset=utf-8", nil)
 	return nil
+}
+
+// markMissing marks the local store's location of NAR file key missing when
+// the records say it is good, so that edges send clients to another copy,
+// and says so, with how many narinfos that took out of service.
+func (s *Server) markMissing(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	var marked int64
+	if err := s.db.QueryRow(ctx, qMarkLocationMissing, key, s.storeID).Scan(&marked); err != nil {
+		s.log.Warn("could not mark a NAR file missing from the local store", "key", key, "err", err)
+		return
+	}
+	if marked == 0 {
+		return
+	}
+	s.metrics.markedMissing.Inc()
+	var out int64
+	if err := s.db.QueryRow(ctx, qWithdrawnOfFile, key).Scan(&out); err != nil {
+		s.log.Warn("NAR file missing from the local store; marked missing", "key", key, "err", err)
+		return
+	}
+	if out > 0 {
+		s.log.Error("NAR file missing from the local store and from every other store clients download from; "+
+			"its narinfos are withdrawn until a good copy is back (upload it again, or restore the file)",
+			"key", key, "narinfos_withdrawn", out)
+		return
+	}
+	s.log.Warn("NAR file missing from the local store; marked missing, other copies serve it", "key", key)
 }

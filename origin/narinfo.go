@@ -19,13 +19,14 @@ import (
 // names a row that is not there.
 const sqlstateForeignKeyViolation = "23503"
 
-// getNarinfo answers GET and HEAD of a narinfo with its stored text.
+// getNarinfo answers GET and HEAD of a narinfo with its stored text, or 404
+// while it is withdrawn.
 func (s *Server) getNarinfo(w http.ResponseWriter, r *http.Request, hash string) error {
 	if !narinfo.ValidHash(hash) {
 		return clientError(http.StatusNotFound, "not found")
 	}
 	var body string
-	err := s.db.QueryRow(r.Context(), qNarinfoBody, hash).Scan(&body)
+	err := s.db.QueryRow(r.Context(), qServedNarinfo, hash).Scan(&body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return clientError(http.StatusNotFound, "not found")
 	}

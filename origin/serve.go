@@ -17,7 +17,8 @@ const shutdownTimeout = 10 * time.Second
 // Serve serves the origin on ln until ctx ends, then stops gracefully. It
 // bounds what a client can hold: ReadHeaderTimeout, IdleTimeout, the
 // minimum upload rate, DownloadStallTimeout and MaxConnsPerClient, and runs the background
-// sweep of the local store's crash leftovers.
+// sweep of the local store's crash leftovers and the renewal of the room
+// that uploads in flight hold.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.httpServer()
 	var wg sync.WaitGroup
@@ -27,6 +28,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Wait()
 	}()
 	wg.Go(func() { s.sweepLoop(sweepCtx) })
+	wg.Go(func() { s.renewLoop(sweepCtx) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(s.limitListener(ln)) }()

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/stores"
@@ -22,6 +25,8 @@ type Server struct {
 	payloads   PayloadStore
 	leftovers  leftoverStore // the local store again, for the sweep
 	storeID    int32
+	holder     string       // names this process's reservations of room for uploads
+	opened     openedStores // stores other than the local one that uploads landed in
 	log        *slog.Logger
 	metrics    *metrics
 	verifyKeys []narinfo.PublicKey // TrustedKeys and the public halves of SigningKeys
@@ -55,11 +60,16 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 		payloads:  local,
 		leftovers: local,
 		storeID:   id,
+		holder:    newHolder(),
 		log:       cfg.Logger.With("component", "origin"),
 		metrics:   newMetrics(),
 		cacheInfo: fmt.Appendf(nil, "StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n",
 			cfg.StoreDir, cfg.Priority),
 	}
+	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "narthex_origin_narinfos_withdrawn",
+		Help: "Narinfos out of service because a NAR file they list has no good copy clients can download (NaN when the database cannot be read).",
+	}, s.countWithdrawn))
 	s.verifyKeys = append(s.verifyKeys, cfg.TrustedKeys...)
 	for _, k := range cfg.SigningKeys {
 		s.verifyKeys = append(s.verifyKeys, k.Public())
@@ -70,6 +80,18 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 	s.log.Info("origin ready", "store", cfg.LocalStoreName, "store_id", id,
 		"store_dir", local.Dir(), "public_url", baseURL)
 	return s, nil
+}
+
+// countWithdrawn is the number of withdrawn narinfos, read when metrics are
+// scraped.
+func (s *Server) countWithdrawn() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var n int64
+	if err := s.db.QueryRow(ctx, qCountWithdrawn).Scan(&n); err != nil {
+		return math.NaN()
+	}
+	return float64(n)
 }
 
 // Handler returns the origin's HTTP handler.

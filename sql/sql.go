@@ -26,7 +26,10 @@ const versionTable = "narthex_schema_version"
 // Migrate brings the database behind conn to the newest schema. It is
 // idempotent, and safe to run from several processes at once: tern holds an
 // advisory lock while it migrates.
-func Migrate(ctx context.Context, conn *pgx.Conn) error {
+func Migrate(ctx context.Context, conn *pgx.Conn) error { return migrateTo(ctx, conn, -1) }
+
+// migrateTo migrates to version target, or to the newest when target < 0.
+func migrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
 	m, err := migrate.NewMigrator(ctx, conn, versionTable)
 	if err != nil {
 		return fmt.Errorf("new migrator: %w", err)
@@ -38,7 +41,12 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	if err := m.LoadMigrations(sub); err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	if err := m.Migrate(ctx); err != nil {
+	if target < 0 {
+		err = m.Migrate(ctx)
+	} else {
+		err = m.MigrateTo(ctx, target)
+	}
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

@@ -32,7 +32,7 @@ func TestMigrate_IdempotentAndPublishesOnlyWhatEdgesServe(t *testing.T) {
 		got[table] = cols
 	}
 	want := map[string]string{
-		"narinfo":          "hash,body",
+		"narinfo":          "hash,body,withdrawn",
 		"payload_location": "url,store_id,key,state",
 		"store":            "id,name,kind,base_url,region,latitude,longitude,upload_priority,download_priority,read_only,write_only,settings",
 	}

@@ -131,6 +131,23 @@ func (l *Local) Open(ctx context.Context, key string) (io.ReadCloser, int64, err
 	return f, fi.Size(), nil
 }
 
+// OpenRange opens n bytes of the object key from offset off (n < 0: to the
+// end) and returns the size of the whole object. A range outside the object
+// gives ErrRangeNotSatisfiable, a missing object fs.ErrNotExist.
+func (l *Local) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	rc, size, err := l.Open(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	f := rc.(*os.File)
+	n, err = checkRange(key, off, n, size)
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return sectionReadCloser{io.NewSectionReader(f, off, n), f}, size, nil
+}
+
 // Stat returns the size of the object key. A missing object gives an error
 // matching fs.ErrNotExist.
 func (l *Local) Stat(ctx context.Context, key string) (int64, error) {

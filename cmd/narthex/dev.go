@@ -154,6 +154,7 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 		PublicURL:     originURL,
 		LocalStoreDir: filepath.Join(abs, "nars"),
 		SigningKeys:   []narinfo.SecretKey{key},
+		OpenStore:     openUploadStore,
 		Logger:        log,
 	}
 	g.Go(func() error { return serveOrigin(gctx, ocfg, db, originLn) })

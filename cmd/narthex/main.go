@@ -20,6 +20,7 @@ Usage:
   narthex edge     [flags]   serve lookups from a local replica
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
+  narthex stores   add|list|show|set|delete|missing [NAME] [flags]   manage the stores NAR files live in
   narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest|soak: measure narthex on loopback
 
 Flags may come before or after a command's arguments. Every flag can also be
@@ -35,6 +36,7 @@ var commands = map[string]command{
 	"edge":     runEdge,
 	"migrate":  runMigrate,
 	"token":    runToken,
+	"stores":   runStores,
 	"loadtest": runLoadtest,
 }
 

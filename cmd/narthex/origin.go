@@ -12,6 +12,7 @@ import (
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/origin"
 	"github.com/narthex-cache/narthex/sql"
+	"github.com/narthex-cache/narthex/stores"
 )
 
 // originFlags are the settings of "narthex origin".
@@ -70,6 +71,7 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 		MaxConnsPerClient:       *o.maxConnsPerClient,
 		TempFileMaxAge:          *o.tempFileMaxAge,
 		SweepInterval:           *o.sweepInterval,
+		OpenStore:               openUploadStore,
 		Logger:                  log,
 	}
 	if cfg.PublicURL == "" {
@@ -191,4 +193,11 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	return db, nil
+}
+
+// openUploadStore opens a store of the store table for the origin's uploads
+// (the local store aside, which the origin opens itself); s3 credentials
+// come from the AWS SDK's default chain, under the store's profile.
+func openUploadStore(ctx context.Context, kind string, settings []byte, baseURL string) (origin.PayloadStore, error) {
+	return stores.OpenKind(ctx, kind, settings, baseURL, "")
 }

@@ -51,7 +51,7 @@ func listModule(t *testing.T) map[string]pkg {
 var roles = []string{"origin", "edge", "gc", "loadtest", "cmd/narthex"}
 
 // testOnly are the packages that exist for tests.
-var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "replica/replicatest"}
+var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "replica/replicatest"}
 
 // rules says, for a package (or every package under a prefix ending in
 // "/"), which packages it must never depend on, directly or not.
@@ -63,7 +63,8 @@ var rules = []struct {
 	{"edge", "the read side never runs origin code and never writes", []string{"origin", "loadtest", "pgcluster", "stores/local"}},
 	{"replication", "the replicator is a building block of the edge", roles},
 	{"replica", "the replica's storage is a building block of the edge", append([]string{"replication"}, roles...)},
-	{"stores", "stores only move bytes", append([]string{"replication", "replica", "sql"}, roles...)},
+	{"stores", "stores only move bytes", append([]string{"replication", "replica", "sql", "placement"}, roles...)},
+	{"placement", "the registry and maintenance decide where payloads live; they never run a role", append([]string{"replication", "replica"}, roles...)},
 	{"narinfo", "the narinfo model is shared by every role", append([]string{"replication", "replica", "stores", "sql"}, roles...)},
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},

@@ -10,8 +10,9 @@
 -- published. A subscriber holds what an edge holds, so this is the
 -- like-for-like comparison.
 CREATE TABLE narinfo (
-    hash text PRIMARY KEY,
-    body text NOT NULL
+    hash      text PRIMARY KEY,
+    body      text NOT NULL,
+    withdrawn boolean NOT NULL
 );
 
 CREATE TABLE store (
