@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,11 +15,15 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/replica"
 	"github.com/narthex-cache/narthex/replication"
+	"github.com/narthex-cache/narthex/stores"
 )
 
 func runEdge(ctx context.Context, args []string) error {
@@ -74,6 +80,7 @@ func runEdge(ctx context.Context, args []string) error {
 		// The flag's 0 means the nearest store alone; the Config's zero
 		// means the default.
 		NearBandKm: cmp.Or(*nearBand, math.SmallestNonzeroFloat64),
+		Presign:    newPresigners(ctx, nil).presign,
 		Logger:     log,
 	}
 	// A mistake in the flags is reported before anything starts.
@@ -203,4 +210,54 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 		return err
 	}
 	return rep.Close()
+}
+
+// presigners presign the downloads of an edge's private S3 stores: one
+// stores.Presigner per store row, made on first use from the row's
+// replicated settings and this process's own credentials (creds, or the
+// AWS SDK's environment variables and shared files under the settings'
+// profile when nil), and made again when the row's settings change.
+type presigners struct {
+	ctx   context.Context
+	creds aws.CredentialsProvider
+	mu    sync.Mutex
+	m     map[int]*storePresigner // by store id
+}
+
+type storePresigner struct {
+	settings []byte // the row's settings it was made from
+	p        *stores.Presigner
+	err      error
+}
+
+func newPresigners(ctx context.Context, creds aws.CredentialsProvider) *presigners {
+	return &presigners{ctx: ctx, creds: creds, m: map[int]*storePresigner{}}
+}
+
+// presign returns a presigned GET URL of key in st (edge.Config.Presign).
+func (ps *presigners) presign(st *replica.Store, key []byte) (string, error) {
+	p, err := ps.presigner(st)
+	if err != nil {
+		return "", err
+	}
+	return p.PresignGet(ps.ctx, string(key))
+}
+
+func (ps *presigners) presigner(st *replica.Store) (*stores.Presigner, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if sp := ps.m[st.ID]; sp != nil && bytes.Equal(sp.settings, st.Settings) {
+		return sp.p, sp.err
+	}
+	// A setting the edge cannot use is reported at each request for the
+	// store (rarely logged by the edge), until the row is changed.
+	sp := &storePresigner{settings: bytes.Clone(st.Settings)}
+	var settings stores.S3Settings
+	if err := json.Unmarshal(st.Settings, &settings); err != nil {
+		sp.err = fmt.Errorf("store %s: settings: %w", st.Name, err)
+	} else if sp.p, sp.err = stores.NewPresigner(ps.ctx, settings, ps.creds); sp.err != nil {
+		sp.err = fmt.Errorf("store %s: %w", st.Name, sp.err)
+	}
+	ps.m[st.ID] = sp
+	return sp.p, sp.err
 }
