@@ -37,7 +37,7 @@ func runEdge(ctx context.Context, args []string) error {
 	hitCC := f.String("hit-cache-control", edge.DefaultHitCacheControl, "Cache-Control of narinfos found")
 	missCC := f.String("miss-cache-control", edge.DefaultMissCacheControl, "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", edge.DefaultMaxLag, "replica staleness above which /readyz answers 503")
-	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
+	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos and NAR locations kept in memory (0: off); the Go\nheap's soft limit is this plus 64 MiB (and twice the GeoIP database) unless GOMEMLIMIT is set")
 	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: uring (io_uring loops, Linux 6.1+; evloop where the kernel refuses io_uring), evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
 	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine uring or evloop")
 	geoipDB := f.String("geoip-db", "", "MaxMind-format City database (GeoLite2-City.mmdb or the like) placing clients, so that\nNAR downloads go to the nearest store; reloaded when the file changes. Empty, or a file\nthat cannot be loaded: stores are ranked by download priority alone")
@@ -90,7 +90,7 @@ func runEdge(ctx context.Context, args []string) error {
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
-	limitHeap(log, int64(*memCache)+edgeHeapBytes)
+	limitHeap(log, int64(*memCache)+edgeHeapBytes+geoIPHeapBytes(*geoipDB))
 	ln, err := edge.Listen(ctx, *listen, log)
 	if err != nil {
 		return err
@@ -152,6 +152,21 @@ func parseKm(s string) (float64, error) {
 // the presence filter (2.5 bytes per narinfo), connection buffers and the
 // replication stream.
 const edgeHeapBytes = 64 << 20
+
+// geoIPHeapBytes is what the GeoIP database at path holds of the heap:
+// the file, read into memory, twice while a new one is loaded beside the
+// one in use. A database that grows later makes the collector work
+// harder, never fail.
+func geoIPHeapBytes(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return 2 * fi.Size()
+}
 
 // limitHeap sets the Go runtime's soft memory limit to n bytes, unless
 // GOMEMLIMIT is set. The heap otherwise grows to twice what it holds before
