@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -602,7 +603,8 @@ func BenchmarkServer_NarRedirect(b *testing.B) {
 		{"geoip from the store", twoCold, inEurope, ""},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv, err := New(Config{GeoIPDB: db, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.9.0.0/16")}}, &source{rep: bc.rep})
+			srv, err := New(Config{GeoIPDB: db, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.9.0.0/16")},
+				Logger: slog.New(slog.DiscardHandler)}, &source{rep: bc.rep})
 			if err != nil {
 				b.Fatal(err)
 			}
