@@ -21,6 +21,7 @@ Usage:
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
   narthex stores   add|list|show|set|delete|missing [NAME] [flags]   manage the stores NAR files live in
+  narthex import   SOURCE [PATH...] [flags]   bulk-load an existing binary cache into the origin
   narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest|soak: measure narthex on loopback
 
 Flags may come before or after a command's arguments. Every flag can also be
@@ -37,6 +38,7 @@ var commands = map[string]command{
 	"migrate":  runMigrate,
 	"token":    runToken,
 	"stores":   runStores,
+	"import":   runImport,
 	"loadtest": runLoadtest,
 }
 

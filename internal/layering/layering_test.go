@@ -65,6 +65,8 @@ var rules = []struct {
 	{"replica", "the replica's storage is a building block of the edge", append([]string{"replication"}, roles...)},
 	{"stores", "stores only move bytes", append([]string{"replication", "replica", "sql", "placement"}, roles...)},
 	{"placement", "the registry and maintenance decide where payloads live; they never run a role", append([]string{"replication", "replica"}, roles...)},
+	{"importer", "the importer reaches the origin only over HTTP and the database only through its own queries",
+		[]string{"origin", "edge", "replication", "replica", "loadtest", "cmd/narthex"}},
 	{"narinfo", "the narinfo model is shared by every role", append([]string{"replication", "replica", "stores", "sql"}, roles...)},
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
