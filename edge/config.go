@@ -3,11 +3,14 @@ package edge
 import (
 	"fmt"
 	"log/slog"
+	"math"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/replica"
 )
 
 // Defaults for the zero values of Config fields.
@@ -55,6 +58,19 @@ const (
 	// DefaultIdleTimeout is how long a keep-alive connection may wait
 	// between requests: Nix and Guix reuse theirs within seconds.
 	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultNearBandKm is how much further than the nearest store a
+	// store may be and still count as nearest, download priority then
+	// deciding between them. A City database places many addresses
+	// within a few hundred kilometres at best (MaxMind's accuracy radius
+	// is often 100 to 1,000 km), and 500 km of fibre add some 5 ms to a
+	// round trip, nothing beside a NAR download: closer than that, the
+	// operator's priorities (a store's cost, its capacity) say more than
+	// the distance does.
+	DefaultNearBandKm = 500.0
+	// DefaultGeoIPPollInterval is how often the GeoIP database file is
+	// checked for a new version: a stat, cheap, and a new database
+	// (published weekly or so) is in use a few seconds after it lands.
+	DefaultGeoIPPollInterval = 5 * time.Second
 )
 
 // The HTTP engines an edge can answer with.
@@ -104,6 +120,29 @@ type Config struct {
 	// IdleTimeout bounds the wait for the next request on a keep-alive
 	// connection. Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// GeoIPDB is a MaxMind-format City database (GeoLite2-City.mmdb,
+	// GeoIP2-City.mmdb or one of that layout) that places clients, so
+	// that NAR downloads go to the nearest store. It is loaded again when
+	// the file changes. Empty, or a file that cannot be loaded: stores
+	// are ranked by download priority alone, and the edge serves all the
+	// same.
+	GeoIPDB string
+	// GeoIPPollInterval is how often GeoIPDB is checked for a change.
+	// Default DefaultGeoIPPollInterval.
+	GeoIPPollInterval time.Duration
+	// TrustedProxies are the networks of proxies whose X-Forwarded-For
+	// says who the client is. Empty: the header is ignored, and the
+	// client is the socket's peer.
+	TrustedProxies []netip.Prefix
+	// NearBandKm is how much further than the nearest store, in km, a
+	// store may be and still count as nearest. Default DefaultNearBandKm
+	// (so 0 cannot be configured; a band of 0.001 km lets the nearest
+	// store alone win).
+	NearBandKm float64
+	// Presign, if set, returns a presigned GET URL of the file under key
+	// in st, an S3 store without a public base URL. Without it, or when
+	// it fails, such a store is passed over for the next copy.
+	Presign func(st *replica.Store, key []byte) (string, error)
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -137,6 +176,12 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.NearBandKm == 0 {
+		c.NearBandKm = DefaultNearBandKm
+	}
+	if c.GeoIPPollInterval == 0 {
+		c.GeoIPPollInterval = DefaultGeoIPPollInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -169,6 +214,15 @@ func (c Config) Validate() error {
 		return &config.Error{Field: "ReadTimeout", Value: c.ReadTimeout, Problem: "must not be negative"}
 	case c.IdleTimeout < 0:
 		return &config.Error{Field: "IdleTimeout", Value: c.IdleTimeout, Problem: "must not be negative"}
+	case !(c.NearBandKm >= 0) || math.IsInf(c.NearBandKm, 1):
+		return &config.Error{Field: "NearBandKm", Value: c.NearBandKm, Problem: "must be a distance in km, not negative"}
+	case c.GeoIPPollInterval < 0:
+		return &config.Error{Field: "GeoIPPollInterval", Value: c.GeoIPPollInterval, Problem: "must not be negative"}
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return &config.Error{Field: "TrustedProxies", Value: p, Problem: "must be networks in CIDR notation"}
+		}
 	}
 	return nil
 }

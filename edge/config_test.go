@@ -2,6 +2,8 @@ package edge
 
 import (
 	"errors"
+	"math"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -22,6 +24,11 @@ func TestConfig_Validate(t *testing.T) {
 		{"MaxLag", Config{MaxLag: -time.Second}},
 		{"HitCacheControl", Config{HitCacheControl: "max-age=1\r\nX: y"}},
 		{"MissCacheControl", Config{MissCacheControl: "max-age=1\nX: y"}},
+		{"NearBandKm", Config{NearBandKm: -1}},
+		{"NearBandKm", Config{NearBandKm: math.NaN()}},
+		{"NearBandKm", Config{NearBandKm: math.Inf(1)}},
+		{"GeoIPPollInterval", Config{GeoIPPollInterval: -time.Second}},
+		{"TrustedProxies", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}},
 	} {
 		var ce *config.Error
 		if err := tc.cfg.Validate(); !errors.As(err, &ce) || ce.Field != tc.field {
@@ -33,7 +40,8 @@ func TestConfig_Validate(t *testing.T) {
 	}
 	d := Config{}.withDefaults()
 	if d.StoreDir != DefaultStoreDir || d.Priority != DefaultPriority || d.HitCacheControl != DefaultHitCacheControl ||
-		d.MissCacheControl != DefaultMissCacheControl || d.MaxLag != DefaultMaxLag || d.Logger == nil {
+		d.MissCacheControl != DefaultMissCacheControl || d.MaxLag != DefaultMaxLag || d.Logger == nil ||
+		d.NearBandKm != DefaultNearBandKm || d.GeoIPPollInterval != DefaultGeoIPPollInterval {
 		t.Errorf("defaults of the zero Config: %+v", d)
 	}
 }

@@ -3,7 +3,9 @@
 // current by a replicator (package replication). Narinfo lookups, hits and
 // misses alike, are answered from the replica without touching the network
 // and without allocating; NAR downloads are redirected to a store that
-// holds the file.
+// holds a good copy of the file, the nearest to the client when a GeoIP
+// City database places it (geoip.go, rank.go), by download priority
+// otherwise. X-Forwarded-For is believed only from trusted proxies.
 //
 // It must never write to the origin, never import origin or load-test code,
 // never serve a narinfo that is not in the replica, and never redirect

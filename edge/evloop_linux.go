@@ -30,9 +30,10 @@ const lingerTimeout = 2 * time.Second
 
 // evConn is a client connection of an event loop.
 type evConn struct {
-	fd  int
-	in  []byte // requests read but not yet answered
-	out []byte // answers not yet written
+	fd   int
+	peer net.Addr // the client's address, as the request context gives it
+	in   []byte   // requests read but not yet answered
+	out  []byte   // answers not yet written
 	// since is when the current wait began: for the rest of a request
 	// once its first byte came, for a request on an idle connection, for
 	// the client to take its answers, or for it to close.
@@ -218,7 +219,7 @@ func (l *evLoop) run() error {
 
 func (l *evLoop) accept() {
 	for {
-		fd, _, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
 			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) {
 				// Out of descriptors or memory: the listener stays
@@ -237,7 +238,7 @@ func (l *evLoop) accept() {
 			unix.Close(fd)
 			continue
 		}
-		l.conns[fd] = &evConn{fd: fd, since: l.now}
+		l.conns[fd] = &evConn{fd: fd, peer: tcpAddr(sa), since: l.now}
 		l.s.conns.Add(1)
 	}
 }
@@ -276,6 +277,7 @@ func (l *evLoop) ready(c *evConn, events uint32) {
 // answer answers the requests in data (the read buffer or c.in), keeps
 // what is left in c.in, and writes the answers.
 func (l *evLoop) answer(c *evConn, data []byte) {
+	l.x.ctx.SetRemoteAddr(c.peer)
 	closeConn, begins := l.x.answerInto(data, &c.in, &c.out, l.stop)
 	c.closing = c.closing || closeConn
 	c.backlog = len(c.out) >= maxPendingAnswers
@@ -381,4 +383,15 @@ func timedOut(cfg Config, wait time.Duration, lingering, writing, reading bool) 
 	default:
 		return wait >= cfg.IdleTimeout
 	}
+}
+
+// tcpAddr is the address of a peer as net gives it; nil when unknown.
+func tcpAddr(sa unix.Sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return nil
 }

@@ -3,12 +3,15 @@ package edge
 import (
 	"bytes"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/narthex-cache/narthex/replica"
 	"github.com/valyala/fasthttp"
 )
+
+// storeKindS3 is the kind of an S3 store, whose files are downloaded by
+// presigned URLs when it has no public base URL.
+const storeKindS3 = "s3"
 
 var (
 	narinfoSuffix   = []byte(".narinfo")
@@ -29,11 +32,8 @@ var (
 	bodyUnavailable = []byte("replica not bootstrapped yet\n")
 	bodyReadFailed  = []byte("replica read failed; try again\n")
 	headerLocation  = []byte("Location")
+	bodyUnreachable = []byte("no store holding the file can be reached from this edge; try again\n")
 )
-
-// urlBufs hold the Location of a redirect while it is built, so that a
-// redirect allocates nothing.
-var urlBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // isHash is a lookup table of the nixbase32 alphabet.
 var isHash = func() (t [256]bool) {
@@ -127,43 +127,82 @@ func (s *Server) miss(ctx *fasthttp.RequestCtx) {
 	s.plain(ctx, fasthttp.StatusNotFound, bodyNotFound)
 }
 
-// nar redirects a NAR download to the readable store that holds the file
-// with the highest download priority (replica.Store.DownloadsBefore). The path is matched exactly, as sent, against
-// the URLs the narinfos list (Guix's are percent-encoded), and never maps to
-// a file here. A HEAD is answered here, not redirected: a URL presigned for
-// GET answers 403 to HEAD, which Nix reads as "missing".
+// nar redirects a NAR download to the nearest good copy of the file
+// (rank.go), in a readable store. The path is matched exactly, as sent,
+// against the URLs the narinfos list (Guix's are percent-encoded), and
+// never maps to a file here. A HEAD is answered here, not redirected: a
+// URL presigned for GET answers 403 to HEAD, which Nix reads as "missing".
 func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 	rep := s.src.Replica()
 	if rep == nil {
 		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyUnavailable)
 		return
 	}
-	bp := urlBufs.Get().(*[]byte)
-	defer urlBufs.Put(bp)
-	var best *replica.Store
-	err := rep.Locations(path[1:], func(st *replica.Store, key []byte) bool {
-		if st.Readable() && (best == nil || st.DownloadsBefore(best)) {
-			best = st
-			*bp = st.AppendURL((*bp)[:0], key)
-		}
-		return true
+	rd := redirects.Get().(*redirect)
+	defer redirects.Put(rd)
+	rd.reset()
+	err := rep.EachLocation(path[1:], func(st *replica.Store, key []byte, state replica.LocationState) bool {
+		return rd.add(st, key, state)
 	})
 	if err != nil {
 		s.readFailed(ctx, "nar lookup", err)
 		return
 	}
-	if best == nil {
-		s.metrics.narMisses.Inc()
+	if len(rd.cands) == 0 {
+		if rd.copies == 0 {
+			s.metrics.narMisses.Inc()
+		} else {
+			s.metrics.narNoGoodCopy.Inc()
+		}
 		s.notFound(ctx)
 		return
 	}
-	s.metrics.redirects.Inc()
 	if ctx.IsHead() {
+		s.metrics.redirects.Inc()
 		s.plain(ctx, fasthttp.StatusOK, bodyFound)
 		return
 	}
-	ctx.Response.Header.SetBytesKV(headerLocation, *bp)
-	s.plain(ctx, fasthttp.StatusFound, bodyFound)
+	s.metrics.ranked[s.rank(ctx, rd)].Inc()
+	for len(rd.cands) > 0 {
+		i := rd.best()
+		if s.setLocation(ctx, rd, &rd.cands[i]) {
+			s.metrics.redirects.Inc()
+			s.plain(ctx, fasthttp.StatusFound, bodyFound)
+			return
+		}
+		rd.drop(i)
+	}
+	s.metrics.narUnreachable.Inc()
+	s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyUnreachable)
+}
+
+// setLocation sets the Location of a redirect to c: the store's public URL
+// of the file, or for a private S3 store (no base URL) a presigned one. It
+// reports false for a store the client cannot be sent to.
+func (s *Server) setLocation(ctx *fasthttp.RequestCtx, rd *redirect, c *candidate) bool {
+	key := rd.keys[c.key0:c.key1]
+	switch {
+	case c.st.BaseURL != "":
+		rd.url = c.st.AppendURL(rd.url[:0], key)
+		ctx.Response.Header.SetBytesKV(headerLocation, rd.url)
+		return true
+	case c.st.Kind != storeKindS3:
+		s.metrics.skippedNoURL.Inc()
+		s.storeLog.log(s.log, "store has no base URL to send clients to", c.st.Name, nil)
+		return false
+	case s.cfg.Presign == nil:
+		s.metrics.skippedPresign.Inc()
+		s.storeLog.log(s.log, "private store skipped: this edge cannot presign URLs", c.st.Name, nil)
+		return false
+	}
+	url, err := s.cfg.Presign(c.st, key)
+	if err != nil {
+		s.metrics.skippedPresign.Inc()
+		s.storeLog.log(s.log, "private store skipped: presigning failed", c.st.Name, err)
+		return false
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderLocation, url)
+	return true
 }
 
 // readFailed answers a request the replica could not read for with 503,

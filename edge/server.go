@@ -36,7 +36,10 @@ type Server struct {
 	log     *slog.Logger
 	errLog  rareLog
 	metrics *metrics
-	http    *fasthttp.Server
+	geo     *geoIP
+	// storeLog logs stores passed over by redirects.
+	storeLog storeLog
+	http     *fasthttp.Server
 
 	cacheInfo                 []byte
 	hitCacheCtl, missCacheCtl []byte
@@ -64,6 +67,7 @@ func New(cfg Config, src Source) (*Server, error) {
 		missCacheCtl: []byte(cfg.MissCacheControl),
 		promHandler:  fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 	}
+	s.geo = newGeoIP(cfg.GeoIPDB, cfg.GeoIPPollInterval, s.log, reg)
 	s.http = &fasthttp.Server{
 		Handler:                       s.Handle,
 		NoDefaultServerHeader:         true,
@@ -97,6 +101,10 @@ func (s *Server) openConns() int64 {
 // An error after ctx ended means requests may still be running, so the
 // replica must stay open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	watch, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { s.geo.watch(watch); close(watched) }()
+	defer func() { stopWatch(); <-watched }()
 	if s.cfg.Engine != EngineFastHTTP {
 		return s.serveLoops(ctx, ln)
 	}

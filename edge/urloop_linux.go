@@ -4,6 +4,7 @@ package edge
 
 import (
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"syscall"
@@ -32,10 +33,11 @@ func userData(op, fd int) uint64 { return uint64(op)<<32 | uint64(uint32(fd)) }
 // urConn is a client connection of a uring loop.
 type urConn struct {
 	fd   int
-	in   []byte // requests read but not yet answered
-	out  []byte // answers being sent: the kernel reads them meanwhile
-	sent int    // bytes of out sent
-	next []byte // answers to send once out is sent
+	peer net.Addr // the client's address, as the request context gives it
+	in   []byte   // requests read but not yet answered
+	out  []byte   // answers being sent: the kernel reads them meanwhile
+	sent int      // bytes of out sent
+	next []byte   // answers to send once out is sent
 	// since is when the current wait began, as evConn's.
 	since     time.Time
 	recving   bool // a receive is in flight
@@ -225,6 +227,9 @@ func (l *urLoop) accepted(e *cqe) {
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	c := &urConn{fd: fd, since: l.now}
+	if sa, err := unix.Getpeername(fd); err == nil {
+		c.peer = tcpAddr(sa)
+	}
 	l.conns[fd] = c
 	l.s.conns.Add(1)
 	l.recv(c)
@@ -291,6 +296,7 @@ func (l *urLoop) received(c *urConn, e *cqe) {
 // what is left in c.in, sends the answers, and reads on unless answers
 // are piling up.
 func (l *urLoop) answer(c *urConn, data []byte) {
+	l.x.ctx.SetRemoteAddr(c.peer)
 	closeConn, begins := l.x.answerInto(data, &c.in, &c.next, l.stop)
 	c.closing = c.closing || closeConn
 	if begins {

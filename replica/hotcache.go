@@ -5,9 +5,11 @@ import (
 	"sync"
 )
 
-// hotCache keeps recently served narinfo bodies in memory, so that a lookup
-// of a popular path costs a map read instead of a walk through the LSM's
-// levels and blocks. It holds copies: a body, once stored, never changes.
+// hotCache keeps recently served narinfo bodies, and lists of the copies
+// of NAR files (under their location key prefix, which no narinfo key
+// equals), in memory, so that a lookup of a popular path costs a map read
+// instead of a walk through the LSM's levels and blocks. It holds copies:
+// a body, once stored, never changes.
 //
 // It must never serve what the replica no longer holds. Writers invalidate
 // every key a transaction touched after the transaction is durable; a reader

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -15,7 +16,7 @@ import (
 // Key layout of the replica. Every published row is one key:
 //
 //	<hash>                 narinfo body; the key is the 32-character hash itself
-//	|<url>\x00<store id>   payload location key
+//	|<url>\x00<store id>   payload location: its key in the store, and its state (location.go)
 //	}<store id>            store, JSON
 //	\xff<name>             replica metadata (state.go)
 //
@@ -55,7 +56,7 @@ var (
 // Options configures a replica. The zero value works.
 type Options struct {
 	// MemoryCacheBytes bounds the memory cache of recently served narinfo
-	// bodies; zero or negative turns it off.
+	// bodies and NAR locations; zero or negative turns it off.
 	MemoryCacheBytes int
 	// OnCorruption, if set, is called once, from the goroutine that found
 	// it, the first time the replica finds a table it cannot read.
@@ -239,6 +240,12 @@ func appendLocationPrefix[S string | []byte](k []byte, url S) []byte {
 }
 
 func locationKey(url, storeID string) []byte { return append(locationPrefix(url), storeID...) }
+
+// locationKeyPrefix is a copy of the prefix of location key k that names
+// the file: what the memory cache keeps the file's copies under.
+func locationKeyPrefix(k []byte) []byte {
+	return bytes.Clone(k[:bytes.LastIndexByte(k, 0)+1])
+}
 
 func storeKey(id string) []byte { return append([]byte{prefixStore}, id...) }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -27,7 +28,33 @@ type Store struct {
 	// Settings are the kind's settings (stores.S3Settings for s3), as
 	// the origin's store table holds them: never a secret.
 	Settings json.RawMessage `json:"settings,omitempty"`
+
+	// pos is the store's position, worked out once as the row is decoded
+	// so that ranking a redirect by distance costs no conversion.
+	pos    Position
+	hasPos bool
 }
+
+// Position is a point on the Earth in radians, with the cosine of its
+// latitude, which every great-circle distance from it needs.
+type Position struct {
+	Lat, Lon, CosLat float64
+}
+
+// PositionOf is the position at latitude lat and longitude lon, in
+// degrees. ok is false outside [-90, 90] and [-180, 180].
+func PositionOf(lat, lon float64) (p Position, ok bool) {
+	if !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) { // NaN too
+		return Position{}, false
+	}
+	p.Lat, p.Lon = lat*math.Pi/180, lon*math.Pi/180
+	p.CosLat = math.Cos(p.Lat)
+	return p, true
+}
+
+// Position returns the store's position; ok is false for a store without
+// both coordinates (or with coordinates off the globe).
+func (s *Store) Position() (p Position, ok bool) { return s.pos, s.hasPos }
 
 // Readable reports whether clients may download from the store.
 func (s *Store) Readable() bool { return !s.WriteOnly }
@@ -99,6 +126,9 @@ func decodeStore(v []byte) (*Store, error) {
 	var s Store
 	if err := json.Unmarshal(v, &s); err != nil {
 		return nil, fmt.Errorf("decode store: %w", err)
+	}
+	if s.Latitude != nil && s.Longitude != nil {
+		s.pos, s.hasPos = PositionOf(*s.Latitude, *s.Longitude)
 	}
 	return &s, nil
 }

@@ -45,7 +45,7 @@ var tables = map[string]table{
 			}
 			return locationKey(string(url), string(id)), nil
 		},
-		value: func(col map[string][]byte) ([]byte, error) { return col["key"], nil },
+		value: locationValue,
 	},
 	"store": {
 		lower: []byte{prefixStore}, upper: []byte{prefixStore + 1},
@@ -76,9 +76,9 @@ func lookupTable(name string) (table, error) {
 type Txn struct {
 	r *Replica
 	b *pebble.Batch
-	// touched lists the narinfo keys the transaction wrote, and truncated
-	// whether it emptied the table: the memory cache drops them once the
-	// transaction is written.
+	// touched lists the narinfo keys, and the prefixes of the location
+	// keys, the transaction wrote, and truncated whether it emptied either
+	// table: the memory cache drops them once the transaction is written.
 	touched   [][]byte
 	truncated bool
 	// storesChanged is set when a store row changed; newStores holds the
@@ -131,6 +131,8 @@ func (tx *Txn) Upsert(name string, old, row map[string][]byte, unchanged []strin
 	case "narinfo":
 		tx.touched = append(tx.touched, bytes.Clone(k))
 		tx.r.present.add(k) // before the commit that stores it
+	case "payload_location":
+		tx.touched = append(tx.touched, locationKeyPrefix(k))
 	case "store":
 		s, err := decodeStore(v)
 		if err != nil {
@@ -167,6 +169,8 @@ func (tx *Txn) remove(name string, k []byte) error {
 	switch name {
 	case "narinfo":
 		tx.touched = append(tx.touched, bytes.Clone(k))
+	case "payload_location":
+		tx.touched = append(tx.touched, locationKeyPrefix(k))
 	case "store":
 		tx.storesChanged = true
 	}
@@ -180,7 +184,7 @@ func (tx *Txn) Truncate(name string) error {
 		return err
 	}
 	switch name {
-	case "narinfo":
+	case "narinfo", "payload_location":
 		tx.truncated = true
 	case "store":
 		tx.storesChanged = true

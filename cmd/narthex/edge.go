@@ -1,19 +1,29 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/replica"
 	"github.com/narthex-cache/narthex/replication"
+	"github.com/narthex-cache/narthex/stores"
 )
 
 func runEdge(ctx context.Context, args []string) error {
@@ -27,11 +37,18 @@ func runEdge(ctx context.Context, args []string) error {
 	hitCC := f.String("hit-cache-control", edge.DefaultHitCacheControl, "Cache-Control of narinfos found")
 	missCC := f.String("miss-cache-control", edge.DefaultMissCacheControl, "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", edge.DefaultMaxLag, "replica staleness above which /readyz answers 503")
-	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos kept in memory (0: off); the Go heap's\nsoft limit is this plus 64 MiB unless GOMEMLIMIT is set")
+	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos and NAR locations kept in memory (0: off); the Go\nheap's soft limit is this plus 64 MiB (and twice the GeoIP database) unless GOMEMLIMIT is set")
 	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: uring (io_uring loops, Linux 6.1+; evloop where the kernel refuses io_uring), evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
 	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine uring or evloop")
+	geoipDB := f.String("geoip-db", "", "MaxMind-format City database (GeoLite2-City.mmdb or the like) placing clients, so that\nNAR downloads go to the nearest store; reloaded when the file changes. Empty, or a file\nthat cannot be loaded: stores are ranked by download priority alone")
+	trusted := f.String("trusted-proxies", "", "comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names\nthe client; empty: the header is ignored")
+	nearBand := envParsed(f, "near-band", edge.DefaultNearBandKm, "km further than the nearest store that still count as nearest, download priority then\ndeciding; 0: the nearest store alone", parseKm, f.FlagSet.Float64)
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	proxies, err := parseTrustedProxies(*trusted)
+	if err != nil {
 		return err
 	}
 	log, err := f.logger()
@@ -58,7 +75,13 @@ func runEdge(ctx context.Context, args []string) error {
 		MaxLag:           *maxLag,
 		Engine:           *engine,
 		EventLoops:       *loops,
-		Logger:           log,
+		GeoIPDB:          *geoipDB,
+		TrustedProxies:   proxies,
+		// The flag's 0 means the nearest store alone; the Config's zero
+		// means the default.
+		NearBandKm: cmp.Or(*nearBand, math.SmallestNonzeroFloat64),
+		Presign:    newPresigners(ctx, nil).presign,
+		Logger:     log,
 	}
 	// A mistake in the flags is reported before anything starts.
 	if err := errors.Join(rcfg.Validate(), ecfg.Validate()); err != nil {
@@ -67,7 +90,7 @@ func runEdge(ctx context.Context, args []string) error {
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
-	limitHeap(log, int64(*memCache)+edgeHeapBytes)
+	limitHeap(log, int64(*memCache)+edgeHeapBytes+geoIPHeapBytes(*geoipDB))
 	ln, err := edge.Listen(ctx, *listen, log)
 	if err != nil {
 		return err
@@ -89,12 +112,61 @@ var edgeFlagNames = map[string]string{
 	"MaxLag":           "--max-lag",
 	"Engine":           "--http-engine",
 	"EventLoops":       "--event-loops",
+	"GeoIPDB":          "--geoip-db",
+	"TrustedProxies":   "--trusted-proxies",
+	"NearBandKm":       "--near-band",
+}
+
+// parseTrustedProxies reads --trusted-proxies: networks in CIDR notation,
+// or single addresses, separated by commas.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies %q is not a network in CIDR notation (such as 10.0.0.0/8) or an address", f)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
+
+// parseKm reads a distance in km.
+func parseKm(s string) (float64, error) {
+	km, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(km) || math.IsInf(km, 0)) {
+		err = errors.New("not a distance")
+	}
+	return km, err
 }
 
 // edgeHeapBytes is what an edge's Go heap holds besides its memory cache:
 // the presence filter (2.5 bytes per narinfo), connection buffers and the
 // replication stream.
 const edgeHeapBytes = 64 << 20
+
+// geoIPHeapBytes is what the GeoIP database at path holds of the heap:
+// the file, read into memory, twice while a new one is loaded beside the
+// one in use. A database that grows later makes the collector work
+// harder, never fail.
+func geoIPHeapBytes(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return 2 * fi.Size()
+}
 
 // limitHeap sets the Go runtime's soft memory limit to n bytes, unless
 // GOMEMLIMIT is set. The heap otherwise grows to twice what it holds before
@@ -153,4 +225,54 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 		return err
 	}
 	return rep.Close()
+}
+
+// presigners presign the downloads of an edge's private S3 stores: one
+// stores.Presigner per store row, made on first use from the row's
+// replicated settings and this process's own credentials (creds, or the
+// AWS SDK's environment variables and shared files under the settings'
+// profile when nil), and made again when the row's settings change.
+type presigners struct {
+	ctx   context.Context
+	creds aws.CredentialsProvider
+	mu    sync.Mutex
+	m     map[int]*storePresigner // by store id
+}
+
+type storePresigner struct {
+	settings []byte // the row's settings it was made from
+	p        *stores.Presigner
+	err      error
+}
+
+func newPresigners(ctx context.Context, creds aws.CredentialsProvider) *presigners {
+	return &presigners{ctx: ctx, creds: creds, m: map[int]*storePresigner{}}
+}
+
+// presign returns a presigned GET URL of key in st (edge.Config.Presign).
+func (ps *presigners) presign(st *replica.Store, key []byte) (string, error) {
+	p, err := ps.presigner(st)
+	if err != nil {
+		return "", err
+	}
+	return p.PresignGet(ps.ctx, string(key))
+}
+
+func (ps *presigners) presigner(st *replica.Store) (*stores.Presigner, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if sp := ps.m[st.ID]; sp != nil && bytes.Equal(sp.settings, st.Settings) {
+		return sp.p, sp.err
+	}
+	// A setting the edge cannot use is reported at each request for the
+	// store (rarely logged by the edge), until the row is changed.
+	sp := &storePresigner{settings: bytes.Clone(st.Settings)}
+	var settings stores.S3Settings
+	if err := json.Unmarshal(st.Settings, &settings); err != nil {
+		sp.err = fmt.Errorf("store %s: settings: %w", st.Name, err)
+	} else if sp.p, sp.err = stores.NewPresigner(ps.ctx, settings, ps.creds); sp.err != nil {
+		sp.err = fmt.Errorf("store %s: %w", st.Name, sp.err)
+	}
+	ps.m[st.ID] = sp
+	return sp.p, sp.err
 }

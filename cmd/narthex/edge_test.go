@@ -118,6 +118,10 @@ func TestEdge_FlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--database-url", url, "--name", "fra1", "--store-dir", "nix/store"}, `--store-dir "nix/store" must be a clean absolute directory`},
 		{[]string{"--database-url", url, "--name", "fra1", "--max-lag", "-1s"}, `--max-lag -1s must not be negative`},
 		{[]string{"--database-url", "postgres://h:port/db", "--name", "fra1"}, `--database-url (not shown) is not a PostgreSQL connection string`},
+		{[]string{"--database-url", url, "--name", "fra1", "--trusted-proxies", "10.0.0.0/8, 10.1.2.300/32"}, `--trusted-proxies "10.1.2.300/32" is not a network in CIDR notation`},
+		{[]string{"--database-url", url, "--name", "fra1", "--trusted-proxies", "proxy.example"}, `--trusted-proxies "proxy.example" is not a network`},
+		{[]string{"--database-url", url, "--name", "fra1", "--near-band", "-5"}, `--near-band -5 must be a distance in km, not negative`},
+		{[]string{"--database-url", url, "--name", "fra1", "--near-band", "NaN"}, `--near-band NaN must be a distance in km`},
 	} {
 		p := startNarthex(t, append([]string{"edge", "--replica-dir", tempDir(t), "--listen", "127.0.0.1:0"}, tc.args...)...)
 		if code := p.waitExit(t, edgeWait); code != 1 {
