@@ -27,19 +27,26 @@ func (r *Replica) WriteNarinfo(w io.Writer, hash []byte) (bool, error) {
 		return false, r.check(err)
 	}
 	defer closer.Close()
+	if withdrawn(v) {
+		return false, nil
+	}
 	r.hot.put(hash, v, gen)
 	_, err = w.Write(v)
 	return err == nil, err
 }
 
-// Narinfos calls fn for every narinfo in hash order, from one view of the
-// replica. It reads the whole replica: for tools and tests, not requests.
+// Narinfos calls fn for every narinfo in service (not withdrawn), in hash
+// order, from one view of the replica. It reads the whole replica: for
+// tools and tests, not requests.
 func (r *Replica) Narinfos(fn func(hash string, body []byte) error) error {
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte{narinfoFirst}, UpperBound: []byte{narinfoEnd}})
 	if err != nil {
 		return r.check(err)
 	}
 	for it.First(); it.Valid(); it.Next() {
+		if withdrawn(it.Value()) {
+			continue
+		}
 		if err := fn(string(it.Key()), it.Value()); err != nil {
 			it.Close()
 			return err

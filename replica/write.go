@@ -34,7 +34,7 @@ var tables = map[string]table{
 			}
 			return narinfoKey(h), nil
 		},
-		value: func(col map[string][]byte) ([]byte, error) { return col["body"], nil },
+		value: narinfoValue,
 	},
 	"payload_location": {
 		lower: []byte{prefixLocation}, upper: []byte{prefixLocation + 1},
@@ -120,7 +120,7 @@ func (tx *Txn) Upsert(name string, old, row map[string][]byte, unchanged []strin
 		if err != nil {
 			return fmt.Errorf("read unchanged narinfo body: %w", tx.r.check(err))
 		}
-		row["body"] = bytes.Clone(v)
+		row["body"] = bytes.Clone(narinfoBody(v))
 		closer.Close()
 	}
 	v, err := t.value(row)

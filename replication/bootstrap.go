@@ -30,8 +30,8 @@ var snapshotQueries = []struct {
 			read_only::text, write_only::text, settings::text FROM store`},
 	{"payload_location", []string{"url", "store_id", "key", "state"},
 		`SELECT url, store_id::text, key, state FROM payload_location`},
-	{"narinfo", []string{"hash", "body"},
-		`SELECT hash, body FROM narinfo`},
+	{"narinfo", []string{"hash", "body", "withdrawn"},
+		`SELECT hash, body, withdrawn::text FROM narinfo`},
 }
 
 // narinfoEstimate is the server's estimate of the narinfo rows, from its

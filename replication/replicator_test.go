@@ -671,3 +671,43 @@ func TestReplicator_ServedBodiesFollowWrites(t *testing.T) {
 	again := o.addNarinfos(1)
 	testutil.Eventually(t, "insert after truncate", waitTimeout, func() bool { return has(r, again[0]) })
 }
+
+// A narinfo whose NAR file loses its last good copy is a miss on the edge,
+// from the snapshot and from the stream, and comes back with its whole body
+// (TOASTed, so not resent) when a good copy returns.
+func TestReplicator_WithdrawnNarinfoIsAMiss(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.exec(`INSERT INTO store (name, kind, base_url) VALUES ('disk', 'local', 'http://origin.test')`)
+	big := make([]byte, 32<<10)
+	rand.Read(big)
+	add := func(state string) (hash, url, text string) {
+		hash = testutil.RandomHash()
+		url = "nar/" + testutil.RandomHash() + testutil.RandomHash() + ".nar.xz"
+		text = body(hash) + "URL: " + url + "\nX: " + fmt.Sprintf("%x", big) + "\n"
+		o.exec(`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ($1, 'sha256:x', 1, 'xz')`, url)
+		o.exec(`INSERT INTO payload_location (url, store_id, key, size, state) SELECT $1, id, $1, 1, $2 FROM store WHERE name = 'disk'`, url, state)
+		o.exec(`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`, hash, text)
+		o.exec(`INSERT INTO narinfo_file (narinfo_hash, url) VALUES ($1, $2)`, hash, url)
+		return hash, url, text
+	}
+	h, url, text := add("good")
+	h2, url2, text2 := add("missing") // withdrawn before the edge bootstraps
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
+	if got, ok := served(r, h); !ok || got != text {
+		t.Fatalf("narinfo with a good copy: served %v (%d bytes)", ok, len(got))
+	}
+	if _, ok := served(r, h2); ok {
+		t.Fatal("narinfo withdrawn at bootstrap is served")
+	}
+	o.exec(`UPDATE payload_location SET state = 'missing' WHERE url = $1`, url)
+	testutil.Eventually(t, "withdrawal", waitTimeout, func() bool { return !has(r, h) })
+	o.exec(`UPDATE payload_location SET state = 'good' WHERE url IN ($1, $2)`, url, url2)
+	testutil.Eventually(t, "return", waitTimeout, func() bool { return has(r, h) && has(r, h2) })
+	for hash, want := range map[string]string{h: text, h2: text2} {
+		if got, _ := served(r, hash); got != want {
+			t.Fatalf("body after return has %d bytes, want %d", len(got), len(want))
+		}
+	}
+}
