@@ -11,8 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/origin"
+	"github.com/narthex-cache/narthex/placement/maintain"
 	"github.com/narthex-cache/narthex/sql"
 	"github.com/narthex-cache/narthex/stores"
+	"golang.org/x/sync/errgroup"
 )
 
 // originFlags are the settings of "narthex origin".
@@ -25,6 +27,7 @@ type originFlags struct {
 	priority, maxSignatures, maxConnsPerClient   *int
 	readHeaderTimeout, idleTimeout, uploadWindow *time.Duration
 	downloadStall, tempFileMaxAge, sweepInterval *time.Duration
+	maintainInterval                             *time.Duration
 }
 
 func defineOriginFlags(f *flags) *originFlags {
@@ -49,9 +52,16 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.maxConnsPerClient = f.Int("max-conns-per-client", origin.DefaultMaxConnsPerClient, "most open connections from one IP address (further ones get 503 and are closed)")
 	o.tempFileMaxAge = f.Duration("temp-file-max-age", origin.DefaultTempFileMaxAge, "time since its last write after which an interrupted upload's temporary file in\nthe local store is removed; must exceed --upload-rate-window")
 	o.sweepInterval = f.Duration("sweep-interval", origin.DefaultSweepInterval, "how often the local store is swept of stale temporary files")
+	o.maintainInterval = f.Duration("maintain-interval", defaultOriginMaintainInterval, "how often the origin runs a pass of store maintenance (as narthex stores maintain),\nthe first one interval after start; 0 turns it off")
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	return o
 }
+
+// defaultOriginMaintainInterval is how often an origin maintains its stores
+// unless told otherwise: often enough that new uploads reach the stores that
+// populate within minutes, seldom enough that verification's sample costs
+// little.
+const defaultOriginMaintainInterval = 10 * time.Minute
 
 func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 	cfg := origin.Config{
@@ -145,6 +155,9 @@ func runOrigin(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *o.maintainInterval < 0 {
+		return fmt.Errorf("--maintain-interval %s must not be negative", *o.maintainInterval)
+	}
 	if err := sql.MigrateURL(ctx, dbURL); err != nil {
 		return err
 	}
@@ -160,7 +173,25 @@ func runOrigin(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveOrigin(ctx, cfg, db, ln)
+	if *o.maintainInterval == 0 {
+		return serveOrigin(ctx, cfg, db, ln)
+	}
+	m, err := maintain.New(maintain.Config{DB: db, Open: openMaintainedStore(*o.localStore), Logger: log.With("component", "maintain")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveOrigin(gctx, cfg, db, ln) })
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-time.After(*o.maintainInterval):
+		}
+		return m.Run(gctx, *o.maintainInterval)
+	})
+	return g.Wait()
 }
 
 // serveOrigin serves an origin on ln until ctx ends.

@@ -30,6 +30,7 @@ func TestOrigin_ConfigErrorsNameFlags(t *testing.T) {
 		{"--temp-file-max-age", "30s", "--temp-file-max-age 30s must be longer than --upload-rate-window 1m0s"},
 		{"--store-dir", "/nix/store/", `--store-dir "/nix/store/"`},
 		{"--min-upload-rate", "-5", "--min-upload-rate -5 must not be negative"},
+		{"--maintain-interval", "-1m", "--maintain-interval -1m0s must not be negative"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(os.Args[0], "origin", "--database-url", "postgres://127.0.0.1:1/none", tt.flag, tt.value)
