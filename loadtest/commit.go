@@ -69,11 +69,14 @@ func (c *committer) watch() <-chan struct{} {
 }
 
 // connectCommitters opens n connections to the origin, each with qInsertPath
-// prepared.
+// prepared, and registers the store the paths are located in.
 func connectCommitters(ctx context.Context, url string, n int) ([]*pgx.Conn, error) {
 	conns := make([]*pgx.Conn, 0, n)
-	for range n {
+	for i := range n {
 		conn, err := pgx.Connect(ctx, url)
+		if err == nil && i == 0 {
+			_, err = conn.Exec(ctx, qLoadtestStore)
+		}
 		if err == nil {
 			_, err = conn.Prepare(ctx, "insert_path", qInsertPath)
 			if err != nil {

@@ -15,6 +15,7 @@ func query(name string) string { return sql.Query(queryFiles, name) }
 var (
 	qSeedPresent   = query("seed_present")
 	qInsertPath    = query("insert_path")
+	qLoadtestStore = query("loadtest_store")
 	qPathPresent   = query("path_present")
 	qCountNarinfos = query("count_narinfos")
 	qEdgeSlots     = query("edge_slots")
