@@ -2,25 +2,14 @@ package origin
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-const (
-	// reservationRenewal is how often a running origin renews the room its
-	// uploads in flight hold, and reservationLapse how long a reservation
-	// counts without renewal: long enough to ride out a slow database, short
-	// enough that the room of uploads a crash cut off soon comes back.
-	reservationRenewal = 30 * time.Second
-	reservationLapse   = 2 * time.Minute
+	"github.com/narthex-cache/narthex/placement"
 )
 
 // uploadTarget is a store an upload lands in, with the room reserved for
@@ -52,13 +41,6 @@ type openedStores struct {
 type openedStore struct {
 	row   storeRow
 	store PayloadStore // nil when it cannot be opened
-}
-
-// newHolder names this process's reservations.
-func newHolder() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return "origin-" + hex.EncodeToString(b)
 }
 
 // placeUpload chooses the store an upload of size bytes (-1 when unknown:
@@ -139,24 +121,11 @@ func (s *Server) writable(ctx context.Context, c storeRow) PayloadStore {
 // reserve reserves size bytes of store id under maxSize and returns the
 // reservation's id, or nil when they do not fit.
 func (s *Server) reserve(ctx context.Context, id int32, size, maxSize int64) (*int64, error) {
-	var res *int64
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var used int64
-		if err := tx.QueryRow(ctx, qLockStoreUsage, id).Scan(&used); err != nil {
-			return fmt.Errorf("lock store usage: %w", err)
-		}
-		var rid int64
-		err := tx.QueryRow(ctx, qReserveSpace, id, size, s.holder, maxSize, used, reservationLapse).Scan(&rid)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return nil
-		case err != nil:
-			return fmt.Errorf("reserve room: %w", err)
-		}
-		res = &rid
-		return nil
-	})
-	return res, err
+	rid, ok, err := placement.Reserve(ctx, s.db, id, size, maxSize, s.holder)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &rid, nil
 }
 
 // release gives back the room of an upload that was not recorded.
@@ -166,24 +135,15 @@ func (s *Server) release(t uploadTarget) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
-	if _, err := s.db.Exec(ctx, qReleaseReservation, *t.reservation); err != nil {
+	if err := placement.Release(ctx, s.db, *t.reservation); err != nil {
 		s.log.Warn("could not release the room of a failed upload; it lapses unrenewed",
-			"store", t.name, "lapse", reservationLapse, "err", err)
+			"store", t.name, "lapse", placement.ReservationLapse, "err", err)
 	}
 }
 
 // renewLoop renews this process's reservations until ctx ends.
 func (s *Server) renewLoop(ctx context.Context) {
-	t := time.NewTicker(reservationRenewal)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := s.db.Exec(ctx, qRenewReservations, s.holder); err != nil && ctx.Err() == nil {
-			s.log.Warn("could not renew the room of uploads in flight", "err", err)
-		}
-	}
+	placement.RenewReservations(ctx, s.db, s.holder, func(err error) {
+		s.log.Warn("could not renew the room of uploads in flight", "err", err)
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/narthex-cache/narthex/internal/s3test"
+	"github.com/narthex-cache/narthex/placement"
 	"github.com/narthex-cache/narthex/stores"
 )
 
@@ -208,7 +209,7 @@ func TestUpload_RoomOfADeadProcessLapses(t *testing.T) {
 	h.exec(`UPDATE store SET max_size = 100 WHERE name = 'local'`)
 	// All the room, held by a process that stopped renewing it.
 	h.exec(`INSERT INTO store_reservation (store_id, bytes, holder, renewed_at)
-		SELECT id, 100, 'origin-gone', now() - $1::interval FROM store WHERE name = 'local'`, 2*reservationLapse)
+		SELECT id, 100, 'origin-gone', now() - $1::interval FROM store WHERE name = 'local'`, 2*placement.ReservationLapse)
 	h.putNar(newNar("fits once the dead room lapses", ".xz"))
 	var left int
 	if err := h.db.QueryRow(t.Context(), `SELECT count(*) FROM store_reservation WHERE holder = 'origin-gone'`).Scan(&left); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/narthex-cache/narthex/narinfo"
+	"github.com/narthex-cache/narthex/placement"
 	"github.com/narthex-cache/narthex/stores"
 )
 
@@ -60,7 +61,7 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 		payloads:  local,
 		leftovers: local,
 		storeID:   id,
-		holder:    newHolder(),
+		holder:    placement.NewHolder("origin"),
 		log:       cfg.Logger.With("component", "origin"),
 		metrics:   newMetrics(),
 		cacheInfo: fmt.Appendf(nil, "StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n",

@@ -12,16 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
+	"github.com/narthex-cache/narthex/placement"
 	"github.com/narthex-cache/narthex/stores"
 )
 
 const (
-	// reservationRenewal is how often a pass renews the room its copies
-	// in flight hold, and reservationLapse how long a reservation counts
-	// without renewal: the origin's values, so that the room of copies a
-	// crash cut off comes back as soon as that of uploads.
-	reservationRenewal = 30 * time.Second
-	reservationLapse   = 2 * time.Minute
 	// recordTimeout bounds recording a copy whose bytes are written, which
 	// goes on after a stop so that the work is not lost.
 	recordTimeout = 10 * time.Second
@@ -86,24 +81,14 @@ func (p *pass) reserve(ctx context.Context, t *storeRow, size int64) (*int64, er
 	if limit == nil {
 		return nil, nil
 	}
-	var res *int64
-	err := pgx.BeginFunc(ctx, p.m.db, func(tx pgx.Tx) error {
-		var used int64
-		if err := tx.QueryRow(ctx, qLockStoreUsage, t.ID).Scan(&used); err != nil {
-			return fmt.Errorf("lock usage of store %s: %w", t.Name, err)
-		}
-		var id int64
-		err := tx.QueryRow(ctx, qReserveSpace, t.ID, size, p.m.cfg.Name, *limit, used, reservationLapse).Scan(&id)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("store %s: %w for %d bytes under its %s", t.Name, errNoRoom, size, t.limitName())
-		case err != nil:
-			return fmt.Errorf("reserve room in store %s: %w", t.Name, err)
-		}
-		res = &id
-		return nil
-	})
-	return res, err
+	id, ok, err := placement.Reserve(ctx, p.m.db, t.ID, size, *limit, p.m.cfg.Name)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("store %s: %w", t.Name, err)
+	case !ok:
+		return nil, fmt.Errorf("store %s: %w for %d bytes under its %s", t.Name, errNoRoom, size, t.limitName())
+	}
+	return &id, nil
 }
 
 // release gives back the room of a copy that was not recorded.
@@ -113,9 +98,9 @@ func (p *pass) release(ctx context.Context, t *storeRow, res *int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if _, err := p.m.db.Exec(ctx, qReleaseReservation, *res); err != nil {
+	if err := placement.Release(ctx, p.m.db, *res); err != nil {
 		p.m.log.Warn("could not release the room of a failed copy; it lapses unrenewed",
-			"store", t.Name, "lapse", reservationLapse, "err", err)
+			"store", t.Name, "lapse", placement.ReservationLapse, "err", err)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/narthex-cache/narthex/placement"
 )
 
 // ErrUnknownStore is matched by the error of a pass asked to work on a
@@ -148,18 +150,9 @@ func (m *Maintainer) Run(ctx context.Context, interval time.Duration) error {
 
 // renewLoop renews the pass's reservations until ctx ends.
 func (m *Maintainer) renewLoop(ctx context.Context) {
-	t := time.NewTicker(reservationRenewal)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := m.db.Exec(ctx, qRenewReservations, m.cfg.Name); err != nil && ctx.Err() == nil {
-			m.log.Warn("could not renew the room of copies in flight", "err", err)
-		}
-	}
+	placement.RenewReservations(ctx, m.db, m.cfg.Name, func(err error) {
+		m.log.Warn("could not renew the room of copies in flight", "err", err)
+	})
 }
 
 // pass is the state of one pass.
