@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -160,22 +159,9 @@ func (m *Mirror) Open(ctx context.Context, key string) (io.ReadCloser, int64, er
 // OpenRange opens n bytes of key from offset off (n < 0: to the end) with
 // an HTTP Range request and returns the size of the whole object.
 func (m *Mirror) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
-	if off < 0 {
-		return nil, 0, fmt.Errorf("open %s: offset %d: %w", key, off, ErrRangeNotSatisfiable)
-	}
-	if n == 0 {
-		size, err := m.Stat(ctx, key)
-		if err != nil {
-			return nil, 0, err
-		}
-		if _, err := checkRange(key, off, n, size); err != nil {
-			return nil, 0, err
-		}
-		return io.NopCloser(strings.NewReader("")), size, nil
-	}
-	rng := "bytes=" + strconv.FormatInt(off, 10) + "-"
-	if n > 0 {
-		rng += strconv.FormatInt(off+n-1, 10)
+	rng, empty, size, err := rangeHeader(ctx, key, off, n, m.Stat)
+	if err != nil || empty != nil {
+		return empty, size, err
 	}
 	resp, err := m.do(ctx, http.MethodGet, key, rng)
 	if errors.Is(err, ErrRangeNotSatisfiable) {

@@ -213,23 +213,9 @@ func (s *S3) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCl
 	if err := ValidKey(key); err != nil {
 		return nil, 0, err
 	}
-	if off < 0 {
-		return nil, 0, fmt.Errorf("open %s: offset %d: %w", key, off, ErrRangeNotSatisfiable)
-	}
-	if n == 0 {
-		// HTTP cannot ask for no bytes; the size says whether off is in.
-		size, err := s.Stat(ctx, key)
-		if err != nil {
-			return nil, 0, err
-		}
-		if _, err := checkRange(key, off, n, size); err != nil {
-			return nil, 0, err
-		}
-		return io.NopCloser(strings.NewReader("")), size, nil
-	}
-	rng := "bytes=" + strconv.FormatInt(off, 10) + "-"
-	if n > 0 {
-		rng += strconv.FormatInt(off+n-1, 10)
+	rng, empty, size, err := rangeHeader(ctx, key, off, n, s.Stat)
+	if err != nil || empty != nil {
+		return empty, size, err
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.object(key), Range: &rng})
 	if isCode(err, "InvalidRange") {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // ErrReadOnly is returned by Put and Delete of a kind that is never written
@@ -73,6 +75,30 @@ func checkRange(key string, off, n, size int64) (int64, error) {
 		return 0, fmt.Errorf("open %s: bytes %d+%d of %d: %w", key, off, n, size, ErrRangeNotSatisfiable)
 	}
 	return n, nil
+}
+
+// rangeHeader checks off and n (n < 0: to the end) and returns the HTTP
+// Range header that asks for them. HTTP cannot ask for no bytes: for n == 0
+// it stats key and, when off lies within it, returns an empty reader and
+// the object's size instead, for the caller to return as they are.
+func rangeHeader(ctx context.Context, key string, off, n int64, stat func(context.Context, string) (int64, error)) (rng string, empty io.ReadCloser, size int64, err error) {
+	if off < 0 {
+		return "", nil, 0, fmt.Errorf("open %s: offset %d: %w", key, off, ErrRangeNotSatisfiable)
+	}
+	if n == 0 {
+		if size, err = stat(ctx, key); err != nil {
+			return "", nil, 0, err
+		}
+		if _, err := checkRange(key, off, n, size); err != nil {
+			return "", nil, 0, err
+		}
+		return "", io.NopCloser(strings.NewReader("")), size, nil
+	}
+	rng = "bytes=" + strconv.FormatInt(off, 10) + "-"
+	if n > 0 {
+		rng += strconv.FormatInt(off+n-1, 10)
+	}
+	return rng, nil, 0, nil
 }
 
 // sectionReadCloser reads a section of a file it closes.
