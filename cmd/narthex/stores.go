@@ -170,61 +170,27 @@ func (p *policyFlags) changes() ([]func(*placement.Store), error) {
 		}
 		add(func(s *placement.Store) { s.BaseURL = v })
 	}
-	for _, c := range []struct {
-		name string
-		o    *opt
-		set  func(*placement.Store, *float64)
-	}{
-		{"lat", p.lat, func(s *placement.Store, v *float64) { s.Latitude = v }},
-		{"lon", p.lon, func(s *placement.Store, v *float64) { s.Longitude = v }},
-	} {
-		v, err := parseOptional(c.name, c.o, func(s string) (float64, error) {
-			f, err := strconv.ParseFloat(s, 64)
-			if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
-				err = errors.New("not a finite number")
-			}
-			return f, err
-		})
-		if err != nil {
-			return nil, err
+	parseFloat := func(s string) (float64, error) {
+		f, err := strconv.ParseFloat(s, 64)
+		if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			err = errors.New("not a finite number")
 		}
-		if c.o.given {
-			add(func(s *placement.Store) { c.set(s, v) })
-		}
+		return f, err
 	}
-	for _, c := range []struct {
-		name string
-		o    *opt
-		set  func(*placement.Store, *int32)
-	}{
-		{"upload-priority", p.upload, func(s *placement.Store, v *int32) { s.UploadPriority = v }},
-		{"download-priority", p.download, func(s *placement.Store, v *int32) { s.DownloadPriority = v }},
-	} {
-		v, err := parseOptional(c.name, c.o, func(s string) (int32, error) {
-			n, err := strconv.ParseInt(s, 10, 32)
-			return int32(n), err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if c.o.given {
-			add(func(s *placement.Store) { c.set(s, v) })
-		}
+	parseInt32 := func(s string) (int32, error) {
+		n, err := strconv.ParseInt(s, 10, 32)
+		return int32(n), err
 	}
-	for _, c := range []struct {
-		name string
-		o    *opt
-		set  func(*placement.Store, *int64)
-	}{
-		{"soft-max-size", p.softMax, func(s *placement.Store, v *int64) { s.SoftMaxSize = v }},
-		{"max-size", p.max, func(s *placement.Store, v *int64) { s.MaxSize = v }},
+	for _, err := range []error{
+		setOptional(add, "lat", p.lat, parseFloat, func(s *placement.Store, v *float64) { s.Latitude = v }),
+		setOptional(add, "lon", p.lon, parseFloat, func(s *placement.Store, v *float64) { s.Longitude = v }),
+		setOptional(add, "upload-priority", p.upload, parseInt32, func(s *placement.Store, v *int32) { s.UploadPriority = v }),
+		setOptional(add, "download-priority", p.download, parseInt32, func(s *placement.Store, v *int32) { s.DownloadPriority = v }),
+		setOptional(add, "soft-max-size", p.softMax, parseSize, func(s *placement.Store, v *int64) { s.SoftMaxSize = v }),
+		setOptional(add, "max-size", p.max, parseSize, func(s *placement.Store, v *int64) { s.MaxSize = v }),
 	} {
-		v, err := parseOptional(c.name, c.o, parseSize)
 		if err != nil {
 			return nil, err
-		}
-		if c.o.given {
-			add(func(s *placement.Store) { c.set(s, v) })
 		}
 	}
 	for _, c := range []struct {
@@ -265,6 +231,19 @@ func (p *policyFlags) changes() ([]func(*placement.Store), error) {
 		add(func(s *placement.Store) { s.Drain, s.DrainTo = drain, target })
 	}
 	return out, nil
+}
+
+// setOptional adds the change that sets a nullable field from flag o
+// (name), when it was given: parsed, or nil for "none".
+func setOptional[T any](add func(func(*placement.Store)), name string, o *opt, parse func(string) (T, error), set func(*placement.Store, *T)) error {
+	v, err := parseOptional(name, o, parse)
+	if err != nil {
+		return err
+	}
+	if o.given {
+		add(func(s *placement.Store) { set(s, v) })
+	}
+	return nil
 }
 
 // parseOptional parses a given opt with parse, "none" as nil.
