@@ -38,8 +38,14 @@ type proc struct {
 // startNarthex runs "narthex args..." and stops it (SIGINT) at cleanup.
 func startNarthex(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startNarthexEnv(t, nil, args...)
+}
+
+// startNarthexEnv is startNarthex with more environment.
+func startNarthexEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "NARTHEX_TEST_AS_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "NARTHEX_TEST_AS_MAIN=1"), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
