@@ -391,6 +391,15 @@ func storeError(err error) error {
 	return flagError(err, storeFlagNames)
 }
 
+// parseConnect parses args into f and connects to the origin database its
+// flags name.
+func parseConnect(ctx context.Context, f *flags, args []string, dbURL func() (string, error)) (*pgxpool.Pool, error) {
+	if err := f.parse(args); err != nil {
+		return nil, err
+	}
+	return connect(ctx, dbURL)
+}
+
 // connect opens the origin database.
 func connect(ctx context.Context, dbURL func() (string, error)) (*pgxpool.Pool, error) {
 	url, err := dbURL()
@@ -542,10 +551,7 @@ func runStoresDelete(ctx context.Context, args []string) error {
 	name := f.arg("NAME")
 	force := f.Bool("force", false, "forget the store's payload locations too")
 	dbURL := f.databaseURL(dbHelp)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	db, err := connect(ctx, dbURL)
+	db, err := parseConnect(ctx, f, args, dbURL)
 	if err != nil {
 		return err
 	}
@@ -564,10 +570,7 @@ func runStoresList(ctx context.Context, args []string) error {
 	f := newFlags("stores list", "Lists the stores and their policies.")
 	asJSON := f.Bool("json", false, "print JSON instead of a table")
 	dbURL := f.databaseURL(dbHelp)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	db, err := connect(ctx, dbURL)
+	db, err := parseConnect(ctx, f, args, dbURL)
 	if err != nil {
 		return err
 	}
@@ -646,10 +649,7 @@ func runStoresShow(ctx context.Context, args []string) error {
 	name := f.arg("NAME")
 	asJSON := f.Bool("json", false, "print JSON instead of a table")
 	dbURL := f.databaseURL(dbHelp)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	db, err := connect(ctx, dbURL)
+	db, err := parseConnect(ctx, f, args, dbURL)
 	if err != nil {
 		return err
 	}
@@ -728,10 +728,7 @@ func runStoresMissing(ctx context.Context, args []string) error {
 		"populate copies in. A copy found missing or corrupt there counts as none.")
 	name := f.arg("NAME")
 	dbURL := f.databaseURL(dbHelp)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	db, err := connect(ctx, dbURL)
+	db, err := parseConnect(ctx, f, args, dbURL)
 	if err != nil {
 		return err
 	}
