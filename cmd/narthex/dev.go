@@ -158,6 +158,7 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 		Logger:        log,
 	}
 	g.Go(func() error { return serveOrigin(gctx, ocfg, db, originLn) })
+	g.Go(func() error { return maintainEvery(gctx, db, ocfg.LocalStoreDir, defaultOriginMaintainInterval, log) })
 	readies := make([]chan struct{}, cfg.edges)
 	for i := 1; i <= cfg.edges; i++ {
 		ready := make(chan struct{})

@@ -176,22 +176,26 @@ func runOrigin(ctx context.Context, args []string) error {
 	if *o.maintainInterval == 0 {
 		return serveOrigin(ctx, cfg, db, ln)
 	}
-	m, err := maintain.New(maintain.Config{DB: db, Open: openMaintainedStore(*o.localStore), Logger: log.With("component", "maintain")})
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveOrigin(gctx, cfg, db, ln) })
-	g.Go(func() error {
-		select {
-		case <-gctx.Done():
-			return nil
-		case <-time.After(*o.maintainInterval):
-		}
-		return m.Run(gctx, *o.maintainInterval)
-	})
+	g.Go(func() error { return maintainEvery(gctx, db, *o.localStore, *o.maintainInterval, log) })
 	return g.Wait()
+}
+
+// maintainEvery runs a pass of store maintenance every interval until ctx
+// ends, the first one interval from now, so that a start is not slowed by
+// one; localDir is the origin's own local store.
+func maintainEvery(ctx context.Context, db *pgxpool.Pool, localDir string, interval time.Duration, log *slog.Logger) error {
+	m, err := maintain.New(maintain.Config{DB: db, Open: openMaintainedStore(localDir), Logger: log.With("component", "maintain")})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(interval):
+	}
+	return m.Run(ctx, interval)
 }
 
 // serveOrigin serves an origin on ln until ctx ends.
