@@ -23,6 +23,7 @@ const loadtestUsage = `usage: narthex loadtest <mode> [flags]
 Modes (every one targets loopback only and prints a table, or JSON with --json):
   populate   write a synthetic cache of --count paths into the origin database
   locations  record --count NAR files with a copy in each of --stores, for NAR redirects
+  payloads   write --count files of random bytes into a local store and record them, for a backfill
   geoip      write a GeoIP City database placing 127.1.0.0/16 in Frankfurt, 127.2.0.0/16 in Singapore
   lookup     narinfo (or NAR) GETs against one or more servers (edges, nginx, ceiling)
   wrk        the same narinfo GETs sent by wrk, the C load generator, as a second opinion
@@ -40,6 +41,7 @@ var loadtestModes = map[string]command{
 	"populate":  runPopulate,
 	"locations": runLocations,
 	"geoip":     runGeoIP,
+	"payloads":  runPayloads,
 	"lookup":    runLookup,
 	"wrk":       runWrk,
 	"ceiling":   runCeiling,
@@ -140,6 +142,40 @@ func runLocations(ctx context.Context, args []string) error {
 		return errors.New("--stores is required")
 	}
 	res, err := loadtest.Locations(ctx, loadtest.LocationsConfig{DatabaseURL: url, Count: *count, Seed: *seed, Stores: list(*stores), Size: *size})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runPayloads(ctx context.Context, args []string) error {
+	f := newFlags("loadtest payloads", "Writes --count files of random bytes, sizes drawn from --min-size to --max-size, as\nnar/<name>-<i>.nar into the directory of the local store --store, and records each as a\nNAR file (its real SHA-256) with a good location there: what a backfill copies elsewhere.")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database (loopback)")
+	store := f.String("store", "", "name of the local store (required)")
+	dir := f.String("dir", "", "directory of that store (required)")
+	name := f.String("name", "", "start of every file's name, letters, digits and dashes (required)")
+	count := f.Int("count", 0, "number of files (required)")
+	minSize := f.String("min-size", "1KiB", "smallest file, a SIZE")
+	maxSize := f.String("max-size", "64KiB", "largest file, a SIZE")
+	seed := f.Int64("seed", 1, "seed of the sizes and bytes")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	lo, err := parseSize(*minSize)
+	if err != nil {
+		return fmt.Errorf("--min-size %q: %w", *minSize, err)
+	}
+	hi, err := parseSize(*maxSize)
+	if err != nil {
+		return fmt.Errorf("--max-size %q: %w", *maxSize, err)
+	}
+	res, err := loadtest.Payloads(ctx, loadtest.PayloadsConfig{DatabaseURL: url, Store: *store, Dir: *dir, Name: *name,
+		Count: *count, MinSize: lo, MaxSize: hi, Seed: *seed})
 	if err != nil {
 		return err
 	}
