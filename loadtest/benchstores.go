@@ -98,19 +98,25 @@ func (s *benchStores) redirect(g, server string, f func(benchCell) float64) floa
 	return v
 }
 
-// backfillMedian is the median of f over the backfills of set by tool.
+// backfillMedian is f of the backfills of set by tool: the files and
+// bytes of the set (the same in every run), in the median time.
 func (s *benchStores) backfillMedian(set, tool string, f func(backfillRun) float64) float64 {
-	var v []float64
+	var ns []float64
+	var m backfillRun
 	for _, run := range s.backfill {
 		if run.Set == set && run.Tool == tool {
-			v = append(v, f(run))
+			ns = append(ns, run.NS)
+			m = run
 		}
 	}
-	return medianOf(v)
+	m.NS = medianOf(ns)
+	return f(m)
 }
 
-func filesPerSec(r backfillRun) float64 { return float64(r.Files) / (r.NS / 1e9) }
-func mbPerSec(r backfillRun) float64    { return float64(r.Bytes) / 1e6 / (r.NS / 1e9) }
+func backfillNS(r backfillRun) float64    { return r.NS }
+func backfillBytes(r backfillRun) float64 { return float64(r.Bytes) }
+func filesPerSec(r backfillRun) float64   { return float64(r.Files) / (r.NS / 1e9) }
+func mbPerSec(r backfillRun) float64      { return float64(r.Bytes) / 1e6 / (r.NS / 1e9) }
 
 var allocsPerOp = regexp.MustCompile(`\s(\d+) allocs/op`)
 
@@ -248,13 +254,13 @@ func (r *BenchResults) writeStores(b *bytes.Buffer, s *benchStores) {
 		if set == "large" {
 			label = s.largeLabel()
 		}
-		bytes := s.backfillMedian(set, "maintain", func(r backfillRun) float64 { return float64(r.Bytes) })
-		mt, rt := s.backfillMedian(set, "maintain", func(r backfillRun) float64 { return r.NS }), s.backfillMedian(set, "rclone", func(r backfillRun) float64 { return r.NS })
+		bytes := s.backfillMedian(set, "maintain", backfillBytes)
+		mt, rt := s.backfillMedian(set, "maintain", backfillNS), s.backfillMedian(set, "rclone", backfillNS)
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, fbytes(bytes), fns(mt),
 			frate(s.backfillMedian(set, "maintain", filesPerSec)), frate(s.backfillMedian(set, "maintain", mbPerSec)), fns(rt),
 			frate(s.backfillMedian(set, "rclone", filesPerSec)), frate(s.backfillMedian(set, "rclone", mbPerSec)), fratio(rt, mt))
 	}
-	b.WriteString("\nmaintain ÷ rclone is the ratio of their rates (rclone's time ÷ maintenance's).\n\n")
+	b.WriteString("\nTimes are medians; rates are the set's files and bytes over them; maintain ÷ rclone is\nthe ratio of the rates (rclone's time ÷ maintenance's).\n\n")
 	r.writeCommandBlock(b, []string{"setup-stores-rclone", "setup-stores-payloads-small", "setup-backfill-small-maintain-1",
 		"backfill-small-maintain-1", "backfill-small-rclone-1"})
 
