@@ -50,6 +50,9 @@
 #      1-64 KiB and of 16 of 64 MiB (2,000 and 4 with --quick) by
 #      `narthex stores maintain --once --jobs 8` vs `rclone copy
 #      --transfers 8` into another bucket of the same server.
+#      Then the import of a synthetic file:// cache of 10,000 paths (2,000
+#      with --quick) by `narthex import` vs `nix copy --from file://`
+#      into the same origin.
 #      --stores-only makes only this section and keeps sections 1 to 7
 #      and their targets from the file it replaces.
 #
@@ -116,12 +119,15 @@ LAG_LOOKUPS_HEAD=0.5
 REDIRECT_KEYS=10000
 BF_JOBS=8
 BF_LARGE_SIZE=64MiB
+IMPORT_SIZE=1KiB
 if [ $QUICK = 1 ]; then
 	BF_SMALL=2000
 	BF_LARGE=4
+	IMPORT_PATHS=2000
 else
 	BF_SMALL=10000
 	BF_LARGE=16
+	IMPORT_PATHS=10000
 fi
 if [ $QUICK = 1 ]; then
 	REPS=1

@@ -34,6 +34,19 @@ type storesSettings struct {
 	LargeSize    string `json:"large_size"`
 	Rclone       string `json:"rclone"` // `rclone version`, first line
 	Location     string `json:"location"`
+	ImportPaths  int    `json:"import_paths"`
+	ImportSize   string `json:"import_size"`
+	Nix          string `json:"nix"`
+}
+
+// importRun is one line of import.jsonl: one client's upload of a
+// synthetic file:// cache into the origin, timed by bench.sh.
+type importRun struct {
+	Tool  string  `json:"tool"` // narthex or nix
+	Rep   int     `json:"rep"`
+	NS    float64 `json:"ns"`
+	Paths int64   `json:"paths"`
+	Bytes int64   `json:"bytes"` // of its NAR files
 }
 
 // backfillRun is one line of backfill.jsonl: one tool's copy of one set of
@@ -53,6 +66,7 @@ type benchStores struct {
 	redirects *BenchResults // the cells of redirects.jsonl
 	bench     string        // stores-edge-bench.txt
 	backfill  []backfillRun
+	imports   []importRun // none when the run made no import
 }
 
 // readBenchStores reads section 8 from dir; nil when the run did not make
@@ -82,6 +96,14 @@ func readBenchStores(dir string) (*benchStores, error) {
 		s.backfill = append(s.backfill, run)
 		return err
 	})
+	if rd.exists("import.jsonl") {
+		rd.lines("import.jsonl", func(line []byte) error {
+			var run importRun
+			err := json.Unmarshal(line, &run)
+			s.imports = append(s.imports, run)
+			return err
+		})
+	}
 	if rd.err != nil {
 		return nil, fmt.Errorf("bench results: %w", rd.err)
 	}
@@ -264,7 +286,7 @@ func (r *BenchResults) writeStores(b *bytes.Buffer, s *benchStores) {
 	r.writeCommandBlock(b, []string{"setup-stores-rclone", "setup-stores-payloads-small", "setup-backfill-small-maintain-1",
 		"backfill-small-maintain-1", "backfill-small-rclone-1"})
 
-	b.WriteString("### Import of a `file://` cache\n\nNot measured yet: the script makes no import benchmark.\n\n")
+	s.writeImport(b, r)
 	b.WriteString("### Setup of this section\n\n")
 	var setup []string
 	for _, id := range r.order {
@@ -273,6 +295,52 @@ func (r *BenchResults) writeStores(b *bytes.Buffer, s *benchStores) {
 		}
 	}
 	r.writeCommandBlock(b, setup)
+}
+
+// importMedian is the median time of the imports by tool, with the paths
+// and bytes of one (every run imports as many).
+func (s *benchStores) importMedian(tool string) (ns float64, paths, bytes int64) {
+	var v []float64
+	for _, run := range s.imports {
+		if run.Tool == tool {
+			v = append(v, run.NS)
+			paths, bytes = run.Paths, run.Bytes
+		}
+	}
+	return medianOf(v), paths, bytes
+}
+
+func (s *benchStores) writeImport(b *bytes.Buffer, r *BenchResults) {
+	b.WriteString("### Import of a `file://` cache: `narthex import` vs `nix copy`\n\n")
+	if len(s.imports) == 0 {
+		b.WriteString("Not measured: this run made no import.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "A synthetic binary cache directory as `nix copy --to file://` writes one (`loadtest\n"+
+		"filecache`): %d store paths, each an uncompressed NAR of one file of %s of random bytes,\n"+
+		"every hash and size right, in chains of ten references; nothing signed. Each client uploads\n"+
+		"a cache of its own (another seed) into the origin of this section over HTTP:\n"+
+		"`narthex import <dir> --jobs %d`, which hashes every NAR before it uploads it, and\n"+
+		"`nix copy --from file://<dir> --to <origin> --no-check-sigs` of every path (Nix %s, its\n"+
+		"defaults otherwise). Timed by the script from the command's start to its end; every path\n"+
+		"is then counted at the origin. Median of %d run(s); the clients take turns.\n\n",
+		s.ImportPaths, s.ImportSize, s.Jobs, s.Nix, s.Reps)
+	b.WriteString("| client | paths | NAR bytes | time | paths/s | MB/s |\n|---|---|---|---|---|---|\n")
+	var ids []string
+	for _, tool := range []string{"narthex", "nix"} {
+		ns, paths, bytes := s.importMedian(tool)
+		if ns != ns {
+			continue
+		}
+		name := map[string]string{"narthex": "`narthex import`", "nix": "`nix copy`"}[tool]
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %.1f |\n", name, paths, fbytes(float64(bytes)), fns(ns),
+			frate(float64(paths)/(ns/1e9)), float64(bytes)/1e6/(ns/1e9))
+		ids = append(ids, "setup-stores-filecache-"+tool+"-1", "import-"+tool+"-1")
+	}
+	n, _, _ := s.importMedian("narthex")
+	x, _, _ := s.importMedian("nix")
+	fmt.Fprintf(b, "\n`narthex import` ÷ `nix copy` (paths/s): %s.\n\n", fratio(x, n))
+	r.writeCommandBlock(b, ids)
 }
 
 // storesLine names the run that made section 8 in the header of a file

@@ -24,6 +24,7 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   populate   write a synthetic cache of --count paths into the origin database
   locations  record --count NAR files with a copy in each of --stores, for NAR redirects
   payloads   write --count files of random bytes into a local store and record them, for a backfill
+  filecache  write a synthetic file:// binary cache of --count paths, as nix copy --to file:// would
   geoip      write a GeoIP City database placing 127.1.0.0/16 in Frankfurt, 127.2.0.0/16 in Singapore
   lookup     narinfo (or NAR) GETs against one or more servers (edges, nginx, ceiling)
   wrk        the same narinfo GETs sent by wrk, the C load generator, as a second opinion
@@ -42,6 +43,7 @@ var loadtestModes = map[string]command{
 	"locations": runLocations,
 	"geoip":     runGeoIP,
 	"payloads":  runPayloads,
+	"filecache": runFileCache,
 	"lookup":    runLookup,
 	"wrk":       runWrk,
 	"ceiling":   runCeiling,
@@ -178,6 +180,42 @@ func runPayloads(ctx context.Context, args []string) error {
 		Count: *count, MinSize: lo, MaxSize: hi, Seed: *seed})
 	if err != nil {
 		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runFileCache(_ context.Context, args []string) error {
+	f := newFlags("loadtest filecache", "Writes a binary cache directory as `nix copy --to file://DIR` does: nix-cache-info, and\nfor each of --count store paths a narinfo and its uncompressed NAR (one regular file of\n--size random bytes), every hash and size right; paths in chains of ten, each referencing\nthe one before. Nothing is signed. Another --seed makes paths of their own.")
+	dir := f.String("dir", "", "directory of the cache (required)")
+	count := f.Int("count", 0, "number of store paths (required)")
+	size := f.String("size", "1KiB", "bytes of each path's file, a SIZE (at most 64MiB)")
+	seed := f.Int64("seed", 1, "seed of the paths and their bytes")
+	pathsFile := f.String("paths-file", "", "also write the store paths here, one a line")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("--dir is required")
+	}
+	n, err := parseSize(*size)
+	if err != nil {
+		return fmt.Errorf("--size %q: %w", *size, err)
+	}
+	if n > 64<<20 {
+		return fmt.Errorf("--size %q: at most 64MiB", *size)
+	}
+	if *count < 1 {
+		return fmt.Errorf("--count %d: give the number of paths, at least 1", *count)
+	}
+	res, err := loadtest.FileCache(loadtest.FileCacheConfig{Dir: *dir, Count: *count, Size: int(n), Seed: *seed})
+	if err != nil {
+		return err
+	}
+	if *pathsFile != "" {
+		if err := os.WriteFile(*pathsFile, []byte(strings.Join(res.StorePaths, "\n")+"\n"), 0o644); err != nil {
+			return err
+		}
 	}
 	return report(*asJSON, res, res.WriteTable)
 }

@@ -3,7 +3,9 @@
 # backfills into S3 by `narthex stores maintain` vs `rclone copy`, on an
 # origin of their own (a second `narthex dev`), so that no file of the
 # other sections takes part. Results: redirects.jsonl and the JSON it
-# names, stores-edge-bench.txt, backfill.jsonl and stores.json.
+# names, stores-edge-bench.txt, backfill.jsonl, import.jsonl and
+# stores.json. Then the import of a synthetic file:// cache by `narthex
+# import` vs `nix copy --from file://` into the same origin.
 
 stores_section() {
 	local id rep set gen t0 t1 n bytes
@@ -186,10 +188,51 @@ stores_section() {
 		rm -rf "$src"
 	done
 	stop_bg versitygw
+
+	# ------------------------------------------------------------ import
+
+	# Two synthetic caches a repetition, of paths of their own (seeds),
+	# so that each client uploads paths the origin does not have yet.
+	local nixt=$T/stores-nix origin_url=http://127.0.0.1:$ST_ORIGIN_PORT before after
+	mkdir -p "$nixt/home" "$nixt/conf"
+	printf 'experimental-features = nix-command\nbuild-users-group =\nsandbox = false\nsubstituters =\n' >"$nixt/conf/nix.conf"
+	: >"$RES/import.jsonl"
+	note_load "import"
+	for rep in $(seq "$REPS"); do
+		for tool in $(rotate "$rep" narthex nix); do
+			local cache=$T/filecache-$tool-$rep seed
+			seed=$((2 * rep - 1))
+			[ $tool = nix ] && seed=$((2 * rep))
+			run "setup-stores-filecache-$tool-$rep" "$BIN" loadtest filecache --dir "$cache" --count "$IMPORT_PATHS" --size "$IMPORT_SIZE" \
+				--seed "$seed" --paths-file "$cache.paths" --json
+			bytes=$(jq .nar_bytes "$RES/setup-stores-filecache-$tool-$rep.json")
+			before=$(st_sql -c "SELECT count(*) FROM narinfo")
+			id=import-$tool-$rep
+			log "import of a file:// cache of $IMPORT_PATHS paths by $tool, repetition $rep/$REPS"
+			if [ $tool = narthex ]; then
+				t0=$(date +%s%N)
+				run "$id" "$BIN" import "$cache" --origin "$origin_url" --token-file "$SDEV/token" --jobs "$BF_JOBS" --json
+				t1=$(date +%s%N)
+			else
+				record_raw "$id" "HOME=$nixt/home NIX_CONF_DIR=$nixt/conf XDG_CACHE_HOME=\$(mktemp -d) nix copy --from file://$cache --to $origin_url --no-check-sigs --option netrc-file $SDEV/netrc \$(cat $cache.paths)"
+				t0=$(date +%s%N)
+				env HOME="$nixt/home" NIX_CONF_DIR="$nixt/conf" XDG_CACHE_HOME="$(mktemp -d "$nixt/xdg.XXXXXX")" timeout 900 \
+					xargs -a "$cache.paths" nix copy --from "file://$cache" --to "$origin_url" --no-check-sigs --option netrc-file "$SDEV/netrc" \
+					>"$LOGS/$id.log" 2>&1 || die "$id: $(tail -n 5 "$LOGS/$id.log")"
+				t1=$(date +%s%N)
+			fi
+			after=$(st_sql -c "SELECT count(*) FROM narinfo")
+			[ $((after - before)) = "$IMPORT_PATHS" ] || die "$id: $((after - before)) of $IMPORT_PATHS paths arrived"
+			jq -nc --arg tool "$tool" --argjson rep "$rep" --argjson ns $((t1 - t0)) --argjson paths "$IMPORT_PATHS" --argjson bytes "$bytes" \
+				'{tool: $tool, rep: $rep, ns: $ns, paths: $paths, bytes: $bytes}' >>"$RES/import.jsonl"
+			rm -rf "$cache"
+		done
+	done
 	stop_bg stores_dev
 
 	jq -n --argjson quick "$QUICK" --argjson reps "$REPS" --argjson lookup_reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson redirect_keys "$REDIRECT_KEYS" --argjson jobs "$BF_JOBS" --argjson small "$BF_SMALL" --argjson large "$BF_LARGE" \
 		--arg large_size "$BF_LARGE_SIZE" --arg rclone "$(rclone version | head -n 1)" --arg location "$location" \
+		--argjson import_paths "$IMPORT_PATHS" --arg import_size "$IMPORT_SIZE" --arg nix "$(nix --version | sed 's/^nix (Nix) //')" \
 		'$ARGS.named' >"$RES/stores.json"
 }
