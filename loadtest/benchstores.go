@@ -333,7 +333,7 @@ func (s *benchStores) writeImport(b *bytes.Buffer, r *BenchResults) {
 			continue
 		}
 		name := map[string]string{"narthex": "`narthex import`", "nix": "`nix copy`"}[tool]
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %.1f |\n", name, paths, fbytes(float64(bytes)), fns(ns),
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %.2f |\n", name, paths, fbytes(float64(bytes)), fns(ns),
 			frate(float64(paths)/(ns/1e9)), float64(bytes)/1e6/(ns/1e9))
 		ids = append(ids, "setup-stores-filecache-"+tool+"-1", "import-"+tool+"-1")
 	}
