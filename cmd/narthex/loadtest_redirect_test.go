@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -114,5 +115,39 @@ func TestCeiling_RedirectsAsTheEdge(t *testing.T) {
 	cs, ch, cl := rawAnswerFrom(t, "127.1.0.1", c.Addr(), "/"+url)
 	if es != cs || !slices.Equal(eh, ch) || el != cl {
 		t.Errorf("edge: %s %q, %d bytes\nceiling: %s %q, %d bytes", es, eh, el, cs, ch, cl)
+	}
+}
+
+// Bad command lines of the load tool's stores modes fail with one line
+// naming the flag, before any load is sent or anything written.
+func TestLoadtestStoresBadCommandLine(t *testing.T) {
+	t.Parallel()
+	db := "postgres://127.0.0.1:1/x"
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"loadtest", "lookup", "--url", "http://127.0.0.1:1", "--keys", "1", "--want-location", "http://fra.example/"}, "--want-location is for --nar only"},
+		{[]string{"loadtest", "lookup", "--url", "http://127.0.0.1:1", "--keys", "1", "--nar", "--source", "192.0.2.1"}, `--source "192.0.2.1"`},
+		{[]string{"loadtest", "wrk", "--url", "http://127.0.0.1:1", "--keys", "1", "--nar", "--header", "nocolon"}, `--header "nocolon"`},
+		{[]string{"loadtest", "ceiling", "--redirect", "http://fra.example/x.nar", "--miss"}, "--redirect excludes --sink and --miss"},
+		{[]string{"loadtest", "locations", "--database-url", db, "--stores", "fra"}, "--count 0"},
+		{[]string{"loadtest", "locations", "--database-url", db, "--count", "5"}, "--stores is required"},
+		{[]string{"loadtest", "payloads", "--database-url", db, "--store", "src", "--dir", dir, "--name", "s", "--count", "1", "--min-size", "1XB"}, `--min-size "1XB"`},
+		{[]string{"loadtest", "filecache", "--count", "1"}, "--dir is required"},
+		{[]string{"loadtest", "filecache", "--dir", filepath.Join(dir, "c"), "--count", "1", "--size", "100MiB"}, `--size "100MiB"`},
+		{[]string{"loadtest", "geoip"}, "--out is required"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {
+			out, errOut, code := narthex(t, tt.args...)
+			if code != 1 || !strings.Contains(errOut, tt.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1 and one line with %q", code, out, errOut, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c")); err == nil {
+		t.Error("a refused filecache wrote its directory")
 	}
 }
