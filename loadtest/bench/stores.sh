@@ -9,6 +9,8 @@
 
 stores_section() {
 	local id rep set gen t0 t1 n bytes
+	# Each backfill and import is bounded: 20 minutes at most.
+	local STEP_TIMEOUT=1200
 
 	free_port ST_ORIGIN_PORT
 	free_port ST_PG_PORT
@@ -162,7 +164,7 @@ stores_section() {
 						--path-style --populate --database-url "$ST_DB"
 					log "backfill: narthex stores maintain of $n $set payloads, --jobs $BF_JOBS, repetition $rep/$REPS"
 					t0=$(date +%s%N)
-					run "$id" "$BIN" stores maintain --once --store "$store" --jobs "$BF_JOBS" --verify-sample 0 --database-url "$ST_DB"
+					run "$id" timeout "$STEP_TIMEOUT" "$BIN" stores maintain --once --store "$store" --jobs "$BF_JOBS" --verify-sample 0 --database-url "$ST_DB"
 					t1=$(date +%s%N)
 					got=$(st_sql -c "SELECT count(*) || ' ' || coalesce(sum(l.size), 0) FROM payload_location l JOIN store s ON s.id = l.store_id
 						WHERE s.name = '$store' AND l.state = 'good'")
@@ -173,7 +175,7 @@ stores_section() {
 				else
 					log "backfill: rclone copy of $n $set payloads, --transfers $BF_JOBS, repetition $rep/$REPS"
 					t0=$(date +%s%N)
-					run "$id" rclone copy "$src" "bs3:$bucket" --transfers "$BF_JOBS" --checkers "$BF_JOBS" --no-check-dest \
+					run "$id" timeout "$STEP_TIMEOUT" rclone copy "$src" "bs3:$bucket" --transfers "$BF_JOBS" --checkers "$BF_JOBS" --no-check-dest \
 						--s3-no-check-bucket --s3-disable-checksum
 					t1=$(date +%s%N)
 					got=$(rclone size "bs3:$bucket" --json | jq -r '"\(.count) \(.bytes)"')
@@ -211,12 +213,12 @@ stores_section() {
 			log "import of a file:// cache of $IMPORT_PATHS paths by $tool, repetition $rep/$REPS"
 			if [ $tool = narthex ]; then
 				t0=$(date +%s%N)
-				run "$id" "$BIN" import "$cache" --origin "$origin_url" --token-file "$SDEV/token" --jobs "$BF_JOBS" --json
+				run "$id" timeout "$STEP_TIMEOUT" "$BIN" import "$cache" --origin "$origin_url" --token-file "$SDEV/token" --jobs "$BF_JOBS" --json
 				t1=$(date +%s%N)
 			else
 				record_raw "$id" "HOME=$nixt/home NIX_CONF_DIR=$nixt/conf XDG_CACHE_HOME=\$(mktemp -d) nix copy --from file://$cache --to $origin_url --no-check-sigs --option netrc-file $SDEV/netrc \$(cat $cache.paths)"
 				t0=$(date +%s%N)
-				env HOME="$nixt/home" NIX_CONF_DIR="$nixt/conf" XDG_CACHE_HOME="$(mktemp -d "$nixt/xdg.XXXXXX")" timeout 900 \
+				env HOME="$nixt/home" NIX_CONF_DIR="$nixt/conf" XDG_CACHE_HOME="$(mktemp -d "$nixt/xdg.XXXXXX")" timeout "$STEP_TIMEOUT" \
 					xargs -a "$cache.paths" nix copy --from "file://$cache" --to "$origin_url" --no-check-sigs --option netrc-file "$SDEV/netrc" \
 					>"$LOGS/$id.log" 2>&1 || die "$id: $(tail -n 5 "$LOGS/$id.log")"
 				t1=$(date +%s%N)
