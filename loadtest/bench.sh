@@ -2,7 +2,7 @@
 # bench.sh: the side-by-side benchmark of narthex and its peers on this
 # machine, written to BENCHMARKS.md.
 #
-#   bash loadtest/bench.sh [--quick] [--lookups-only] [--out FILE] [--keep-tmp]
+#   bash loadtest/bench.sh [--quick] [--lookups-only | --stores-only] [--out FILE] [--keep-tmp]
 #
 # One run, on loopback only, in a temporary folder removed at the end:
 #
@@ -41,6 +41,20 @@
 #      --quick); no failed lookup, no lost or torn transaction, flat memory.
 #   7. profiles: CPU and allocations of the lookup edge under hits and
 #      misses, and the lookup handler in process (go test -bench ./edge).
+#   8. stores (loadtest/bench/stores.sh), on an origin of their own: NAR
+#      redirects of an edge ranking two stores by GeoIP (a client placed in
+#      Frankfurt: `loadtest lookup --nar` connecting from 127.1.0.1, wrk
+#      through X-Forwarded-For) vs the redirect ceiling, 64 connections
+#      with both generators, and the redirect handler in process; then a
+#      backfill into S3 (versitygw, posix backend) of 10,000 payloads of
+#      1-64 KiB and of 16 of 64 MiB (2,000 and 4 with --quick) by
+#      `narthex stores maintain --once --jobs 8` vs `rclone copy
+#      --transfers 8` into another bucket of the same server.
+#      Then the import of a synthetic file:// cache of 10,000 paths (2,000
+#      with --quick) by `narthex import` vs `nix copy --from file://`
+#      into the same origin.
+#      --stores-only makes only this section and keeps sections 1 to 7
+#      and their targets from the file it replaces.
 #
 # Every cell is repeated 3 times (1 with --quick, but the lookups: 3 runs
 # of 2 s) and reported as the median; the soak runs once. The script only
@@ -50,8 +64,8 @@
 # ratio and verdict is the report's.
 #
 # Needs root (apt-get, and PostgreSQL runs as the postgres user). Installs
-# nginx, wrk, nix-bin, postgresql-15, jq, curl, iproute2 (ss) and rt-tests
-# (cyclictest) when missing. Each load command
+# nginx, wrk, nix-bin, postgresql-15, jq, curl, iproute2 (ss), rt-tests
+# (cyclictest) and rclone when missing. Each load command
 # is bounded in time by its own flags; waits in this script are bounded too.
 
 set -Eeuo pipefail
@@ -62,6 +76,7 @@ usage() {
 
 QUICK=0
 LOOKUPS_ONLY=0
+STORES_ONLY=0
 KEEP_TMP=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/BENCHMARKS.md
@@ -69,6 +84,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--lookups-only) LOOKUPS_ONLY=1 ;;
+	--stores-only) STORES_ONLY=1 ;;
 	--keep-tmp) KEEP_TMP=1 ;;
 	--out) OUT=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -76,6 +92,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+[ $LOOKUPS_ONLY = 1 ] && [ $STORES_ONLY = 1 ] && { echo "bench.sh: --lookups-only and --stores-only exclude each other" >&2; exit 2; }
 
 # Every narthex flag defaults from NARTHEX_<FLAG>: none may leak in. Nor
 # may GOMAXPROCS: the report says the edges but one run Go code on every
@@ -97,6 +114,21 @@ LAG_LOOKUPS_RATE=500
 LAG_LOOKUPS_DUR=5s
 LAG_LOOKUPS_LOOKUP_DUR=6s
 LAG_LOOKUPS_HEAD=0.5
+# Section 8: NAR files the redirect edge holds, and the backfills' jobs
+# (maintain's --jobs, rclone's --transfers and --checkers).
+REDIRECT_KEYS=10000
+BF_JOBS=8
+BF_LARGE_SIZE=64MiB
+IMPORT_SIZE=1KiB
+if [ $QUICK = 1 ]; then
+	BF_SMALL=2000
+	BF_LARGE=4
+	IMPORT_PATHS=2000
+else
+	BF_SMALL=10000
+	BF_LARGE=16
+	IMPORT_PATHS=10000
+fi
 if [ $QUICK = 1 ]; then
 	REPS=1
 	LOOKUP_REPS=3
@@ -152,6 +184,7 @@ command -v wrk >/dev/null || apt_install wrk
 command -v prlimit >/dev/null || apt_install util-linux
 command -v cyclictest >/dev/null || apt_install rt-tests
 command -v nix >/dev/null || apt_install nix-bin
+command -v rclone >/dev/null || apt_install rclone
 [ -x $PGBIN/postgres ] || apt_install postgresql-15
 command -v psql >/dev/null || apt_install postgresql-client-15
 command -v go >/dev/null || die "go is missing (Go 1.26 is required)"
@@ -332,20 +365,20 @@ write_report() {
 	local runtime=$((($(date +%s%N) - START_NS) / 1000000000)) loads
 	log "writing $OUT"
 	loads=$(printf '%s\n' "${LOADS[@]}" | jq -R . | jq -s .)
-	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")" \
+	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")$([ $STORES_ONLY = 1 ] && echo " --stores-only")" \
 		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --argjson memory_kib "$FACT_MEM_KIB" \
 		--arg os "$FACT_OS" --arg kernel "$FACT_KERNEL" --arg go "$FACT_GO" --arg nginx "$FACT_NGINX" \
 		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
 		--arg edge_engine "$EDGE_ENGINE" --arg edge_engine_fallback "$EDGE_ENGINE_FALLBACK" --argjson edges "$(edges_json)" \
-		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" \
+		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" --argjson stores_only "$STORES_ONLY" \
 		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
 		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}],
 		edge_engine: $edge_engine, edge_engine_fallback: $edge_engine_fallback, edges: $edges,
-		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}}' >"$RES/facts.json"
+		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}, stores_only: ($stores_only == 1)}' >"$RES/facts.json"
 	[ -f "$OUT" ] && cp "$OUT" "$T/BENCHMARKS.md"
 	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
 	mv "$T/BENCHMARKS.md" "$OUT"
@@ -417,6 +450,36 @@ record setup-build go build -o "$BIN" ./cmd/narthex
 EDGE_ENGINE=$("$BIN" edge --help | awk '/^  -/ {f = ($1 == "-http-engine")} f && match($0, /\(default "[^"]*"\)/) {print substr($0, RSTART + 10, RLENGTH - 12); exit}')
 [ -n "$EDGE_ENGINE" ] || die "narthex edge --help states no default for --http-engine"
 record_raw setup-edge-engine "$(shq "$BIN" edge --help) | grep -A2 -- '-http-engine'"
+
+# rotate R NAME...: the names in a rotating order, repetition R starting
+# with the R-th.
+rotate() {
+	local r=$1 out=() i
+	shift
+	local s=("$@")
+	for ((i = 0; i < ${#s[@]}; i++)); do out+=("${s[$(((r - 1 + i) % ${#s[@]}))]}"); done
+	echo "${out[@]}"
+}
+# edges_json: the edges as facts.json gives them to the report.
+edges_json() {
+	local s
+	for s in $EDGES; do
+		jq -nc --arg name "$s" --arg engine "${EDGE_ENGINE_OF[$s]:-}" --arg env "${EDGE_ENV[$s]:-}" \
+			'{name: $name, http_engine: $engine, env: $env}'
+	done | jq -sc .
+}
+
+# Section 8 is in a file of its own.
+# shellcheck source=loadtest/bench/stores.sh
+. "$REPO/loadtest/bench/stores.sh"
+if [ $STORES_ONLY = 1 ]; then
+	# What the report's facts name of sections it does not make.
+	NGINX_NOFILE=0 NGINX_CACHE_MAX=0 EDGE_ENGINE_FALLBACK="" EDGES=""
+	stores_section
+	note_load "end"
+	write_report
+	exit 0
+fi
 
 # ---------------------------------------------------------------- origin
 
@@ -491,14 +554,6 @@ start_edge() {
 	record "setup-$name" "${cmd[@]}"
 	start_bg "$bg" "${cmd[@]}"
 }
-# edges_json: the edges as facts.json gives them to the report.
-edges_json() {
-	local s
-	for s in $EDGES; do
-		jq -nc --arg name "$s" --arg engine "${EDGE_ENGINE_OF[$s]:-}" --arg env "${EDGE_ENV[$s]:-}" \
-			'{name: $name, http_engine: $engine, env: $env}'
-	done | jq -sc .
-}
 
 # nginx may open as many files as the hard limit of this shell allows (up
 # to 300,000); its open_file_cache holds that less the connections.
@@ -542,15 +597,6 @@ for _ in $(seq 100); do [ -s "$T/nginx/nginx.pid" ] && break; sleep 0.1; done
 declare -A PID=([edge]=${PIDS[edge_lookup]} [edge-fasthttp]=${PIDS[edge_fasthttp]} [edge-evloop]=${PIDS[edge_evloop]}
 	[edge-procs1]=${PIDS[edge_procs1]} [nginx]=$(cat "$T/nginx/nginx.pid") [ceiling]=${PIDS[ceiling]} [ceiling-miss]=${PIDS[ceiling_miss]})
 
-# rotate R NAME...: the names in a rotating order, repetition R starting
-# with the R-th.
-rotate() {
-	local r=$1 out=() i
-	shift
-	local s=("$@")
-	for ((i = 0; i < ${#s[@]}; i++)); do out+=("${s[$(((r - 1 + i) % ${#s[@]}))]}"); done
-	echo "${out[@]}"
-}
 # urls_of / pids_of NAME...: their URLs and pids, comma-separated.
 urls_of() {
 	local u=() s
@@ -925,6 +971,10 @@ fi
 [ $SOAK_RC = 0 ] || log "soak: a check failed: $(tail -n 1 "$LOGS/soak.log" | cut -c1-300)"
 cp "$LOGS/dev.log" "$RES/dev.log"
 note_load "end"
+
+# ---------------------------------------------------------------- stores
+
+stores_section
 
 # ---------------------------------------------------------------- report
 

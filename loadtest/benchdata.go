@@ -54,6 +54,8 @@ type BenchFacts struct {
 	Edges []BenchEdge `json:"edges"`
 	// LagLookups are the settings of the lag runs under lookups.
 	LagLookups BenchLagLookups `json:"lag_lookups"`
+	// StoresOnly tells a run that made section 8 alone (--stores-only).
+	StoresOnly bool `json:"stores_only"`
 }
 
 // BenchEdge is one edge of the lookups and what sets it apart from the
@@ -138,6 +140,7 @@ type BenchResults struct {
 	// lagLookups are the lag runs of section 1, with lookups beside them
 	// or alone; none in a run that did not make them.
 	lagLookups []lagLookupRun
+	stores     *benchStores // section 8; nil when the run did not make it
 }
 
 // ReadBenchResults reads facts.json, lookups.jsonl and lag-lookups.jsonl
@@ -152,14 +155,19 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 	if err := json.Unmarshal(b, &r.Facts); err != nil {
 		return nil, fmt.Errorf("bench results: facts.json: %w", err)
 	}
-	if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+	if r.stores, err = readBenchStores(dir); err != nil {
 		return nil, err
 	}
-	if r.lagLookups, err = readLagLookups(dir); err != nil {
-		return nil, err
-	}
-	if r.later, err = readBenchLater(dir); err != nil {
-		return nil, err
+	if !r.Facts.StoresOnly {
+		if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
+			return nil, err
+		}
+		if r.lagLookups, err = readLagLookups(dir); err != nil {
+			return nil, err
+		}
+		if r.later, err = readBenchLater(dir); err != nil {
+			return nil, err
+		}
 	}
 	f, err := os.Open(filepath.Join(dir, "commands.txt"))
 	if err != nil {
@@ -182,9 +190,24 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 }
 
 func (r *BenchResults) readRuns(name string) error {
+	cells, err := readRunCells(name)
+	if err != nil {
+		return err
+	}
+	r.cells = append(r.cells, cells...)
+	if len(r.cells) == 0 {
+		return errors.New("bench results: no lookup runs")
+	}
+	return nil
+}
+
+// readRunCells reads a manifest of runs (lookups.jsonl, redirects.jsonl)
+// and the results of every run it names.
+func readRunCells(name string) ([]benchCell, error) {
+	var cells []benchCell
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return fmt.Errorf("bench results: %w", err)
+		return nil, fmt.Errorf("bench results: %w", err)
 	}
 	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if line == "" {
@@ -192,39 +215,36 @@ func (r *BenchResults) readRuns(name string) error {
 		}
 		var run BenchRun
 		if err := json.Unmarshal([]byte(line), &run); err != nil {
-			return fmt.Errorf("bench results: lookups.jsonl line %d: %w", i+1, err)
+			return nil, fmt.Errorf("bench results: %s line %d: %w", filepath.Base(name), i+1, err)
 		}
 		out, err := os.ReadFile(filepath.Join(filepath.Dir(name), run.File))
 		if err != nil {
-			return fmt.Errorf("bench results: %w", err)
+			return nil, fmt.Errorf("bench results: %w", err)
 		}
 		var v struct {
 			Results []benchResult `json:"results"`
 		}
 		if err := json.Unmarshal(out, &v); err != nil {
-			return fmt.Errorf("bench results: %s: %w", run.File, err)
+			return nil, fmt.Errorf("bench results: %s: %w", run.File, err)
 		}
 		if len(v.Results) != len(run.Servers) {
-			return fmt.Errorf("bench results: %s has %d results for %d servers", run.File, len(v.Results), len(run.Servers))
+			return nil, fmt.Errorf("bench results: %s has %d results for %d servers", run.File, len(v.Results), len(run.Servers))
 		}
 		var wakeup *Latency
 		if w, err := os.ReadFile(filepath.Join(filepath.Dir(name), run.ID+".wakeup.txt")); err == nil {
 			l, err := parseWakeups(w)
 			if err != nil {
-				return fmt.Errorf("bench results: %s.wakeup.txt: %w", run.ID, err)
+				return nil, fmt.Errorf("bench results: %s.wakeup.txt: %w", run.ID, err)
 			}
 			wakeup = &l
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("bench results: %w", err)
+			return nil, fmt.Errorf("bench results: %w", err)
 		}
 		for j, res := range v.Results {
-			r.cells = append(r.cells, benchCell{run: run, server: run.Servers[j], res: res, wakeup: wakeup})
+			cells = append(cells, benchCell{run: run, server: run.Servers[j], res: res, wakeup: wakeup})
 		}
 	}
-	if len(r.cells) == 0 {
-		return errors.New("bench results: no lookup runs")
-	}
-	return nil
+	return cells, nil
 }
 
 // cellQuery selects cells.

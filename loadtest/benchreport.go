@@ -35,6 +35,9 @@ var (
 // are carried over from previous (the file as it was), each marked with
 // the date of the run that made it, and so are their targets.
 func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
+	if r.Facts.StoresOnly {
+		return writeStoresOnly(w, r, previous)
+	}
 	var b bytes.Buffer
 	f := r.Facts
 	l := r.later
@@ -64,6 +67,9 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 		}
 		if l.hasProfiles {
 			r.writeProfiles(&b, l)
+		}
+		if r.stores != nil {
+			r.writeStores(&b, r.stores)
 		}
 		r.writeWarnings(&b, l)
 	case carried:
@@ -108,7 +114,7 @@ func carrySections(previous []byte, date string) []byte {
 		if !carriedHeading.MatchString(sec) {
 			continue
 		}
-		if !strings.Contains(sec, notReRun) {
+		if !strings.Contains(sec, notReRun) && !strings.Contains(sec, madeBy) {
 			heading, body, _ := strings.Cut(sec, "\n")
 			sec = heading + "\n\n" + notReRun + " from the run of " + date + ", with that run's commands.*\n" + body
 		}
@@ -117,8 +123,12 @@ func carrySections(previous []byte, date string) []byte {
 	return b.Bytes()
 }
 
-// notReRun starts the mark of a carried section.
-const notReRun = "*Not re-run:"
+// notReRun starts the mark of a carried section; madeBy the date line of a
+// section that names its own run (section 8).
+const (
+	notReRun = "*Not re-run:"
+	madeBy   = "*Made by the run of "
+)
 
 // splitSections cuts a Markdown file before each "## " heading.
 func splitSections(s string) []string {

@@ -36,6 +36,9 @@ func (r *BenchResults) writeTargets(b *bytes.Buffer, previous []byte, carried bo
 	switch {
 	case r.later != nil:
 		r.writeLaterTargets(b, r.later)
+		if r.stores != nil {
+			b.WriteString(strings.Join(r.stores.storesTargetRows(""), "\n") + "\n")
+		}
 	case carried:
 		for _, row := range carriedTargets(previous) {
 			if !strings.Contains(row, "(run of ") {

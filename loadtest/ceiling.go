@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +24,8 @@ var (
 	edgeHitCacheCtl  = []byte("public, max-age=3600")
 	edgeMissCacheCtl = []byte("public, max-age=60")
 	edgeNotFound     = []byte("not found\n")
+	edgeFound        = []byte("found\n")
+	headerLocation   = []byte("Location")
 )
 
 // CeilingConfig describes a ceiling server.
@@ -42,6 +46,11 @@ type CeilingConfig struct {
 	// is a 404, and every PUT a 200 once its body (up to MaxSinkBody) is
 	// read. What a client's uploads cost when the server costs nothing.
 	Sink bool
+	// Redirect, when set, makes the server answer every request as an
+	// edge redirects a NAR download: 302 to this Location, with the edge's
+	// headers and body. Given the Location the edge sends, the answers are
+	// the same bytes: the bound for redirects, without ranking any store.
+	Redirect string
 }
 
 // MaxSinkBody bounds an upload to a sink.
@@ -62,6 +71,7 @@ type Ceiling struct {
 	cfg      CeilingConfig
 	ln       net.Listener
 	srv      *fasthttp.Server
+	location []byte // of every answer with CeilingConfig.Redirect
 	requests atomic.Int64
 }
 
@@ -81,8 +91,13 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 	if err := CheckListen(cfg.Listen); err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
-	if cfg.Sink && cfg.Miss {
-		return nil, errors.New("ceiling: Sink and Miss exclude each other")
+	if n := btoi(cfg.Sink) + btoi(cfg.Miss) + btoi(cfg.Redirect != ""); n > 1 {
+		return nil, errors.New("ceiling: Sink, Miss and Redirect exclude each other")
+	}
+	if cfg.Redirect != "" {
+		if u, err := url.Parse(cfg.Redirect); err != nil || !u.IsAbs() || strings.ContainsAny(cfg.Redirect, "\r\n ") {
+			return nil, fmt.Errorf("ceiling: Redirect %q is not an absolute URL", cfg.Redirect)
+		}
 	}
 	if cfg.Body == nil {
 		cfg.Body = TypicalBody()
@@ -98,6 +113,9 @@ func NewCeiling(cfg CeilingConfig) (*Ceiling, error) {
 		handler, maxBody = c.sink, MaxSinkBody
 	case cfg.Miss:
 		handler = c.miss
+	case cfg.Redirect != "":
+		c.location = []byte(cfg.Redirect)
+		handler = c.redirect
 	}
 	// The settings of edge.Server's fasthttp.Server, its name included, so
 	// that the answers are the same bytes.
@@ -150,6 +168,21 @@ func (c *Ceiling) miss(ctx *fasthttp.RequestCtx) {
 	ctx.Response.SetBodyRaw(edgeNotFound)
 }
 
+func (c *Ceiling) redirect(ctx *fasthttp.RequestCtx) {
+	c.requests.Add(1)
+	ctx.SetStatusCode(fasthttp.StatusFound)
+	ctx.Response.Header.SetBytesKV(headerLocation, c.location)
+	ctx.Response.Header.SetContentTypeBytes(typeText)
+	ctx.Response.SetBodyRaw(edgeFound)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func (c *Ceiling) sink(ctx *fasthttp.RequestCtx) {
 	c.requests.Add(1)
 	switch {
@@ -190,8 +223,11 @@ func (c *Ceiling) Run(ctx context.Context) (*CeilingResult, error) {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
 	body := len(c.cfg.Body)
-	if c.cfg.Miss {
+	switch {
+	case c.cfg.Miss:
 		body = len(edgeNotFound)
+	case c.cfg.Redirect != "":
+		body = len(edgeFound)
 	}
 	return &CeilingResult{Addr: c.Addr(), BodyBytes: body, Requests: c.requests.Load(), Elapsed: time.Since(start)}, nil
 }

@@ -20,6 +20,7 @@ const dialTimeout = 5 * time.Second
 // with "Connection: close". Not safe for concurrent use.
 type httpConn struct {
 	addr     string    // host:port
+	source   net.Addr  // the local address to connect from; nil for any
 	deadline time.Time // no read or write may go past it
 	nc       net.Conn
 	br       *bufio.Reader
@@ -32,7 +33,7 @@ func newHTTPConn(addr string, deadline time.Time) *httpConn {
 }
 
 func (c *httpConn) dial() error {
-	d := net.Dialer{Timeout: dialTimeout, Deadline: c.deadline}
+	d := net.Dialer{Timeout: dialTimeout, Deadline: c.deadline, LocalAddr: c.source}
 	nc, err := d.Dial("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

@@ -1,10 +1,13 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -61,6 +64,18 @@ type LookupConfig struct {
 	// server's, whose CPU time over its run (with its descendants', such
 	// as nginx's workers) is reported per answer.
 	ServerPIDs []int
+	// NAR asks for NAR files instead of narinfos: GET /nar/<hash>.nar,
+	// which an edge answers with a 302 to a copy of the file for a hit
+	// (the files `loadtest locations` recorded) and a 404 for a miss.
+	NAR bool
+	// WantLocation, with NAR, is how the Location of every redirect must
+	// start (the base URL of the store nearest the client): a 302 to
+	// anywhere else is a wrong answer. Empty accepts any 302.
+	WantLocation string
+	// Source is the loopback address the connections come from, such as
+	// 127.1.0.1, which a GeoIP database may place; empty lets the system
+	// choose (127.0.0.1).
+	Source string
 }
 
 // Validate names the first unusable field.
@@ -90,6 +105,13 @@ func (c LookupConfig) Validate() error {
 		return fmt.Errorf("lookup: %d ServerPIDs for %d URLs", len(c.ServerPIDs), len(c.URLs))
 	case slices.ContainsFunc(c.ServerPIDs, func(p int) bool { return p < 0 }):
 		return errors.New("lookup: a ServerPID is negative")
+	case c.WantLocation != "" && !c.NAR:
+		return errors.New("lookup: WantLocation is for NAR requests only")
+	}
+	if c.Source != "" {
+		if a, err := netip.ParseAddr(c.Source); err != nil || !a.IsLoopback() {
+			return fmt.Errorf("lookup: Source %q is not a loopback address", c.Source)
+		}
 	}
 	for _, u := range c.URLs {
 		if _, err := CheckURL(u); err != nil {
@@ -119,14 +141,19 @@ func (c *LookupConfig) setDefaults() {
 
 // LookupResult is the outcome of a run against one URL.
 type LookupResult struct {
-	URL         string        `json:"url"`
-	Mode        string        `json:"mode"` // "closed loop" or "open loop"
-	Rate        float64       `json:"rate,omitempty"`
-	Connections int           `json:"connections"`
-	Keys        int           `json:"keys"`
-	HitRatio    float64       `json:"hit_ratio"`
-	Dist        Dist          `json:"dist"`
-	Elapsed     time.Duration `json:"elapsed_ns"`
+	URL         string  `json:"url"`
+	Mode        string  `json:"mode"` // "closed loop" or "open loop"
+	Rate        float64 `json:"rate,omitempty"`
+	Connections int     `json:"connections"`
+	Keys        int     `json:"keys"`
+	HitRatio    float64 `json:"hit_ratio"`
+	Dist        Dist    `json:"dist"`
+	// NAR tells that the requests were for NAR files (see LookupConfig),
+	// from Source when it is set.
+	NAR          bool          `json:"nar,omitempty"`
+	WantLocation string        `json:"want_location,omitempty"`
+	Source       string        `json:"source,omitempty"`
+	Elapsed      time.Duration `json:"elapsed_ns"`
 	// Requests were sent; Answered got an HTTP answer; Throughput is
 	// Answered per second of Elapsed.
 	Requests   int64   `json:"requests"`
@@ -160,7 +187,7 @@ type LookupResult struct {
 // KeyOutcome counts the requests for one kind of key.
 type KeyOutcome struct {
 	Sent  int64 `json:"sent"`
-	Right int64 `json:"right"` // answered as expected: 200 for hits, 404 for misses
+	Right int64 `json:"right"` // answered as expected: 200 for hits (302 to WantLocation for NAR files), 404 for misses
 	Wrong int64 `json:"wrong"` // answered otherwise
 }
 
@@ -209,6 +236,10 @@ type lookupWorker struct {
 	firstErr  error
 	late      int64
 	finished  time.Time
+	// hitStatus is the answer a hit key wants; wantLoc, when set, is how
+	// its Location must start.
+	hitStatus int
+	wantLoc   []byte
 }
 
 func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, pid int) (*LookupResult, error) {
@@ -218,12 +249,25 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 	// once and connecting does not count in the first latencies.
 	deadline := time.Now().Add(dialTimeout + cfg.Duration + cfg.Timeout)
 	workers := make([]*lookupWorker, cfg.Connections)
+	suffix, hitStatus := ".narinfo", 200
+	if cfg.NAR {
+		prefix, suffix, hitStatus = prefix+"/nar", ".nar", 302
+	}
+	var source net.Addr
+	if cfg.Source != "" {
+		source = &net.TCPAddr{IP: net.ParseIP(cfg.Source)}
+	}
 	for i := range workers {
 		w := &lookupWorker{
-			conn: newHTTPConn(addr, deadline),
-			req:  newGetRequest(u.Host, prefix, ".narinfo"),
-			pick: newPicker(keys, cfg.Dist, cfg.ZipfExponent, cfg.HitRatio, cfg.Seed, i),
-			hist: newHistogram(),
+			conn:      newHTTPConn(addr, deadline),
+			req:       newGetRequest(u.Host, prefix, suffix),
+			pick:      newPicker(keys, cfg.Dist, cfg.ZipfExponent, cfg.HitRatio, cfg.Seed, i),
+			hist:      newHistogram(),
+			hitStatus: hitStatus,
+		}
+		w.conn.source = source
+		if cfg.WantLocation != "" {
+			w.wantLoc = []byte(cfg.WantLocation)
 		}
 		if err := w.conn.dial(); err != nil {
 			for _, w := range workers[:i] {
@@ -272,6 +316,7 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 	res := &LookupResult{
 		Mode: "closed loop", Rate: cfg.Rate, Connections: cfg.Connections, Keys: cfg.Keys,
 		HitRatio: cfg.HitRatio, Dist: cfg.Dist, Statuses: map[string]int64{},
+		NAR: cfg.NAR, WantLocation: cfg.WantLocation, Source: cfg.Source,
 	}
 	if cfg.Rate > 0 {
 		res.Mode = "open loop"
@@ -379,7 +424,7 @@ func (w *lookupWorker) one() (service time.Duration, ok bool) {
 	outcome := &w.misses
 	want := 404
 	if hit {
-		outcome, want = &w.hits, 200
+		outcome, want = &w.hits, w.hitStatus
 	}
 	outcome.Sent++
 	sent := time.Now()
@@ -395,7 +440,7 @@ func (w *lookupWorker) one() (service time.Duration, ok bool) {
 	if status >= 0 && status < len(w.statuses) {
 		w.statuses[status]++
 	}
-	if status == want {
+	if status == want && (!hit || w.wantLoc == nil || bytes.HasPrefix(w.conn.resp.Header.Peek("Location"), w.wantLoc)) {
 		outcome.Right++
 	} else {
 		outcome.Wrong++

@@ -54,6 +54,15 @@ type WrkConfig struct {
 	// Dir is where the script and the paths are written; default a new
 	// temporary folder, removed at the end.
 	Dir string
+	// NAR asks for NAR files (/nar/<hash>.nar) instead of narinfos, as
+	// LookupConfig.NAR does; wrk counts a 302 as a right answer and cannot
+	// check where it points.
+	NAR bool
+	// Headers are added to every request ("Name: value", wrk's -H): wrk
+	// cannot choose its source address, so a client a GeoIP database
+	// places is stood for by an X-Forwarded-For header to a server that
+	// trusts 127.0.0.1 as a proxy.
+	Headers []string
 }
 
 // WrkResult is what wrk measured against one URL.
@@ -64,6 +73,8 @@ type WrkResult struct {
 	Keys        int           `json:"keys"`
 	HitRatio    float64       `json:"hit_ratio"`
 	Dist        Dist          `json:"dist"`
+	NAR         bool          `json:"nar,omitempty"`
+	Headers     []string      `json:"headers,omitempty"`
 	Elapsed     time.Duration `json:"elapsed_ns"`
 	Requests    int64         `json:"requests"`
 	Throughput  float64       `json:"throughput"`
@@ -96,6 +107,11 @@ func (c WrkConfig) Validate() error {
 		return fmt.Errorf("wrk: Threads %d is outside 1-64", c.Threads)
 	case c.Connections != 0 && c.Connections < c.Threads:
 		return fmt.Errorf("wrk: %d connections for %d threads", c.Connections, c.Threads)
+	}
+	for _, h := range c.Headers {
+		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(h, "\r\n") {
+			return fmt.Errorf("wrk: header %q is not Name: value", h)
+		}
 	}
 	for _, raw := range c.URLs {
 		// The paths in the list are absolute.
@@ -176,9 +192,15 @@ func writeWrkPaths(name string, cfg WrkConfig) (misses, n int, err error) {
 		if !hit {
 			misses++
 		}
-		w.WriteString("/")
-		w.Write(key)
-		w.WriteString(".narinfo\n")
+		if cfg.NAR {
+			w.WriteString("/nar/")
+			w.Write(key)
+			w.WriteString(".nar\n")
+		} else {
+			w.WriteString("/")
+			w.Write(key)
+			w.WriteString(".narinfo\n")
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return 0, 0, fmt.Errorf("wrk: %w", err)
@@ -191,8 +213,12 @@ func wrkOne(ctx context.Context, cfg WrkConfig, exe, script, paths, url string, 
 	secs := int(cfg.Duration / time.Second)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+wrkGrace)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-t", strconv.Itoa(cfg.Threads), "-c", strconv.Itoa(cfg.Connections),
-		"-d", strconv.Itoa(secs)+"s", "-s", script, url, "--", paths, strconv.Itoa(cfg.Threads))
+	args := []string{"-t", strconv.Itoa(cfg.Threads), "-c", strconv.Itoa(cfg.Connections), "-d", strconv.Itoa(secs) + "s"}
+	for _, h := range cfg.Headers {
+		args = append(args, "-H", h)
+	}
+	args = append(args, "-s", script, url, "--", paths, strconv.Itoa(cfg.Threads))
+	cmd := exec.CommandContext(ctx, exe, args...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	cpu, err := startCPUMeter(pid)
@@ -212,6 +238,7 @@ func wrkOne(ctx context.Context, cfg WrkConfig, exe, script, paths, url string, 
 	}
 	res.URL, res.Connections, res.Threads = url, cfg.Connections, cfg.Threads
 	res.Keys, res.HitRatio, res.Dist = cfg.Keys, cfg.HitRatio, cfg.Dist
+	res.NAR, res.Headers = cfg.NAR, cfg.Headers
 	res.ServerCPU = serverCPU
 	if res.Requests > 0 {
 		res.CPUPerRequest = serverCPU / time.Duration(res.Requests)

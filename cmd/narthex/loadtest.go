@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -21,9 +22,13 @@ const loadtestUsage = `usage: narthex loadtest <mode> [flags]
 
 Modes (every one targets loopback only and prints a table, or JSON with --json):
   populate   write a synthetic cache of --count paths into the origin database
-  lookup     narinfo GETs against one or more servers (edges, nginx, ceiling)
+  locations  record --count NAR files with a copy in each of --stores, for NAR redirects
+  payloads   write --count files of random bytes into a local store and record them, for a backfill
+  filecache  write a synthetic file:// binary cache of --count paths, as nix copy --to file:// would
+  geoip      write a GeoIP City database placing 127.1.0.0/16 in Frankfurt, 127.2.0.0/16 in Singapore
+  lookup     narinfo (or NAR) GETs against one or more servers (edges, nginx, ceiling)
   wrk        the same narinfo GETs sent by wrk, the C load generator, as a second opinion
-  ceiling    a bare fasthttp server answering every request with a narinfo (or a miss)
+  ceiling    a bare fasthttp server answering every request with a narinfo (or a miss, or a redirect)
   lag        commit paths at the origin and time their arrival on edges
   bootstrap  time a fresh edge from start to ready; its memory and replica size
   ingest     synthetic uploads through the origin's PUT API
@@ -35,6 +40,10 @@ Run "narthex loadtest <mode> -h" for a mode's flags.
 
 var loadtestModes = map[string]command{
 	"populate":  runPopulate,
+	"locations": runLocations,
+	"geoip":     runGeoIP,
+	"payloads":  runPayloads,
+	"filecache": runFileCache,
 	"lookup":    runLookup,
 	"wrk":       runWrk,
 	"ceiling":   runCeiling,
@@ -113,6 +122,116 @@ func runPopulate(ctx context.Context, args []string) error {
 	return report(*asJSON, res, res.WriteTable)
 }
 
+func runLocations(ctx context.Context, args []string) error {
+	f := newFlags("loadtest locations", "Records --count NAR files, nar/<hash>.nar for the hashes populate and lookup use with\n--seed, with a location of each in every store of --stores (existing rows of the store\ntable): what `loadtest lookup --nar` asks an edge to redirect. No narinfo is written.")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database (loopback)")
+	count := f.Int("count", 0, "number of NAR files (required)")
+	seed := f.Int64("seed", 1, "seed of the file names")
+	stores := f.String("stores", "", "comma-separated names of the stores holding every file (required)")
+	size := f.Int64("size", 1<<20, "size of every file in bytes")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	if *count < 1 {
+		return fmt.Errorf("--count %d: give the number of files, at least 1", *count)
+	}
+	if len(list(*stores)) == 0 {
+		return errors.New("--stores is required")
+	}
+	res, err := loadtest.Locations(ctx, loadtest.LocationsConfig{DatabaseURL: url, Count: *count, Seed: *seed, Stores: list(*stores), Size: *size})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runPayloads(ctx context.Context, args []string) error {
+	f := newFlags("loadtest payloads", "Writes --count files of random bytes, sizes drawn from --min-size to --max-size, as\nnar/<name>-<i>.nar into the directory of the local store --store, and records each as a\nNAR file (its real SHA-256) with a good location there: what a backfill copies elsewhere.")
+	dbURL := f.databaseURL("PostgreSQL connection string of the origin database (loopback)")
+	store := f.String("store", "", "name of the local store (required)")
+	dir := f.String("dir", "", "directory of that store (required)")
+	name := f.String("name", "", "start of every file's name, letters, digits and dashes (required)")
+	count := f.Int("count", 0, "number of files (required)")
+	minSize := f.String("min-size", "1KiB", "smallest file, a SIZE")
+	maxSize := f.String("max-size", "64KiB", "largest file, a SIZE")
+	seed := f.Int64("seed", 1, "seed of the sizes and bytes")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	lo, err := parseSize(*minSize)
+	if err != nil {
+		return fmt.Errorf("--min-size %q: %w", *minSize, err)
+	}
+	hi, err := parseSize(*maxSize)
+	if err != nil {
+		return fmt.Errorf("--max-size %q: %w", *maxSize, err)
+	}
+	res, err := loadtest.Payloads(ctx, loadtest.PayloadsConfig{DatabaseURL: url, Store: *store, Dir: *dir, Name: *name,
+		Count: *count, MinSize: lo, MaxSize: hi, Seed: *seed})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runFileCache(_ context.Context, args []string) error {
+	f := newFlags("loadtest filecache", "Writes a binary cache directory as `nix copy --to file://DIR` does: nix-cache-info, and\nfor each of --count store paths a narinfo and its uncompressed NAR (one regular file of\n--size random bytes), every hash and size right; paths in chains of ten, each referencing\nthe one before. Nothing is signed. Another --seed makes paths of their own.")
+	dir := f.String("dir", "", "directory of the cache (required)")
+	count := f.Int("count", 0, "number of store paths (required)")
+	size := f.String("size", "1KiB", "bytes of each path's file, a SIZE (at most 64MiB)")
+	seed := f.Int64("seed", 1, "seed of the paths and their bytes")
+	pathsFile := f.String("paths-file", "", "also write the store paths here, one a line")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("--dir is required")
+	}
+	n, err := parseSize(*size)
+	if err != nil {
+		return fmt.Errorf("--size %q: %w", *size, err)
+	}
+	if n > 64<<20 {
+		return fmt.Errorf("--size %q: at most 64MiB", *size)
+	}
+	if *count < 1 {
+		return fmt.Errorf("--count %d: give the number of paths, at least 1", *count)
+	}
+	res, err := loadtest.FileCache(loadtest.FileCacheConfig{Dir: *dir, Count: *count, Size: int(n), Seed: *seed})
+	if err != nil {
+		return err
+	}
+	if *pathsFile != "" {
+		if err := os.WriteFile(*pathsFile, []byte(strings.Join(res.StorePaths, "\n")+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return report(*asJSON, res, res.WriteTable)
+}
+
+func runGeoIP(_ context.Context, args []string) error {
+	f := newFlags("loadtest geoip", "Writes a GeoIP City database (MaxMind's format) for `narthex edge --geoip-db` that places\n127.1.0.0/16 in Frankfurt and 127.2.0.0/16 in Singapore, loopback ranges a real database\nnever holds: a load generator connecting from 127.1.0.1 (lookup --source) is a client in\nEurope.")
+	out := f.String("out", "", "file to write (required)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("--out is required")
+	}
+	return loadtest.WriteGeoIP(*out)
+}
+
 func runLookup(ctx context.Context, args []string) error {
 	f := newFlags("loadtest lookup", "Sends narinfo GETs to each --url in turn with the same settings: hits for the --keys\npaths populate made with --seed, misses for hashes nobody makes. A hit not answered 200\nor a miss not answered 404 is an error. --rate 0 is a closed loop (maximum throughput);\n--rate R sends R requests/s on a fixed timeline, latency counted from each intended send.")
 	urls := f.String("url", "", "comma-separated base URLs, http:// on loopback, each with an optional path prefix (required)")
@@ -127,6 +246,9 @@ func runLookup(ctx context.Context, args []string) error {
 	rate := floatFlag(f, "rate", 0, "requests per second in total on a fixed timeline (0: closed loop)")
 	timeout := f.Duration("timeout", loadtest.DefaultRequestTimeout, "how long past the run's end an answer may take")
 	pids := f.String("server-pid", "", "comma-separated process ids, one per --url (0: none), whose CPU time per answer is reported,\nwith their descendants' (nginx: give the master's)")
+	nar := f.Bool("nar", false, "ask for NAR files (/nar/<hash>.nar, recorded by loadtest locations) instead of narinfos:\na hit wants a 302, a miss a 404")
+	wantLoc := f.String("want-location", "", "with --nar, how every redirect's Location must start (the nearest store's base URL)")
+	source := f.String("source", "", "loopback address to connect from, e.g. 127.1.0.1 (which loadtest geoip places in Frankfurt)")
 	asJSON := f.Bool("json", false, "print one JSON object instead of tables")
 	if err := f.parse(args); err != nil {
 		return err
@@ -135,9 +257,18 @@ func runLookup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *wantLoc != "" && !*nar {
+		return errors.New("--want-location is for --nar only")
+	}
+	if *source != "" {
+		if a, err := netip.ParseAddr(*source); err != nil || !a.IsLoopback() {
+			return fmt.Errorf("--source %q is not a loopback address", *source)
+		}
+	}
 	results, err := loadtest.Lookup(ctx, loadtest.LookupConfig{
 		URLs: list(*urls), Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist), ZipfExponent: *zipfS,
 		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout, ServerPIDs: serverPIDs,
+		NAR: *nar, WantLocation: *wantLoc, Source: *source,
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
@@ -160,6 +291,8 @@ func runWrk(ctx context.Context, args []string) error {
 	duration := f.Duration("duration", 10*time.Second, "wrk's -d, whole seconds (at most 1h)")
 	exe := f.String("wrk", "wrk", "the wrk executable")
 	pids := f.String("server-pid", "", "comma-separated process ids, one per --url (0: none), whose CPU time per answer is reported,\nwith their descendants' (nginx: give the master's)")
+	nar := f.Bool("nar", false, "ask for NAR files (/nar/<hash>.nar) instead of narinfos; wrk counts a 302 as right")
+	header := f.String("header", "", "a header added to every request, \"Name: value\" (wrk's -H), e.g. \"X-Forwarded-For: 127.1.0.1\"\nto a server trusting 127.0.0.1 as a proxy, since wrk cannot choose its source address")
 	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
 	if err := f.parse(args); err != nil {
 		return err
@@ -168,9 +301,16 @@ func runWrk(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var headers []string
+	if *header != "" {
+		if name, _, ok := strings.Cut(*header, ":"); !ok || strings.TrimSpace(name) == "" {
+			return fmt.Errorf("--header %q: want \"Name: value\"", *header)
+		}
+		headers = []string{*header}
+	}
 	results, err := loadtest.Wrk(ctx, loadtest.WrkConfig{
 		URLs: list(*urls), ServerPIDs: serverPIDs, Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist),
-		Connections: *conns, Threads: *threads, Duration: *duration, Executable: *exe,
+		Connections: *conns, Threads: *threads, Duration: *duration, Executable: *exe, NAR: *nar, Headers: headers,
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteWrkTable(w, results) }
@@ -241,12 +381,16 @@ func runCeiling(ctx context.Context, args []string) error {
 	listen := f.String("listen", "127.0.0.1:8090", "loopback address to serve HTTP on")
 	sink := f.Bool("sink", false, "take uploads instead of answering lookups")
 	miss := f.Bool("miss", false, "answer every request 404 as the edge answers a miss")
+	redirect := f.String("redirect", "", "answer every request 302 to this URL as the edge redirects a NAR download (give the\nLocation the edge sends, for answers of the same size)")
 	duration := f.Duration("duration", 0, "stop after this long (0: at SIGINT/SIGTERM; at most 1h)")
 	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink, Miss: *miss})
+	if *redirect != "" && (*sink || *miss) {
+		return errors.New("--redirect excludes --sink and --miss")
+	}
+	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink, Miss: *miss, Redirect: *redirect})
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,13 @@
-// Package geotest writes GeoIP City databases in MaxMind's format for tests,
-// with github.com/maxmind/mmdbwriter, so that tests resolve client addresses
-// with the same reader production uses. Loopback ranges stand for places: a
-// test client binds its source address in one of them. It must never be
-// imported by non-test code.
+// Package geotest writes GeoIP City databases in MaxMind's format for tests
+// and benchmarks, with github.com/maxmind/mmdbwriter, so that they resolve
+// client addresses with the same reader production uses. Loopback ranges
+// stand for places: a client binds its source address in one of them. Only
+// tests and the load tool use it: an edge in service reads a real database.
 package geotest
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -46,6 +47,16 @@ var (
 // places.
 func Database(t testing.TB, places ...Place) []byte {
 	t.Helper()
+	b, err := Build(places...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Build is the bytes of a City database that places each network of
+// places.
+func Build(places ...Place) ([]byte, error) {
 	tree, err := mmdbwriter.New(mmdbwriter.Options{
 		DatabaseType: "GeoIP2-City",
 		Description:  map[string]string{"en": "narthex test City database"},
@@ -56,7 +67,7 @@ func Database(t testing.TB, places ...Place) []byte {
 		RecordSize:              28,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	for _, p := range places {
 		rec := mmdbtype.Map{
@@ -69,14 +80,14 @@ func Database(t testing.TB, places ...Place) []byte {
 			},
 		}
 		if err := tree.Insert(ipNet(p.Network), rec); err != nil {
-			t.Fatalf("insert %s: %v", p.Network, err)
+			return nil, fmt.Errorf("insert %s: %w", p.Network, err)
 		}
 	}
 	var b bytes.Buffer
 	if _, err := tree.WriteTo(&b); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return b.Bytes()
+	return b.Bytes(), nil
 }
 
 // WriteFile writes a City database of places to path, replacing what is
