@@ -111,7 +111,11 @@ func (p *pass) release(ctx context.Context, t *storeRow, res *int64) {
 // location. It returns the bytes written (0 for an object already there);
 // errNoRoom when t has no room. Sources found missing or corrupt on the
 // way are marked so.
-func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs []source) (int64, error) {
+//
+// Whether the object is already there is asked of dst, unless listed is
+// not nil: then listed holds, by key, every object of dst that no good
+// location records, and an object not in it is not there.
+func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs []source, listed map[string]int64) (int64, error) {
 	want, err := f.digest()
 	if err != nil {
 		return 0, err
@@ -127,7 +131,16 @@ func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs
 		}
 	}()
 	key := f.URL
-	if n, err := dst.Stat(ctx, key); err == nil && n == f.Size {
+	there := func() (int64, error) { return dst.Stat(ctx, key) }
+	if listed != nil {
+		there = func() (int64, error) {
+			if n, ok := listed[key]; ok {
+				return n, nil
+			}
+			return 0, fs.ErrNotExist
+		}
+	}
+	if n, err := there(); err == nil && n == f.Size {
 		if got, _, err := sum(ctx, dst, key); err == nil && bytes.Equal(got, want) {
 			if err := p.record(ctx, f, t, key, res); err != nil {
 				return 0, err
@@ -244,4 +257,49 @@ func (p *pass) removeCopy(ctx context.Context, f *file, st *storeRow, s Store) (
 			"store", st.Name, "key", key, "err", err)
 	}
 	return true, nil
+}
+
+// unrecorded lists the objects of dst under nar/ that no good location of
+// store st records, by key, with their sizes: what passes killed between
+// writing and recording left. One listing, and a query a batch of keys,
+// spares a populate a question to the store for every file. It returns
+// nil when dst cannot list its objects.
+func (p *pass) unrecorded(ctx context.Context, st *storeRow, dst Store) (map[string]int64, error) {
+	w, ok := dst.(walker)
+	if !ok {
+		return nil, nil
+	}
+	out := map[string]int64{}
+	var keys []string
+	sizes := map[string]int64{}
+	flush := func() error {
+		rows, err := p.m.db.Query(ctx, qUnrecorded, st.ID, keys)
+		if err != nil {
+			return err
+		}
+		left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, k := range left {
+			out[k] = sizes[k]
+		}
+		keys, sizes = keys[:0], map[string]int64{}
+		return nil
+	}
+	err := w.Walk(ctx, "nar/", func(key string, size int64) error {
+		keys = append(keys, key)
+		sizes[key] = size
+		if len(keys) == batchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(keys) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list store %s: %w", st.Name, err)
+	}
+	return out, nil
 }

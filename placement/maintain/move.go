@@ -63,7 +63,7 @@ func (p *pass) moveOut(ctx context.Context, f *file, from *storeRow, fromStore S
 		if err != nil {
 			return 0, err
 		}
-		n, err := p.copyIn(ctx, f, &t, dst, srcs)
+		n, err := p.copyIn(ctx, f, &t, dst, srcs, nil)
 		if errors.Is(err, errNoRoom) {
 			reasons = append(reasons, err.Error())
 			continue

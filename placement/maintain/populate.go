@@ -50,6 +50,11 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 	if err != nil {
 		return p.failJob(ctx, st, KindPopulate, total, err)
 	}
+	listed, err := p.unrecorded(ctx, st, dst)
+	if err != nil {
+		p.m.log.Warn("could not list a store to populate; asking it for each file instead", "store", st.Name, "err", err)
+		listed = nil
+	}
 	j, err := p.m.startJob(ctx, st, KindPopulate, total)
 	if err != nil {
 		return err
@@ -85,7 +90,7 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 				srcs, err := p.sources(ctx, f, st.ID)
 				var n int64
 				if err == nil {
-					n, err = p.copyIn(ctx, f, st, dst, srcs)
+					n, err = p.copyIn(ctx, f, st, dst, srcs, listed)
 				}
 				switch {
 				case errors.Is(err, errNoRoom):

@@ -24,6 +24,7 @@ var (
 	qRecordSweep          = query("record_sweep")
 	qCountGood            = query("count_good")
 	qVerifyBatch          = query("verify_batch")
+	qUnrecorded           = query("unrecorded")
 	qMarkVerified         = query("mark_verified")
 	qMarkBad              = query("mark_bad")
 	qCountMissing         = query("count_missing")

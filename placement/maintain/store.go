@@ -35,6 +35,11 @@ type summer interface {
 	Sum(ctx context.Context, key string) ([]byte, int64, error)
 }
 
+// walker is a Store that lists its objects.
+type walker interface {
+	Walk(ctx context.Context, prefix string, fn func(key string, size int64) error) error
+}
+
 // tempRemover is a Store that keeps temporary files of interrupted writes
 // and can remove them.
 type tempRemover interface {
@@ -45,6 +50,8 @@ var (
 	_ Store       = (*stores.Local)(nil)
 	_ summer      = (*stores.Local)(nil)
 	_ tempRemover = (*stores.Local)(nil)
+	_ walker      = (*stores.Local)(nil)
+	_ walker      = (*stores.S3)(nil)
 )
 
 // sum returns the SHA-256 digest and size of key in st.
