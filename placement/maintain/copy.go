@@ -207,10 +207,25 @@ func (p *pass) copyFrom(ctx context.Context, f *file, from *storeRow, src Store,
 
 // record records the copy of f in store t under key and releases its
 // reservation, even after a stop: its bytes are written.
+//
+// The record commits without waiting for the WAL to reach the disk, in one
+// round trip: copies recorded in parallel take the lock of the store's
+// usage row one after another, and waiting for a flush while holding it
+// would make them wait for each other's flushes. Nothing is lost by it: a
+// record a crash takes away leaves an object no location records, which
+// the next populate finds by listing the store and records without copying
+// it again (unrecorded). A drain or eviction removes the old copy only
+// after this, in a transaction of its own whose commit does wait for the
+// WAL, and so for this record too, which lies before it in the WAL.
 func (p *pass) record(ctx context.Context, f *file, t *storeRow, key string, res *int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if _, err := p.m.db.Exec(ctx, qRecordLocation, f.URL, t.ID, key, f.Size, res); err != nil {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL synchronous_commit TO off")
+	b.Queue(qRecordLocation, f.URL, t.ID, key, f.Size, res)
+	b.Queue("COMMIT")
+	if err := p.m.db.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record the copy of %s in store %s: %w", f.URL, t.Name, err)
 	}
 	return nil
