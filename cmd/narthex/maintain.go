@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,12 +50,16 @@ func runStoresMaintain(ctx context.Context, args []string) error {
 	interval := f.Duration("interval", defaultMaintainInterval, "time between passes, without --once")
 	tempMaxAge := f.Duration("temp-max-age", maintain.DefaultTempMaxAge, "time since its last write after which a temporary file in a store is removed")
 	localStore := f.String("local-store", "", "directory of the local store whose settings name none (the origin's, as narthex origin --local-store)")
+	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	dbURL := f.databaseURL("PostgreSQL connection string of the origin database")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	log, err := f.logger()
 	if err != nil {
+		return err
+	}
+	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
 	if *jobs < 1 {
@@ -71,7 +76,17 @@ func runStoresMaintain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := pgxpool.New(ctx, url)
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("--database-url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Each copy asks for its sources and records itself: a connection
+		// each, and a few for the pass's own queries, or the copies wait
+		// for each other's connections.
+		pcfg.MaxConns = int32(*jobs) + 4
+	}
+	db, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("--database-url: %w", err)
 	}

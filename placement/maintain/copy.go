@@ -302,7 +302,7 @@ func (p *pass) unrecorded(ctx context.Context, st *storeRow, dst Store) (map[str
 		keys, sizes = keys[:0], map[string]int64{}
 		return nil
 	}
-	err := w.Walk(ctx, "nar/", func(key string, size int64) error {
+	err := w.Walk(ctx, "nar", func(key string, size int64) error {
 		keys = append(keys, key)
 		sizes[key] = size
 		if len(keys) == batchSize {
