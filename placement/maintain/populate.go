@@ -19,6 +19,19 @@ type missingRow struct {
 	URL, Hash string
 	Size      int64
 	Created   time.Time
+	// SrcStores and SrcKeys are the file's good copies elsewhere, best
+	// first: store and key, one order.
+	SrcStores []int32
+	SrcKeys   []string
+}
+
+// sources are the row's copies elsewhere, best first.
+func (r missingRow) sources() []source {
+	src := make([]source, min(len(r.SrcStores), len(r.SrcKeys)))
+	for i := range src {
+		src[i] = source{StoreID: r.SrcStores[i], Key: r.SrcKeys[i]}
+	}
+	return src
 }
 
 // populate copies into st, when it has populate, every NAR file it holds
@@ -86,12 +99,9 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 				break
 			}
 			f := &file{URL: r.URL, Hash: r.Hash, Size: r.Size}
+			srcs := r.sources()
 			g.Go(func() error {
-				srcs, err := p.sources(ctx, f, st.ID)
-				var n int64
-				if err == nil {
-					n, err = p.copyIn(ctx, f, st, dst, srcs, listed)
-				}
+				n, err := p.copyIn(ctx, f, st, dst, srcs, listed)
 				switch {
 				case errors.Is(err, errNoRoom):
 					if !full.Swap(true) {
