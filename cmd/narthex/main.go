@@ -20,9 +20,10 @@ Usage:
   narthex edge     [flags]   serve lookups from a local replica
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
-  narthex stores   add|list|show|set|delete|missing [NAME] [flags]   manage the stores NAR files live in
+  narthex stores   add|list|show|set|delete|missing|maintain [NAME] [flags]   manage the stores NAR files live in
   narthex import   SOURCE [PATH...] [flags]   bulk-load an existing binary cache into the origin
-  narthex loadtest <mode> [flags]   populate|lookup|ceiling|lag|bootstrap|ingest|soak: measure narthex on loopback
+  narthex loadtest <mode> [flags]   populate|lookup|wrk|ceiling|lag|bootstrap|ingest|soak|locations|payloads|filecache|geoip|report:
+                                    measure narthex on loopback
 
 Flags may come before or after a command's arguments. Every flag can also be
 set by the environment variable named in its help. Run "narthex help <command>"
