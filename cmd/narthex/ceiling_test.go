@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"net"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -28,25 +26,7 @@ func (s fixedSource) Status() replication.Status {
 // lines of the answer as sent, and its body length.
 func rawAnswer(t *testing.T, addr, path string) (status string, header []string, bodyLen int) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute))
-	if _, err := c.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		header = append(header, k+": "+strings.Join(v, ","))
-	}
-	slices.Sort(header)
-	return resp.Status, header, int(resp.ContentLength)
+	return rawAnswerFrom(t, "", addr, path)
 }
 
 // The ceilings the benchmarks compare the edge with answer a hit and a miss

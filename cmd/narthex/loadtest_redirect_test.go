@@ -18,10 +18,13 @@ import (
 	"github.com/narthex-cache/narthex/replica"
 )
 
-// rawAnswerFrom is rawAnswer from a chosen local address.
+// rawAnswerFrom is rawAnswer from a chosen local address (any, when empty).
 func rawAnswerFrom(t *testing.T, source, addr, path string) (status string, header []string, bodyLen int) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+	var d net.Dialer
+	if source != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
+	}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
