@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/narthex-cache/narthex/internal/geotest"
 	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/replica"
+	"github.com/narthex-cache/narthex/replica/replicafill"
 	"github.com/valyala/fasthttp"
 )
 
@@ -72,25 +72,11 @@ func replicaOf(t testing.TB, rows ...row) *replica.Replica {
 // replicaWith is replicaOf with options o.
 func replicaWith(t testing.TB, o replica.Options, rows ...row) *replica.Replica {
 	t.Helper()
-	rep, err := replica.Create(t.TempDir(), o)
-	if err != nil {
-		t.Fatal(err)
+	rs := make([]replicafill.Row, len(rows))
+	for i, r := range rows {
+		rs[i] = replicafill.Row{Table: r.table, Cols: r.cols}
 	}
-	t.Cleanup(func() { rep.Close() })
-	l := rep.Load(0, nil)
-	for _, r := range rows {
-		cols := map[string][]byte{}
-		for k, v := range r.cols {
-			cols[k] = []byte(v)
-		}
-		if err := l.Set(r.table, cols); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Finish(context.Background(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return replicafill.Load(t, o, rs...)
 }
 
 // fra, sin and ams are stores at Frankfurt, Singapore and Amsterdam.

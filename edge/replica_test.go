@@ -31,34 +31,12 @@ func (s *source) Status() replication.Status {
 // in newEdge would.
 func newReplica(t testing.TB) *replica.Replica {
 	t.Helper()
-	rep, err := replica.Create(t.TempDir(), replica.Options{MemoryCacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rep.Close() })
-	l := rep.Load(1, nil)
-	rows := []struct {
-		table string
-		row   map[string]string
-	}{
-		{"store", map[string]string{"id": "1", "name": "local", "kind": "local", "base_url": "http://origin.test", "download_priority": "50"}},
-		{"payload_location", map[string]string{"url": narURL, "store_id": "1", "key": narURL}},
-		{"payload_location", map[string]string{"url": guixURL, "store_id": "1", "key": guixURL}},
-		{"narinfo", map[string]string{"hash": hitHash, "body": hitBody}},
-	}
-	for _, r := range rows {
-		row := map[string][]byte{}
-		for k, v := range r.row {
-			row[k] = []byte(v)
-		}
-		if err := l.Set(r.table, row); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Finish(context.Background(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return replicaOf(t,
+		row{"store", map[string]string{"id": "1", "name": "local", "kind": "local", "base_url": "http://origin.test", "download_priority": "50"}},
+		row{"payload_location", map[string]string{"url": narURL, "store_id": "1", "key": narURL}},
+		row{"payload_location", map[string]string{"url": guixURL, "store_id": "1", "key": guixURL}},
+		row{"narinfo", map[string]string{"hash": hitHash, "body": hitBody}},
+	)
 }
 
 // serve runs an edge server for src on a loopback port until the test

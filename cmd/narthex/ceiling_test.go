@@ -11,6 +11,7 @@ import (
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/loadtest"
 	"github.com/narthex-cache/narthex/replica"
+	"github.com/narthex-cache/narthex/replica/replicafill"
 	"github.com/narthex-cache/narthex/replication"
 )
 
@@ -20,6 +21,26 @@ type fixedSource struct{ rep *replica.Replica }
 func (s fixedSource) Replica() *replica.Replica { return s.rep }
 func (s fixedSource) Status() replication.Status {
 	return replication.Status{Bootstrapped: true, CaughtUpAt: time.Now()}
+}
+
+// serveTestEdge serves an edge configured as cfg, over a replica holding
+// rows, on a loopback port until the test ends, and returns its address.
+func serveTestEdge(t *testing.T, cfg edge.Config, rows ...replicafill.Row) string {
+	t.Helper()
+	rep := replicafill.Load(t, replica.Options{MemoryCacheBytes: 1 << 20}, rows...)
+	srv, err := edge.New(cfg, fixedSource{rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
 }
 
 // rawAnswer sends one GET to addr and returns the status line and header
@@ -37,31 +58,7 @@ func TestCeiling_AnswersAsTheEdge(t *testing.T) {
 	body := loadtest.TypicalBody()
 	hash := strings.TrimPrefix(strings.SplitN(string(body), "\n", 2)[0], "StorePath: /nix/store/")[:32]
 
-	rep, err := replica.Create(t.TempDir(), replica.Options{MemoryCacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rep.Close() })
-	l := rep.Load(1, nil)
-	if err := l.Set("narinfo", map[string][]byte{"hash": []byte(hash), "body": body}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Finish(t.Context(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := edge.New(edge.Config{}, fixedSource{rep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	edgeAddr := ln.Addr().String()
+	edgeAddr := serveTestEdge(t, edge.Config{}, replicafill.Row{Table: "narinfo", Cols: map[string]string{"hash": hash, "body": string(body)}})
 
 	miss := strings.Repeat("0", 31) + "a"
 	for _, tc := range []struct {

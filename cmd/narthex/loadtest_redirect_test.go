@@ -15,7 +15,7 @@ import (
 
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/loadtest"
-	"github.com/narthex-cache/narthex/replica"
+	"github.com/narthex-cache/narthex/replica/replicafill"
 )
 
 // rawAnswerFrom is rawAnswer from a chosen local address (any, when empty).
@@ -60,49 +60,16 @@ func TestCeiling_RedirectsAsTheEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "nar/" + loadtest.Hash(1, 0) + ".nar"
-	rep, err := replica.Create(t.TempDir(), replica.Options{MemoryCacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rep.Close() })
-	l := rep.Load(1, nil)
-	rows := []struct {
-		table string
-		cols  map[string]string
-	}{
-		{"store", map[string]string{"id": "1", "name": "sin", "kind": "http", "base_url": "http://sin.example",
+	addr := serveTestEdge(t, edge.Config{GeoIPDB: db},
+		replicafill.Row{Table: "store", Cols: map[string]string{"id": "1", "name": "sin", "kind": "http", "base_url": "http://sin.example",
 			"latitude": fmt.Sprint(loadtest.GeoAsia.Latitude), "longitude": fmt.Sprint(loadtest.GeoAsia.Longitude)}},
-		{"store", map[string]string{"id": "2", "name": "fra", "kind": "http", "base_url": "http://fra.example",
+		replicafill.Row{Table: "store", Cols: map[string]string{"id": "2", "name": "fra", "kind": "http", "base_url": "http://fra.example",
 			"latitude": fmt.Sprint(loadtest.GeoEurope.Latitude), "longitude": fmt.Sprint(loadtest.GeoEurope.Longitude)}},
-		{"payload_location", map[string]string{"url": url, "store_id": "1", "key": url}},
-		{"payload_location", map[string]string{"url": url, "store_id": "2", "key": url}},
-	}
-	for _, r := range rows {
-		cols := map[string][]byte{}
-		for k, v := range r.cols {
-			cols[k] = []byte(v)
-		}
-		if err := l.Set(r.table, cols); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Finish(t.Context(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1", LastCommit: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := edge.New(edge.Config{GeoIPDB: db}, fixedSource{rep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+		replicafill.Row{Table: "payload_location", Cols: map[string]string{"url": url, "store_id": "1", "key": url}},
+		replicafill.Row{Table: "payload_location", Cols: map[string]string{"url": url, "store_id": "2", "key": url}},
+	)
 
-	es, eh, el := rawAnswerFrom(t, "127.1.0.1", ln.Addr().String(), "/"+url)
+	es, eh, el := rawAnswerFrom(t, "127.1.0.1", addr, "/"+url)
 	want := "Location: http://fra.example/" + url
 	if !slices.Contains(eh, want) {
 		t.Fatalf("the edge answered %s %q, without %q", es, eh, want)

@@ -1,32 +1,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/internal/s3test"
-	"github.com/narthex-cache/narthex/replica"
-	"github.com/narthex-cache/narthex/replication"
+	"github.com/narthex-cache/narthex/replica/replicafill"
 	"github.com/narthex-cache/narthex/stores"
 )
-
-// replicaSource is what an edge sees of a replicator, over a replica the
-// test built.
-type replicaSource struct{ rep *replica.Replica }
-
-func (s replicaSource) Replica() *replica.Replica { return s.rep }
-func (s replicaSource) Status() replication.Status {
-	return replication.Status{Bootstrapped: true, CaughtUpAt: time.Now()}
-}
 
 // An edge sends a download from a private S3 store to a URL presigned from
 // the store's replicated settings with the edge's own credentials, which
@@ -46,47 +33,17 @@ func TestEdge_PresignsPrivateS3Downloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := replica.Create(t.TempDir(), replica.Options{})
-	if err != nil {
-		t.Fatal(err)
+	row := func(table string, cols map[string]string) replicafill.Row {
+		return replicafill.Row{Table: table, Cols: cols}
 	}
-	defer rep.Close()
-	l := rep.Load(0, nil)
-	for _, r := range []struct {
-		table string
-		cols  map[string]string
-	}{
-		{"store", map[string]string{"id": "1", "name": "private", "kind": "s3", "base_url": "", "download_priority": "90", "settings": string(settings)}},
-		{"store", map[string]string{"id": "2", "name": "mirror", "kind": "http", "base_url": "http://mirror.test", "download_priority": "10"}},
-		{"store", map[string]string{"id": "3", "name": "misconfigured", "kind": "s3", "base_url": "", "download_priority": "90", "settings": `{"endpoint": "ftp://x"}`}},
-		{"payload_location", map[string]string{"url": url, "store_id": "1", "key": url}},
-		{"payload_location", map[string]string{"url": "nar/other.nar", "store_id": "3", "key": "nar/other.nar"}},
-		{"payload_location", map[string]string{"url": "nar/other.nar", "store_id": "2", "key": "nar/other.nar"}},
-	} {
-		cols := map[string][]byte{}
-		for k, v := range r.cols {
-			cols[k] = []byte(v)
-		}
-		if err := l.Set(r.table, cols); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Finish(t.Context(), replica.State{LSN: 1, Slot: "narthex_t_1", System: "1"}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := edge.New(edge.Config{Presign: newPresigners(ctx, srv.Credentials()).presign}, replicaSource{rep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { s.Serve(ctx, ln); close(done) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String()
+	base := "http://" + serveTestEdge(t, edge.Config{Presign: newPresigners(t.Context(), srv.Credentials()).presign},
+		row("store", map[string]string{"id": "1", "name": "private", "kind": "s3", "base_url": "", "download_priority": "90", "settings": string(settings)}),
+		row("store", map[string]string{"id": "2", "name": "mirror", "kind": "http", "base_url": "http://mirror.test", "download_priority": "10"}),
+		row("store", map[string]string{"id": "3", "name": "misconfigured", "kind": "s3", "base_url": "", "download_priority": "90", "settings": `{"endpoint": "ftp://x"}`}),
+		row("payload_location", map[string]string{"url": url, "store_id": "1", "key": url}),
+		row("payload_location", map[string]string{"url": "nar/other.nar", "store_id": "3", "key": "nar/other.nar"}),
+		row("payload_location", map[string]string{"url": "nar/other.nar", "store_id": "2", "key": "nar/other.nar"}),
+	)
 
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(client *http.Client, method, u string) (int, string, string) {
