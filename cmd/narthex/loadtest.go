@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -55,19 +54,7 @@ var loadtestModes = map[string]command{
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, loadtestUsage)
-		return errors.New("no mode given")
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(os.Stdout, loadtestUsage)
-		return flag.ErrHelp
-	}
-	mode, ok := loadtestModes[args[0]]
-	if !ok {
-		return fmt.Errorf("unknown mode %q\n\n%s", args[0], loadtestUsage)
-	}
-	return mode(ctx, args[1:])
+	return dispatch(ctx, args, "mode", loadtestUsage, loadtestModes, "\n\n"+loadtestUsage)
 }
 
 // report writes v to stdout as one JSON object or as its table.

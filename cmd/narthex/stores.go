@@ -49,19 +49,27 @@ var storesActions = map[string]command{
 }
 
 func runStores(ctx context.Context, args []string) error {
+	return dispatch(ctx, args, "action", storesUsage, storesActions,
+		": want add, list, show, set, delete, missing or maintain (see narthex stores -h)")
+}
+
+// dispatch runs the subcommand args[0] of a command made of subcommands
+// (what names them: action, mode), printing usage on -h; hint follows the
+// error that names an unknown one.
+func dispatch(ctx context.Context, args []string, what, usage string, subs map[string]command, hint string) error {
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, storesUsage)
-		return errors.New("no action given")
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("no %s given", what)
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(os.Stdout, storesUsage)
+		fmt.Fprint(os.Stdout, usage)
 		return flag.ErrHelp
 	}
-	action, ok := storesActions[args[0]]
+	sub, ok := subs[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown action %q: want add, list, show, set, delete, missing or maintain (see narthex stores -h)", args[0])
+		return fmt.Errorf("unknown %s %q%s", what, args[0], hint)
 	}
-	return action(ctx, args[1:])
+	return sub(ctx, args[1:])
 }
 
 const storeNameHelp = "NAME is " + placement.NameRule + "."
