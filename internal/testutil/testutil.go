@@ -1,10 +1,13 @@
 // Package testutil holds the small helpers that tests of several packages
-// share: polling for a condition and making store path hashes. It must never
+// share: polling for a condition, making store path hashes and finding the
+// programs a test needs. It must never
 // be imported by non-test code.
 package testutil
 
 import (
 	"crypto/rand"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -37,4 +40,20 @@ func RandomHash() string {
 		b[i] = hashAlphabet[int(b[i])%len(hashAlphabet)]
 	}
 	return string(b[:])
+}
+
+// Tool returns the path of the program name, which a test needs: without
+// it the test fails under CI (the CI environment variable is set), where
+// test.sh installs it, and skips elsewhere, saying why.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is required under CI: %v", name, err)
+	}
+	t.Skipf("skipping off CI: %v", err)
+	return ""
 }
