@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
 	"github.com/narthex-cache/narthex/narinfo"
@@ -24,13 +25,15 @@ const recordTimeout = 30 * time.Second
 
 // getNar answers GET and HEAD of a NAR file from the local store. A file
 // the records place there and the store lacks is marked missing.
-func (s *Server) getNar(w http.ResponseWriter, r *http.Request, key string) error {
-	if _, _, err := narinfo.ParseNarFileName(key); err != nil {
+func (s *Server) getNar(w http.ResponseWriter, r *http.Request, url string) error {
+	u, err := narinfo.ParseNarURL(url)
+	if err != nil {
 		return clientError(http.StatusNotFound, "not found")
 	}
+	key := u.Key
 	notFound := func(err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
-			s.markMissing(r.Context(), key)
+			s.markMissing(r.Context(), url)
 			return clientError(http.StatusNotFound, "not found")
 		}
 		return fmt.Errorf("read NAR file: %w", err)
@@ -91,23 +94,24 @@ func (s *Server) sendNar(w http.ResponseWriter, f io.Reader) error {
 }
 
 // putNar stores an uploaded NAR file: its bytes go to the store the upload
-// rules choose (placeUpload), and are committed there only when their
-// SHA-256 is the hash the file is named after; then the file and its
-// location are recorded in one statement, which commits before the answer.
-func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) error {
-	fileHash, compression, err := narinfo.ParseNarFileName(key)
+// rules choose (placeUpload), and are committed there only when they are
+// the bytes the URL stands for (expect); then the file and its location
+// are recorded in one statement, which commits before the answer.
+func (s *Server) putNar(w http.ResponseWriter, r *http.Request, url string) error {
+	u, err := narinfo.ParseNarURL(url)
 	if err != nil {
-		return badRequest("%v: narthex accepts NAR files named nar/<sha256 in nixbase32>.nar[.xz|.bz2|.zst|.lzip|.lz4|.br|.gz]", err)
-	}
-	want, err := nixbase32.DecodeString(strings.TrimPrefix(fileHash, "sha256:"))
-	if err != nil {
-		return badRequest("NAR file name has an invalid sha256 hash").withDetail(err)
+		return badRequest("%v: narthex accepts NAR files named nar/<sha256 in nixbase32>.nar[.xz|.bz2|.zst|.lzip|.lz4|.br|.gz] "+
+			"(Nix) or nar/[gzip/|lzip/|zstd/]<store path base name> (Guix)", err)
 	}
 	if r.ContentLength > s.cfg.MaxNarSize {
 		return tooLarge(r.ContentLength, s.cfg.MaxNarSize)
 	}
 
-	target, err := s.placeUpload(r.Context(), r.ContentLength)
+	claim := ""
+	if u.FileHash == "" {
+		claim = url
+	}
+	target, err := s.placeUpload(r.Context(), r.ContentLength, claim)
 	if err != nil {
 		return err
 	}
@@ -117,18 +121,37 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 			s.release(target)
 		}
 	}()
+	want, err := s.expect(r.Context(), u, url)
+	if err != nil {
+		return err
+	}
 	body := &countingReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxNarSize)}
 	if target.reservation != nil && r.ContentLength >= 0 {
 		// A body longer than it said would take more than its room.
 		body.r = http.MaxBytesReader(w, r.Body, r.ContentLength)
 	}
-	size, sum, err := target.store.Put(r.Context(), key, body, want)
+	in := io.Reader(body)
+	var nar *narBody
+	if want == nil {
+		// Nothing says what the bytes are: find what they hold.
+		if nar, err = newNarBody(body, u.Compression); err != nil {
+			return badRequest("%v", err)
+		}
+		defer nar.end()
+		in = nar
+	}
+	size, sum, err := target.store.Put(r.Context(), u.Key, in, want)
 	switch {
 	case body.err != nil:
 		return bodyError(body.err, body.n, s.cfg.MaxNarSize)
+	case nar != nil && nar.err != nil:
+		return badRequest("NAR file %s: %v", url, nar.err)
+	case errors.Is(err, stores.ErrDigestMismatch) && u.FileHash == "":
+		return clientError(http.StatusConflict, "other bytes are stored as %s already (sha256:%s, these are sha256:%s); "+
+			"they cannot be replaced", url, nixbase32.EncodeToString(want), nixbase32.EncodeToString(sum))
 	case errors.Is(err, stores.ErrDigestMismatch):
 		return badRequest("NAR body hash sha256:%s does not match %s in the file name",
-			nixbase32.EncodeToString(sum), fileHash)
+			nixbase32.EncodeToString(sum), u.FileHash)
 	case err != nil && r.Context().Err() != nil:
 		return badRequest("upload interrupted").withDetail(err)
 	case err != nil:
@@ -136,16 +159,45 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, key string) erro
 	}
 
 	// The bytes are committed: record them even if the client has gone.
+	fileHash := "sha256:" + nixbase32.EncodeToString(sum)
+	var narHash *string
+	var narSize *int64
+	if nar != nil {
+		narHash, narSize = &nar.hash, &nar.size
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
 	defer cancel()
-	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, size, compression, target.id, key, target.reservation); err != nil {
-		return fmt.Errorf("record NAR file %s: %w", key, err)
+	if _, err := s.db.Exec(ctx, qRecordNarFile, url, fileHash, size, u.Compression, target.id, u.Key,
+		target.reservation, narHash, narSize); err != nil {
+		return fmt.Errorf("record NAR file %s: %w", url, err)
 	}
 	recorded = true
 	s.metrics.uploadsByStore.WithLabelValues(target.name).Inc()
 	s.metrics.uploadBytes.WithLabelValues(routeNar.uploadKind()).Add(float64(size))
 	writeBody(w, http.StatusOK, "text/plain; charset=utf-8", nil)
 	return nil
+}
+
+// expect returns the SHA-256 the bytes uploaded as NAR file u must have:
+// the one its name carries, or for a name that carries none (Guix) the one
+// recorded for its URL, or nil when none is: then the upload is the
+// first, alone under its claim.
+func (s *Server) expect(ctx context.Context, u narinfo.NarURL, url string) ([]byte, error) {
+	hash := u.FileHash
+	if hash == "" {
+		err := s.db.QueryRow(ctx, qNarFileHash, url).Scan(&hash)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("read nar_file: %w", err)
+		}
+	}
+	want, err := nixbase32.DecodeString(strings.TrimPrefix(hash, "sha256:"))
+	if err != nil {
+		return nil, badRequest("NAR file name has an invalid sha256 hash").withDetail(err)
+	}
+	return want, nil
 }
 
 // markMissing marks the local store's location of NAR file key missing when

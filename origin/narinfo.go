@@ -109,9 +109,9 @@ func (s *Server) checkNarinfo(text []byte, hash string) (*narinfoUpload, error) 
 	}
 	u := &narinfoUpload{ni: ni}
 	for _, f := range ni.Files {
-		if _, _, err := narinfo.ParseNarFileName(f.URL); err != nil {
-			return nil, badRequest("URL %s: %v; narthex stores NAR files as nar/<sha256 in nixbase32>.nar[.xz|…]",
-				short(f.URL), err)
+		if _, err := narinfo.ParseNarURL(f.URL); err != nil {
+			return nil, badRequest("URL %s: %v; narthex stores NAR files as nar/<sha256 in nixbase32>.nar[.xz|…] "+
+				"or nar/[gzip/|lzip/|zstd/]<store path base name>", short(f.URL), err)
 		}
 		if slices.Contains(u.urls, f.URL) {
 			return nil, badRequest("URL %s is listed twice", f.URL)

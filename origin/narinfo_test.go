@@ -301,7 +301,7 @@ func TestServer_BadNarinfo(t *testing.T) {
 		{name: "FileHash differs", body: render(func(ni *narinfo.NarInfo) { ni.Files[0].FileHash = narA.hash }), status: 400, want: "FileHash of " + narC.url},
 		{name: "Compression differs", body: render(func(ni *narinfo.NarInfo) { ni.Files[0].Compression = "zstd" }), status: 400, want: "Compression of " + narC.url},
 		{name: "missing Compression read as bzip2", body: replace("Compression: xz\n", ""), status: 400, want: "bzip2"},
-		{name: "URL not a NAR file name", body: render(func(ni *narinfo.NarInfo) { ni.Files[0].URL = "nar/gzip/" + ni.Hash + "-c" }), status: 400, want: "nar/<sha256"},
+		{name: "URL not a NAR file name", body: render(func(ni *narinfo.NarInfo) { ni.Files[0].URL = "nar/xz/" + ni.Hash + "-c" }), status: 400, want: "nar/<sha256"},
 		{name: "URL listed twice", body: render(func(ni *narinfo.NarInfo) { ni.Files = append(ni.Files, ni.Files[0]) }), status: 400, want: "twice"},
 		{name: "uncompressed NAR not matching NarHash", body: func() []byte {
 			plain := newNar("plain nar bytes", "")

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,7 +19,7 @@ type uploadTarget struct {
 	id          int32
 	name        string
 	store       PayloadStore
-	reservation *int64 // nil when the store has no max_size
+	reservation *int64 // nil when the store has no max_size and the upload claims no URL
 }
 
 // storeRow is a row of upload_stores.sql.
@@ -49,8 +50,10 @@ type openedStore struct {
 // max_size, counting what it holds and the room other uploads in flight
 // reserved. Room is reserved before a byte is written, so that parallel
 // uploads never take a store past max_size. When no store has room, the
-// answer is 507 naming the stores and their limits.
-func (s *Server) placeUpload(ctx context.Context, size int64) (uploadTarget, error) {
+// answer is 507 naming the stores and their limits. An upload that claims
+// a URL (claim not "") always holds a reservation, which claims it, and is
+// answered 409 while another upload of the URL is in flight.
+func (s *Server) placeUpload(ctx context.Context, size int64, claim string) (uploadTarget, error) {
 	if size < 0 {
 		size = s.cfg.MaxNarSize
 	}
@@ -69,10 +72,14 @@ func (s *Server) placeUpload(ctx context.Context, size int64) (uploadTarget, err
 			continue
 		}
 		t := uploadTarget{id: c.ID, name: c.Name, store: st}
-		if c.MaxSize == nil {
+		if c.MaxSize == nil && claim == "" {
 			return t, nil
 		}
-		id, err := s.reserve(ctx, c.ID, size, *c.MaxSize)
+		id, err := s.reserve(ctx, c.ID, size, c.MaxSize, claim)
+		if errors.Is(err, placement.ErrClaimed) {
+			return uploadTarget{}, clientError(http.StatusConflict,
+				"another upload of %s is in flight; try again once it is done", claim)
+		}
 		if err != nil {
 			return uploadTarget{}, err
 		}
@@ -118,10 +125,18 @@ func (s *Server) writable(ctx context.Context, c storeRow) PayloadStore {
 	return st
 }
 
-// reserve reserves size bytes of store id under maxSize and returns the
-// reservation's id, or nil when they do not fit.
-func (s *Server) reserve(ctx context.Context, id int32, size, maxSize int64) (*int64, error) {
-	rid, ok, err := placement.Reserve(ctx, s.db, id, size, maxSize, s.holder)
+// reserve reserves size bytes of store id under maxSize (nil: no limit)
+// and returns the reservation's id, or nil when they do not fit. A
+// reservation with a claim claims that URL too.
+func (s *Server) reserve(ctx context.Context, id int32, size int64, maxSize *int64, claim string) (*int64, error) {
+	var rid int64
+	var ok bool
+	var err error
+	if claim != "" {
+		rid, ok, err = placement.ReserveURL(ctx, s.db, id, size, maxSize, s.holder, claim)
+	} else {
+		rid, ok, err = placement.Reserve(ctx, s.db, id, size, *maxSize, s.holder)
+	}
 	if err != nil || !ok {
 		return nil, err
 	}

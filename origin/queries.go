@@ -19,6 +19,7 @@ var (
 	qCheckToken          = query("check_token")
 	qNarinfoBody         = query("narinfo_body")
 	qNarFiles            = query("nar_files")
+	qNarFileHash         = query("nar_file_hash")
 	qPresentPaths        = query("present_paths")
 	qInsertNarinfo       = query("insert_narinfo")
 	qRecordNarFile       = query("record_nar_file")

@@ -82,11 +82,17 @@ var directories = []struct {
 	{"debuginfo/", routeDebugInfo},
 }
 
+// guixEscapes are the percent-escapes a path may carry: those of the
+// characters of store path names that Guix escapes in its NAR file names
+// (narinfo.EscapeKey), which decode to nothing a path could misuse.
+var guixEscapes = strings.NewReplacer("%2B", "", "%3D", "", "%3F", "")
+
 // parseRoute maps the escaped request path to a route. Paths that could
-// mean something else once decoded or normalized (percent-escapes, "..",
-// empty elements) are refused with 400; paths no route knows get 404.
+// mean something else once decoded or normalized (percent-escapes other
+// than guixEscapes, "..", empty elements) are refused with 400; paths no
+// route knows get 404.
 func parseRoute(escaped, decoded string) (route, error) {
-	for _, p := range []string{escaped, decoded} {
+	for _, p := range []string{guixEscapes.Replace(escaped), decoded} {
 		if !strings.HasPrefix(p, "/") || strings.Contains(p, "%") || strings.Contains(p, "..") ||
 			strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00") {
 			return route{}, badRequest("invalid request path")

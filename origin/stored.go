@@ -122,6 +122,8 @@ type narFile struct {
 	FileHash    string
 	FileSize    int64
 	Compression string
+	NarHash     *string // what a file whose name carries no hash holds
+	NarSize     *int64
 }
 
 // checkFiles refuses a narinfo listing a NAR file that is not among found,
@@ -146,6 +148,9 @@ func checkFiles(ni *narinfo.NarInfo, found []narFile) error {
 			return badRequest("Compression of %s is %s, but its name says %s", f.URL, compression, nf.Compression)
 		case nf.Compression == "none" && (nf.FileHash != ni.NarHash || uint64(nf.FileSize) != ni.NarSize):
 			return badRequest("uncompressed NAR file %s does not match NarHash and NarSize", f.URL)
+		case nf.NarHash != nil && (*nf.NarHash != ni.NarHash || uint64(*nf.NarSize) != ni.NarSize):
+			return badRequest("NAR file %s holds a NAR of %s and %d bytes, but NarHash and NarSize say %s and %d",
+				f.URL, *nf.NarHash, *nf.NarSize, ni.NarHash, ni.NarSize)
 		}
 	}
 	return nil

@@ -150,7 +150,7 @@ func (s *Server) settle(ctx context.Context, key string) error {
 			"key", key, "bytes", n, "sha256", got)
 		return nil
 	}
-	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, n, compression, s.storeID, key, nil); err != nil {
+	if _, err := s.db.Exec(ctx, qRecordNarFile, key, fileHash, n, compression, s.storeID, key, nil, nil, nil); err != nil {
 		return fmt.Errorf("record NAR file %s: %w", key, err)
 	}
 	s.metrics.sweptNarFiles.WithLabelValues("recorded").Inc()

@@ -28,6 +28,7 @@ var (
 	qRunningJob         = query("running_job")
 	qLockStoreUsage     = query("lock_store_usage")
 	qReserveSpace       = query("reserve_space")
+	qDropLapsedClaim    = query("drop_lapsed_claim")
 	qReleaseReservation = query("release_reservation")
 	qRenewReservations  = query("renew_reservations")
 )

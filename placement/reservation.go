@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Room in a store with a max_size is reserved before a byte of a new
@@ -39,12 +41,43 @@ func NewHolder(what string) string {
 // maxSize beside what the store holds and what live reservations hold, and
 // returns the reservation's id; ok is false when they do not fit.
 func Reserve(ctx context.Context, db DB, store int32, size, maxSize int64, holder string) (id int64, ok bool, err error) {
+	return reserve(ctx, db, store, size, maxSize, holder, nil)
+}
+
+// ErrClaimed is the error of ReserveURL when a live reservation claims
+// the URL already.
+var ErrClaimed = errors.New("another write of the file is in flight")
+
+// ReserveURL is Reserve for the write of a file whose URL does not name
+// its bytes: the reservation also claims url, so that no other write of
+// url is in flight anywhere until it is released (ErrClaimed). maxSize nil
+// is a store without a limit, where only the claim counts.
+func ReserveURL(ctx context.Context, db DB, store int32, size int64, maxSize *int64, holder, url string) (id int64, ok bool, err error) {
+	if _, err := db.Exec(ctx, qDropLapsedClaim, url, ReservationLapse); err != nil {
+		return 0, false, fmt.Errorf("drop lapsed claim: %w", err)
+	}
+	limit := int64(math.MaxInt64)
+	if maxSize != nil {
+		limit = *maxSize
+	}
+	id, ok, err = reserve(ctx, db, store, size, limit, holder, &url)
+	if pgErr, is := errors.AsType[*pgconn.PgError](err); is && pgErr.Code == sqlstateUniqueViolation {
+		return 0, false, ErrClaimed
+	}
+	return id, ok, err
+}
+
+// sqlstateUniqueViolation is the SQLSTATE of an insert that a unique
+// index refuses.
+const sqlstateUniqueViolation = "23505"
+
+func reserve(ctx context.Context, db DB, store int32, size, maxSize int64, holder string, url *string) (id int64, ok bool, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var used int64
 		if err := tx.QueryRow(ctx, qLockStoreUsage, store).Scan(&used); err != nil {
 			return fmt.Errorf("lock store usage: %w", err)
 		}
-		err := tx.QueryRow(ctx, qReserveSpace, store, size, holder, maxSize, used, ReservationLapse).Scan(&id)
+		err := tx.QueryRow(ctx, qReserveSpace, store, size, holder, maxSize, used, ReservationLapse, url).Scan(&id)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return nil
