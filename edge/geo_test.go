@@ -17,6 +17,7 @@ import (
 
 	"github.com/narthex-cache/narthex/internal/geotest"
 	"github.com/narthex-cache/narthex/internal/testutil"
+	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/replica"
 	"github.com/narthex-cache/narthex/replica/replicafill"
 	"github.com/valyala/fasthttp"
@@ -55,7 +56,7 @@ func store(id, name, baseURL, lat, lon, prio string, extra ...string) row {
 // copyIn is the row of a copy of the file at url in a store, in state
 // (empty: the column absent).
 func copyIn(url, storeID, state string) row {
-	cols := map[string]string{"url": url, "store_id": storeID, "key": "k/" + url}
+	cols := map[string]string{"url": url, "store_id": storeID, "key": "k/" + narinfo.URLKey(url)}
 	if state != "" {
 		cols["state"] = state
 	}

@@ -34,7 +34,7 @@ func newReplica(t testing.TB) *replica.Replica {
 	return replicaOf(t,
 		row{"store", map[string]string{"id": "1", "name": "local", "kind": "local", "base_url": "http://origin.test", "download_priority": "50"}},
 		row{"payload_location", map[string]string{"url": narURL, "store_id": "1", "key": narURL}},
-		row{"payload_location", map[string]string{"url": guixURL, "store_id": "1", "key": guixURL}},
+		row{"payload_location", map[string]string{"url": guixURL, "store_id": "1", "key": guixKey}},
 		row{"narinfo", map[string]string{"hash": hitHash, "body": hitBody}},
 	)
 }

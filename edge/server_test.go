@@ -26,6 +26,8 @@ const (
 	narURL  = "nar/1py0ql2r3fvf5h8h9xh2fdsxkizwb8p4wgfa848nlfiv612sv3vr.nar.xz"
 	// guixURL is how guix publish names a NAR: URI-encoded, so "+" is "%2B".
 	guixURL = "nar/gzip/54dfqaxwz23zvax91bpff2q48w2d2w6s-gtk%2B-3.24.30"
+	// guixKey is its name in a store, decoded; a redirect escapes it.
+	guixKey = "nar/gzip/54dfqaxwz23zvax91bpff2q48w2d2w6s-gtk+-3.24.30"
 )
 
 // newEdge serves an edge over a replicator of a fresh origin database
@@ -46,7 +48,7 @@ func newEdgeIn(t testing.TB, dir string, cfg Config) (base string, db *pgx.Conn,
 		`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ('` + narURL + `', 'sha256:x', 1, 'xz')`,
 		`INSERT INTO payload_location (url, store_id, key) SELECT '` + narURL + `', id, '` + narURL + `' FROM store`,
 		`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ('` + guixURL + `', 'sha256:x', 1, 'gzip')`,
-		`INSERT INTO payload_location (url, store_id, key) SELECT '` + guixURL + `', id, '` + guixURL + `' FROM store`,
+		`INSERT INTO payload_location (url, store_id, key) SELECT '` + guixURL + `', id, '` + guixKey + `' FROM store`,
 	} {
 		if _, err := db.Exec(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)

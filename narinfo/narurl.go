@@ -24,6 +24,16 @@ type NarURL struct {
 	Key string
 }
 
+// URLKey returns the key of a file's URL: NarURL's Key, or for a URL that
+// is no NAR file name the URL itself.
+func URLKey(url string) string {
+	u, err := ParseNarURL(url)
+	if err != nil {
+		return url
+	}
+	return u.Key
+}
+
 // guixCompressions are the folders of Guix's compressed NAR files.
 var guixCompressions = []string{"gzip", "lzip", "zstd"}
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/narthex-cache/narthex/narinfo"
 )
 
 // Store is a place that holds NAR files, as the edge sees it.
@@ -83,11 +85,11 @@ func comparePriority(a, b *int) int {
 }
 
 // AppendURL appends to dst the URL a client downloads the file stored under
-// key from.
+// key from: the store's base URL and the key escaped (a Guix name's + ? =).
 func (s *Store) AppendURL(dst, key []byte) []byte {
 	dst = append(dst, s.BaseURL...)
 	dst = append(dst, '/')
-	return append(dst, key...)
+	return narinfo.AppendEscapedKey(dst, key)
 }
 
 // loadStores reads every store row into the in-memory map readers use.

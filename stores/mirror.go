@@ -104,10 +104,14 @@ func OpenMirror(cfg MirrorConfig) (*Mirror, error) {
 	return &Mirror{base: strings.TrimSuffix(cfg.BaseURL, "/"), client: client}, nil
 }
 
-// URL returns the download URL of key.
+// URL returns the download URL of key: the base URL and the key as a URL
+// path, with + and = escaped too, as a redirect to the file escapes them
+// (narinfo.EscapeKey) and as Guix spells the names of its NAR files.
 func (m *Mirror) URL(key string) string {
-	return m.base + "/" + (&url.URL{Path: key}).EscapedPath()
+	return m.base + "/" + plusEquals.Replace((&url.URL{Path: key}).EscapedPath())
 }
+
+var plusEquals = strings.NewReplacer("+", "%2B", "=", "%3D")
 
 // Put refuses: a mirror is never written to.
 func (m *Mirror) Put(ctx context.Context, key string, r io.Reader, wantSHA256 []byte) (int64, []byte, error) {

@@ -124,8 +124,13 @@ func TestMirror_URL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.URL("nar/a b+c.nar"); got != "https://cache.example/sub/nar/a%20b+c.nar" {
-		t.Errorf("URL = %s", got)
+	for key, want := range map[string]string{
+		"nar/a b+c.nar": "https://cache.example/sub/nar/a%20b%2Bc.nar",
+		"nar/gzip/54dfqaxwz23zvax91bpff2q48w2d2w6s-gtk+-3?a=b": "https://cache.example/sub/nar/gzip/54dfqaxwz23zvax91bpff2q48w2d2w6s-gtk%2B-3%3Fa%3Db",
+	} {
+		if got := m.URL(key); got != want {
+			t.Errorf("URL(%q) = %s, want %s", key, got, want)
+		}
 	}
 }
 
