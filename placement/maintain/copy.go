@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
+	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/placement"
 	"github.com/narthex-cache/narthex/stores"
 )
@@ -104,7 +105,8 @@ func (p *pass) release(ctx context.Context, t *storeRow, res *int64) {
 	}
 }
 
-// copyIn makes a good copy of f in store t, under key f.URL: it reserves
+// copyIn makes a good copy of f in store t, under the key its URL names
+// (narinfo.NarURL): it reserves
 // room when t has a limit, takes an object already there when its bytes
 // hash right (what a killed pass wrote but did not record), else copies
 // from the first of srcs that gives the right bytes, and records the
@@ -130,7 +132,7 @@ func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs
 			p.release(ctx, t, res)
 		}
 	}()
-	key := f.URL
+	key := narinfo.URLKey(f.URL)
 	there := func() (int64, error) { return dst.Stat(ctx, key) }
 	if listed != nil {
 		there = func() (int64, error) {
@@ -285,10 +287,14 @@ func (p *pass) unrecorded(ctx context.Context, st *storeRow, dst Store) (map[str
 		return nil, nil
 	}
 	out := map[string]int64{}
-	var keys []string
-	sizes := map[string]int64{}
+	var urls []string
+	type object struct {
+		key  string
+		size int64
+	}
+	objects := map[string]object{} // by URL
 	flush := func() error {
-		rows, err := p.m.db.Query(ctx, qUnrecorded, st.ID, keys)
+		rows, err := p.m.db.Query(ctx, qUnrecorded, st.ID, urls)
 		if err != nil {
 			return err
 		}
@@ -296,21 +302,22 @@ func (p *pass) unrecorded(ctx context.Context, st *storeRow, dst Store) (map[str
 		if err != nil {
 			return err
 		}
-		for _, k := range left {
-			out[k] = sizes[k]
+		for _, u := range left {
+			out[objects[u].key] = objects[u].size
 		}
-		keys, sizes = keys[:0], map[string]int64{}
+		urls, objects = urls[:0], map[string]object{}
 		return nil
 	}
 	err := w.Walk(ctx, "nar", func(key string, size int64) error {
-		keys = append(keys, key)
-		sizes[key] = size
-		if len(keys) == batchSize {
+		u := narinfo.EscapeKey(key)
+		urls = append(urls, u)
+		objects[u] = object{key, size}
+		if len(urls) == batchSize {
 			return flush()
 		}
 		return nil
 	})
-	if err == nil && len(keys) > 0 {
+	if err == nil && len(urls) > 0 {
 		err = flush()
 	}
 	if err != nil {

@@ -1,5 +1,5 @@
--- Of the objects $2 found in store $1 (keys, which are the URLs of the NAR
--- files the store holds), those no good location of the store records:
+-- Of the objects found in store $1 (their URLs $2: their keys escaped as
+-- narinfo.EscapeKey escapes them), those no good location of the store records:
 -- what a pass killed between writing and recording left. Primary key
 -- (url, store_id) lookups.
 SELECT k FROM unnest($2::text[]) AS k
