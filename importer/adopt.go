@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -55,17 +56,33 @@ func registerStore(ctx context.Context, db DB, name, baseURL string) (int32, err
 	return 0, fmt.Errorf("register store %s: it was added and removed meanwhile; try again", name)
 }
 
-// recordFiles records that store holds files under their URLs.
+// recordFiles records that store holds files under their keys. A file
+// whose URL the origin records with other bytes (a Guix name) refuses its
+// path.
 func recordFiles(ctx context.Context, db DB, store int32, files []*hashed) error {
-	urls := make([]string, len(files))
-	hashes := make([]string, len(files))
-	sizes := make([]int64, len(files))
-	comps := make([]string, len(files))
+	n := len(files)
+	urls, hashes, comps, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sizes := make([]int64, n)
+	narHashes, narSizes := make([]*string, n), make([]*int64, n)
 	for i, f := range files {
-		urls[i], hashes[i], sizes[i], comps[i] = f.URL, f.nameHash, f.size, f.compression
+		urls[i], hashes[i], sizes[i], comps[i], keys[i] = f.URL, f.fileHash(), f.size, f.name.Compression, f.name.Key
+		if f.narHash != "" {
+			size := int64(f.narSize)
+			narHashes[i], narSizes[i] = &f.narHash, &size
+		}
 	}
-	if _, err := db.Exec(ctx, qRecordLocations, store, urls, hashes, sizes, comps); err != nil {
+	rows, err := db.Query(ctx, qRecordLocations, store, urls, hashes, sizes, comps, keys, narHashes, narSizes)
+	if err != nil {
 		return fmt.Errorf("record NAR files: %w", err)
+	}
+	recorded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("record NAR files: %w", err)
+	}
+	for _, u := range urls {
+		if !slices.Contains(recorded, u) {
+			return refuse("NAR file %s: the origin records other bytes under that name", u)
+		}
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func checkServed(t *testing.T, o *testOrigin, c *testCache, paths ...*testPath) 
 		if status != http.StatusOK || string(body) != o.signed(p.text) {
 			t.Errorf("%s.narinfo: %d %q, want 200 %q", p.hash, status, body, o.signed(p.text))
 		}
-		want, err := os.ReadFile(filepath.Join(c.dir, p.url))
+		want, err := os.ReadFile(filepath.Join(c.dir, narinfo.URLKey(p.url)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,25 +266,41 @@ func TestRun_Guix(t *testing.T) {
 	c.write(hash+".narinfo", text)
 	hello := &testPath{hash: hash, name: name, storePath: gnu + "/" + hash + "-" + name, url: gzURL, text: text}
 
-	// Guix's own names, nar/gzip/<base name>, are not named by their
-	// hash: the origin cannot take them, and says so.
-	guixName := storeHash("guile") + "-guile-3.0.9"
-	guile := []byte("StorePath: " + gnu + "/" + guixName + "\nURL: nar/gzip/" + guixName + "\nCompression: gzip\nFileSize: 4\n" +
-		"NarHash: " + fileHash([]byte("x")) + "\nNarSize: 1\nReferences: \n")
-	c.write("nar/gzip/"+guixName, []byte("gzip"))
-	c.write(storeHash("guile")+".narinfo", guile)
+	// Guix's own names, nar/gzip/<base name> and the like, escaped: each
+	// file's NAR is checked against NarHash and NarSize.
+	guile := c.addGuix("guile+-3.0.9", []byte("NAR of guile"), []byte("NAR of guile"), dep)
+	bad := c.addGuix("bad", []byte("NAR of bad"), []byte("what its narinfo says"))
 
 	sum, err := importer.Run(t.Context(), o.config("file://"+c.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSummary(t, sum, 2, 0, gnu+"/"+guixName)
-	if r := sum.Refused[0].Reason; !strings.Contains(r, "nar/gzip/"+guixName) {
-		t.Errorf("reason %q does not name the URL", r)
+	checkSummary(t, sum, 3, 0, bad.storePath)
+	if r := sum.Refused[0].Reason; !strings.Contains(r, "holds a NAR of "+fileHash([]byte("NAR of bad"))) {
+		t.Errorf("reason %q does not say what the file holds", r)
 	}
-	checkServed(t, o, c, dep, hello)
+	checkServed(t, o, c, dep, hello, guile)
 	if status, body := o.get(narURL); status != http.StatusOK || !bytes.Equal(body, nar) {
 		t.Errorf("%s: %d %q", narURL, status, body)
+	}
+	if n := o.count("SELECT count(*) FROM nar_file WHERE url LIKE $1", "nar/%/"+bad.base()); n != 0 {
+		t.Errorf("%d NAR files of the refused path are recorded", n)
+	}
+
+	// The same from an HTTP cache, adopted where it is: the locations
+	// are the files' keys there.
+	o2 := newOrigin(t, gnu)
+	cfg := o2.config(c.serve(), guile.storePath)
+	cfg.NoPayload, cfg.DB = true, o2.db
+	if sum, err := importer.Run(t.Context(), cfg); err != nil || sum.Imported != 2 {
+		t.Fatalf("adopting the HTTP cache: %+v, %v", sum, err)
+	}
+	if n := o2.count("SELECT count(*) FROM payload_location WHERE key = $1 AND url = $2",
+		"nar/gzip/"+guile.base(), "nar/gzip/"+strings.ReplaceAll(guile.base(), "+", "%2B")); n != 1 {
+		t.Errorf("%d locations of the gzip file under its key, want 1", n)
+	}
+	if status, _ := o2.get(guile.hash + ".narinfo"); status != http.StatusOK {
+		t.Errorf("adopted narinfo: %d", status)
 	}
 
 	// A Guix cache does not go into a Nix origin, and the other way
@@ -295,7 +311,7 @@ func TestRun_Guix(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/gnu/store") {
 		t.Errorf("Guix cache into a Nix origin: %v", err)
 	}
-	cfg := o.config(c.dir)
+	cfg = o.config(c.dir)
 	cfg.StoreDir = narinfo.NixStoreDir
 	if _, err := importer.Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "has store directory /gnu/store, not /nix/store") {
 		t.Errorf("--store-dir other than the source's: %v", err)

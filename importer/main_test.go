@@ -1,6 +1,8 @@
 package importer_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -10,10 +12,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/zstd"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
 	"github.com/narthex-cache/narthex/importer"
@@ -206,6 +210,47 @@ func (c *testCache) add(name string, refs ...*testPath) *testPath {
 	}
 	p := &testPath{hash: hash, name: name, storePath: ni.StorePath, url: url, text: ni.Render()}
 	c.write(url, data)
+	c.write(hash+".narinfo", p.text)
+	return p
+}
+
+// addGuix writes a path as guix publish serves one: Guix's names of its
+// NAR files (nar/gzip/<base name>, nar/zstd/<base name>, escaped),
+// repeated URL groups, no FileHash, and a Signature line. The files are
+// kept under their keys, as guix publish keeps them. The NAR they hold is
+// nar; its NarHash and NarSize are those of narinfoNar.
+func (c *testCache) addGuix(name string, nar, narinfoNar []byte, refs ...*testPath) *testPath {
+	c.t.Helper()
+	hash := storeHash(c.storeDir + name)
+	base := hash + "-" + name
+	text := "StorePath: " + c.storeDir + "/" + base + "\n"
+	var first string
+	for _, comp := range []string{"gzip", "zstd"} {
+		var b bytes.Buffer
+		var w io.WriteCloser
+		if comp == "gzip" {
+			w = gzip.NewWriter(&b)
+		} else {
+			w, _ = zstd.NewWriter(&b)
+		}
+		w.Write(nar)
+		w.Close()
+		url := "nar/" + comp + "/" + narinfo.EscapeKey(base)
+		c.write(narinfo.URLKey(url), b.Bytes())
+		text += "URL: " + url + "\nCompression: " + comp + "\nFileSize: " + strconv.Itoa(b.Len()) + "\n"
+		if first == "" {
+			first = url
+		}
+	}
+	text += "NarHash: " + fileHash(narinfoNar) + "\nNarSize: " + strconv.Itoa(len(narinfoNar)) + "\nReferences: "
+	for i, r := range refs {
+		if i > 0 {
+			text += " "
+		}
+		text += r.base()
+	}
+	text += "\nSignature: 1;ci.guix.example;KHNpZ25hdHVyZSAKIChkYXRhIAogIChmbGFncyByZmM2OTc5KQogICkKKQo=\n"
+	p := &testPath{hash: hash, name: name, storePath: c.storeDir + "/" + base, url: first, text: []byte(text)}
 	c.write(hash+".narinfo", p.text)
 	return p
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/narthex-cache/narthex/narinfo"
 )
 
 // maxNarinfoSize bounds a narinfo or nix-cache-info read from a source, as
@@ -79,7 +81,8 @@ func (d *dirSource) get(ctx context.Context, name string) (io.ReadCloser, int64,
 	if !fs.ValidPath(name) {
 		return nil, 0, fmt.Errorf("%s: %w", name, errNotInSource)
 	}
-	f, err := os.Open(filepath.Join(d.dir, filepath.FromSlash(name)))
+	// A NAR file is kept under its key: a Guix name's escapes decoded.
+	f, err := os.Open(filepath.Join(d.dir, filepath.FromSlash(narinfo.URLKey(name))))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%s: %w", name, errNotInSource)
 	}
