@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs all of narthex's tests on this machine. First it installs, with
 # apt-get (as root, or through sudo), what the tests need and the machine
-# lacks: the Nix client (nix-bin), the wrk load generator and a PostgreSQL
-# 15, 16 or 17 server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
+# lacks: the Nix client (nix-bin), the wrk load generator, the gzip, zstd
+# and lzip compressors (Guix's NAR files) and a PostgreSQL 15, 16 or 17
+# server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
 # pg_config or /usr/lib/postgresql/<version>/bin). Then:
 #   go vet ./...
 #   go test -count=1 -timeout 20m ./... [arguments of this script]
@@ -38,6 +39,9 @@ postgres_package() {
 need=()
 command -v nix >/dev/null 2>&1 || need+=(nix-bin)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+for tool in gzip zstd lzip; do
+  command -v $tool >/dev/null 2>&1 || need+=($tool)
+done
 have_postgres || need+=("$(postgres_package)")
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
