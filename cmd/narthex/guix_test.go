@@ -14,13 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
-	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/narinfo"
-	"github.com/narthex-cache/narthex/origin"
 )
 
 // guixCache writes a cache as guix publish serves one: for each name a
@@ -71,18 +68,7 @@ func guixCache(t *testing.T, names ...string) (string, map[string]map[string][]b
 // whether the origin holds them or they are adopted where they are.
 func TestImport_GuixCacheThroughAnEdge(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.NewOriginDatabase(t)
-	db, err := pgxpool.New(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tok, err := origin.CreateToken(t.Context(), db, "importer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := filepath.Join(tempDir(t), "token")
-	os.WriteFile(token, []byte(tok+"\n"), 0o600)
+	dbURL, _, token := importDatabase(t)
 	port := freePorts(t, 2)
 	originURL, edgeURL := fmt.Sprintf("http://127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d", port+1)
 	o := startNarthex(t, "origin", "--listen", strings.TrimPrefix(originURL, "http://"), "--database-url", dbURL,

@@ -112,20 +112,30 @@ func TestImport_BadCommandLine(t *testing.T) {
 // TestImport_Origin imports into a running narthex origin: a directory
 // with a path whose bytes do not match, then again, then an HTTP cache
 // adopted with --no-payload.
-func TestImport_Origin(t *testing.T) {
-	t.Parallel()
-	dbURL := pgtest.NewOriginDatabase(t)
+// importDatabase makes an origin database with an upload token for the
+// importer, and returns its URL, a pool on it and the token's file.
+func importDatabase(t *testing.T) (dbURL string, db *pgxpool.Pool, tokenFile string) {
+	t.Helper()
+	dbURL = pgtest.NewOriginDatabase(t)
 	db, err := pgxpool.New(t.Context(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(db.Close)
 	tok, err := origin.CreateToken(t.Context(), db, "importer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := filepath.Join(tempDir(t), "token")
-	os.WriteFile(token, []byte(tok+"\n"), 0o600)
+	tokenFile = filepath.Join(tempDir(t), "token")
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dbURL, db, tokenFile
+}
+
+func TestImport_Origin(t *testing.T) {
+	t.Parallel()
+	dbURL, db, token := importDatabase(t)
 	store := tempDir(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1))
 	p := startNarthex(t, "origin", "--listen", addr, "--database-url", dbURL, "--local-store", store)
