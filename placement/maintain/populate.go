@@ -43,6 +43,10 @@ func (r missingRow) sources() []source {
 // eviction moves files out past the soft limit, so filling beyond it would
 // only make the next pass move the same bytes twice. A store that fills up
 // is reported full, and the files left are copied once room is made.
+//
+// Copies are recorded in batches (see recorder), so that a worker goes on
+// to the next file while its copy waits to be recorded with others; the
+// job ends once every copy made is recorded.
 func (p *pass) populate(ctx context.Context, st *storeRow) error {
 	if !st.Populate {
 		return nil
@@ -73,6 +77,8 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 		return err
 	}
 	defer func() { p.add(j.finish(ctx)) }()
+	rec := p.newRecorder(ctx, st, j)
+	defer rec.close() // after the copies below, before the job's end
 
 	var full atomic.Bool
 	var noSource onceFlag
@@ -101,7 +107,7 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 			f := &file{URL: r.URL, Hash: r.Hash, Size: r.Size}
 			srcs := r.sources()
 			g.Go(func() error {
-				n, err := p.copyIn(ctx, f, st, dst, srcs, listed)
+				c, err := p.copyIn(ctx, f, st, dst, srcs, listed)
 				switch {
 				case errors.Is(err, errNoRoom):
 					if !full.Swap(true) {
@@ -118,7 +124,7 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 					p.m.log.Warn("a file could not be copied in", "store", st.Name, "url", f.URL, "err", err)
 					j.failed(err)
 				default:
-					j.did(n)
+					rec.add(c) // counted done once recorded
 				}
 				return nil
 			})
