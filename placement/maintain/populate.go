@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/narthex-cache/narthex/stores"
 )
@@ -82,9 +81,8 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 
 	var full atomic.Bool
 	var noSource onceFlag
-	var g errgroup.Group
-	g.SetLimit(p.m.cfg.Jobs)
-	defer g.Wait()
+	w := newWorkers(p.m.cfg.Jobs)
+	defer w.Wait()
 	after, afterURL := pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}, ""
 	for ctx.Err() == nil && !full.Load() && !j.stopping() {
 		rows, err := p.m.db.Query(ctx, qMissingBatch, st.ID, after, afterURL, batchSize)
@@ -106,7 +104,7 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 			}
 			f := &file{URL: r.URL, Hash: r.Hash, Size: r.Size}
 			srcs := r.sources()
-			g.Go(func() error {
+			w.Go(func() {
 				c, err := p.copyIn(ctx, f, st, dst, srcs, listed)
 				switch {
 				case errors.Is(err, errNoRoom):
@@ -126,7 +124,6 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 				default:
 					rec.add(c) // counted done once recorded
 				}
-				return nil
 			})
 		}
 	}
