@@ -105,60 +105,61 @@ func (p *pass) release(ctx context.Context, t *storeRow, res *int64) {
 	}
 }
 
+// copied is a copy made and hashed right but not yet recorded. It holds
+// its reservation until record records it or gives the room back.
+type copied struct {
+	f   *file
+	key string
+	res *int64 // nil when the store has no limit
+	n   int64  // bytes written, 0 for an object already there
+}
+
 // copyIn makes a good copy of f in store t, under the key its URL names
-// (narinfo.NarURL): it reserves
-// room when t has a limit, takes an object already there when its bytes
-// hash right (what a killed pass wrote but did not record), else copies
-// from the first of srcs that gives the right bytes, and records the
-// location. It returns the bytes written (0 for an object already there);
-// errNoRoom when t has no room. Sources found missing or corrupt on the
-// way are marked so.
+// (narinfo.NarURL), for the caller to record: it reserves room when t has
+// a limit, takes an object already there when its bytes hash right (what
+// a killed pass wrote but did not record), else copies from the first of
+// srcs that gives the right bytes. It returns errNoRoom when t has no room, and gives the room back
+// on any error. Sources found missing or corrupt on the way are marked so.
 //
 // Whether the object is already there is asked of dst, unless listed is
 // not nil: then listed holds, by key, every object of dst that no good
 // location records, and an object not in it is not there.
-func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs []source, listed map[string]int64) (int64, error) {
+func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs []source, listed map[string]int64) (copied, error) {
 	want, err := f.digest()
 	if err != nil {
-		return 0, err
+		return copied{}, err
 	}
 	res, err := p.reserve(ctx, t, f.Size)
 	if err != nil {
-		return 0, err
+		return copied{}, err
 	}
-	recorded := false
-	defer func() {
-		if !recorded {
-			p.release(ctx, t, res)
-		}
-	}()
-	key := narinfo.URLKey(f.URL)
-	there := func() (int64, error) { return dst.Stat(ctx, key) }
+	c := copied{f: f, key: narinfo.URLKey(f.URL), res: res}
+	there := func() (int64, error) { return dst.Stat(ctx, c.key) }
 	if listed != nil {
 		there = func() (int64, error) {
-			if n, ok := listed[key]; ok {
+			if n, ok := listed[c.key]; ok {
 				return n, nil
 			}
 			return 0, fs.ErrNotExist
 		}
 	}
 	if n, err := there(); err == nil && n == f.Size {
-		if got, _, err := sum(ctx, dst, key); err == nil && bytes.Equal(got, want) {
-			if err := p.record(ctx, f, t, key, res); err != nil {
-				return 0, err
-			}
-			recorded = true
-			p.m.log.Debug("took a copy already in the store", "store", t.Name, "key", key)
-			return 0, nil
+		if got, _, err := sum(ctx, dst, c.key); err == nil && bytes.Equal(got, want) {
+			p.m.log.Debug("took a copy already in the store", "store", t.Name, "key", c.key)
+			return c, nil
 		}
 	}
+	fail := func(err error) (copied, error) {
+		p.release(ctx, t, res)
+		return copied{}, err
+	}
 	if len(srcs) == 0 {
-		return 0, fmt.Errorf("%s: %w", f.URL, errNoSource)
+		return fail(fmt.Errorf("%s: %w", f.URL, errNoSource))
 	}
 	var last error
 	for _, s := range srcs {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return fail(err)
 		}
 		row, ok := p.row(s.StoreID)
 		if !ok {
@@ -169,18 +170,15 @@ func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs
 			last = err
 			continue
 		}
-		n, err := p.copyFrom(ctx, f, &row, src, s.Key, dst, key, want)
+		n, err := p.copyFrom(ctx, f, &row, src, s.Key, dst, c.key, want)
 		if err != nil {
 			last = err
 			continue
 		}
-		if err := p.record(ctx, f, t, key, res); err != nil {
-			return 0, err
-		}
-		recorded = true
-		return n, nil
+		c.n = n
+		return c, nil
 	}
-	return 0, fmt.Errorf("copy %s into store %s: %w", f.URL, t.Name, last)
+	return fail(fmt.Errorf("copy %s into store %s: %w", f.URL, t.Name, last))
 }
 
 // copyFrom streams f from key skey of store src into key of dst, checking
@@ -207,8 +205,9 @@ func (p *pass) copyFrom(ctx context.Context, f *file, from *storeRow, src Store,
 	return n, nil
 }
 
-// record records the copy of f in store t under key and releases its
-// reservation, even after a stop: its bytes are written.
+// record records the copies cs in store t and releases their
+// reservations, even after a stop: their bytes are written. When it
+// fails, the reservations are given back instead.
 //
 // The record commits without waiting for the WAL to reach the disk, in one
 // round trip: copies recorded in parallel take the lock of the store's
@@ -219,16 +218,35 @@ func (p *pass) copyFrom(ctx context.Context, f *file, from *storeRow, src Store,
 // it again (unrecorded). A drain or eviction removes the old copy only
 // after this, in a transaction of its own whose commit does wait for the
 // WAL, and so for this record too, which lies before it in the WAL.
-func (p *pass) record(ctx context.Context, f *file, t *storeRow, key string, res *int64) error {
+func (p *pass) record(ctx context.Context, t *storeRow, cs []copied) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	urls := make([]string, len(cs))
+	keys := make([]string, len(cs))
+	sizes := make([]int64, len(cs))
+	var res []int64
+	for i, c := range cs {
+		urls[i], keys[i], sizes[i] = c.f.URL, c.key, c.f.Size
+		if c.res != nil {
+			res = append(res, *c.res)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue("SET LOCAL synchronous_commit TO off")
-	b.Queue(qRecordLocation, f.URL, t.ID, key, f.Size, res)
+	b.Queue(qRecordLocations, t.ID, urls, keys, sizes, res)
 	b.Queue("COMMIT")
 	if err := p.m.db.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("record the copy of %s in store %s: %w", f.URL, t.Name, err)
+		for _, c := range cs {
+			p.release(ctx, t, c.res)
+		}
+		if len(cs) == 1 {
+			return fmt.Errorf("record the copy of %s in store %s: %w", cs[0].f.URL, t.Name, err)
+		}
+		return fmt.Errorf("record %d copies in store %s: %w", len(cs), t.Name, err)
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func (p *pass) moveOut(ctx context.Context, f *file, from *storeRow, fromStore S
 		if err != nil {
 			return 0, err
 		}
-		n, err := p.copyIn(ctx, f, &t, dst, srcs, nil)
+		c, err := p.copyIn(ctx, f, &t, dst, srcs, nil)
 		if errors.Is(err, errNoRoom) {
 			reasons = append(reasons, err.Error())
 			continue
@@ -71,14 +71,19 @@ func (p *pass) moveOut(ctx context.Context, f *file, from *storeRow, fromStore S
 		if err != nil {
 			return 0, err
 		}
+		// The new copy is recorded before the old one goes, so that a
+		// crash between the two leaves two copies, never none.
+		if err := p.record(ctx, &t, []copied{c}); err != nil {
+			return 0, err
+		}
 		removed, err := p.removeCopy(ctx, f, from, fromStore)
 		if err != nil {
-			return n, err
+			return c.n, err
 		}
 		if !removed {
-			return n, fmt.Errorf("copied %s into store %s, but its copy in store %s is still its last one clients can download", f.URL, t.Name, from.Name)
+			return c.n, fmt.Errorf("copied %s into store %s, but its copy in store %s is still its last one clients can download", f.URL, t.Name, from.Name)
 		}
-		return n, nil
+		return c.n, nil
 	}
 	return 0, fmt.Errorf("%w: %s", errNoTarget, strings.Join(reasons, "; "))
 }

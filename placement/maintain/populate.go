@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/narthex-cache/narthex/stores"
 )
@@ -43,6 +42,10 @@ func (r missingRow) sources() []source {
 // eviction moves files out past the soft limit, so filling beyond it would
 // only make the next pass move the same bytes twice. A store that fills up
 // is reported full, and the files left are copied once room is made.
+//
+// Copies are recorded in batches (see recorder), so that a worker goes on
+// to the next file while its copy waits to be recorded with others; the
+// job ends once every copy made is recorded.
 func (p *pass) populate(ctx context.Context, st *storeRow) error {
 	if !st.Populate {
 		return nil
@@ -73,12 +76,13 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 		return err
 	}
 	defer func() { p.add(j.finish(ctx)) }()
+	rec := p.newRecorder(ctx, st, j)
+	defer rec.close() // after the copies below, before the job's end
 
 	var full atomic.Bool
 	var noSource onceFlag
-	var g errgroup.Group
-	g.SetLimit(p.m.cfg.Jobs)
-	defer g.Wait()
+	w := newWorkers(p.m.cfg.Jobs)
+	defer w.Wait()
 	after, afterURL := pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}, ""
 	for ctx.Err() == nil && !full.Load() && !j.stopping() {
 		rows, err := p.m.db.Query(ctx, qMissingBatch, st.ID, after, afterURL, batchSize)
@@ -100,8 +104,8 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 			}
 			f := &file{URL: r.URL, Hash: r.Hash, Size: r.Size}
 			srcs := r.sources()
-			g.Go(func() error {
-				n, err := p.copyIn(ctx, f, st, dst, srcs, listed)
+			w.Go(func() {
+				c, err := p.copyIn(ctx, f, st, dst, srcs, listed)
 				switch {
 				case errors.Is(err, errNoRoom):
 					if !full.Swap(true) {
@@ -118,9 +122,8 @@ func (p *pass) populate(ctx context.Context, st *storeRow) error {
 					p.m.log.Warn("a file could not be copied in", "store", st.Name, "url", f.URL, "err", err)
 					j.failed(err)
 				default:
-					j.did(n)
+					rec.add(c) // counted done once recorded
 				}
-				return nil
 			})
 		}
 	}

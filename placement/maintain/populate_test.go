@@ -3,6 +3,7 @@ package maintain
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +212,51 @@ func TestMaintainer_PopulateCountsUploadsInFlight(t *testing.T) {
 	}
 	if len(holders) != 1 || holders[0] != "origin-live" {
 		t.Errorf("reservations left: %v, want only the live upload's", holders)
+	}
+}
+
+// Copies that cannot be recorded are counted failed and give their room
+// back; the next pass finds them in the store and records them without
+// copying them again.
+func TestMaintainer_PopulateRecordFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.store("src", "")
+	e.store("mirror", "populate = true, max_size = 1000000")
+	const files = maxFailuresInARow - 1 // the job does not give up
+	var ns []nar
+	for range files {
+		n := e.file(1000, time.Hour)
+		e.put("src", n)
+		ns = append(ns, n)
+	}
+	e.exec(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'refused'; END $$`)
+	e.exec(`CREATE TRIGGER refuse BEFORE INSERT ON payload_location FOR EACH ROW WHEN (NEW.store_id = ` +
+		strconv.Itoa(int(e.ids["mirror"])) + `) EXECUTE FUNCTION refuse()`)
+	m := e.maintainer(Config{Jobs: 4, VerifySample: VerifyNone})
+	sum := e.run(m, "")
+	if j := jobOf(t, sum, "mirror", KindPopulate); j.Done != 0 || j.Failed != files || !strings.Contains(j.Error, "refused") {
+		t.Errorf("populate job %+v, want %d failed, refused", j, files)
+	}
+	if n := len(e.states("mirror")); n != 0 {
+		t.Errorf("%d locations recorded in mirror, want none", n)
+	}
+	var held int
+	e.db.QueryRow(t.Context(), `SELECT count(*) FROM store_reservation`).Scan(&held)
+	if held != 0 || e.usage("mirror") != 0 {
+		t.Errorf("%d reservations held and %d bytes used after the failed records, want none", held, e.usage("mirror"))
+	}
+	if got := e.puts("mirror"); got != files {
+		t.Fatalf("mirror took %d Puts, want %d", got, files)
+	}
+
+	e.exec(`DROP TRIGGER refuse ON payload_location`)
+	sum = e.run(m, "")
+	e.holds("mirror", ns...)
+	if got := e.puts("mirror"); got != files {
+		t.Errorf("mirror took %d Puts in all, want %d: a copy made but not recorded was made again", got, files)
+	}
+	if j := jobOf(t, sum, "mirror", KindPopulate); j.Done != files || j.Bytes != 0 {
+		t.Errorf("second populate job %+v, want %d done, 0 bytes written", j, files)
 	}
 }

@@ -34,7 +34,7 @@ var (
 	qDrainBatch           = query("drain_batch")
 	qEvictBatch           = query("evict_batch")
 	qCountEvict           = query("count_evict")
-	qRecordLocation       = query("record_location")
+	qRecordLocations      = query("record_locations")
 	qLockNarFile          = query("lock_nar_file")
 	qRemoveLocation       = query("remove_location")
 )
