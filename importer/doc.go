@@ -15,10 +15,12 @@
 // Before a NAR file is uploaded its bytes are hashed and compared with what
 // the narinfo says of them: the hash its name carries, FileHash and
 // FileSize when given, and NarHash and NarSize when the file is the NAR
-// itself (Compression: none). A compressed file's NarHash is not checked:
-// that would mean decompressing every file, which the origin never does
-// either, and the file hash already covers every byte a client fetches
-// (Nix checks NarHash itself when it unpacks). A mismatch refuses the path
+// itself (Compression: none). A compressed file named by its hash has its
+// NarHash unchecked: the file hash already covers every byte a client
+// fetches (Nix checks NarHash itself when it unpacks). A file named by its
+// path, as Guix names them (nar/gzip/<base name>), has no such hash: it is
+// decompressed as it is read, and the NAR it holds must match NarHash and
+// NarSize, as the origin checks it too. A mismatch refuses the path
 // and every path that depends on it, with the reason, and records nothing
 // for them.
 //

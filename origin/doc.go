@@ -1,7 +1,8 @@
 // Package origin owns the write side of narthex: the Nix-compatible upload
 // API that `nix copy --to http://origin` talks to. It validates every upload
-// (narinfo syntax, signatures, NAR bytes against their file hash, references
-// against the paths already present), signs accepted narinfos with the
+// (narinfo syntax, signatures, NAR bytes against their file hash, or for a
+// file Guix names by its path the NAR it holds against the narinfo's
+// NarHash, references against the paths already present), signs accepted narinfos with the
 // cache's keys, writes NAR bytes to the local store, and records narinfos,
 // NAR files, their locations and the reference graph in PostgreSQL in one
 // transaction each. Upload tokens are stored as SHA-256 digests only.

@@ -24,8 +24,10 @@ const importSummary = `Bulk-loads an existing binary cache into the origin: SOUR
 binary cache, in the Nix or the Guix dialect (StoreDir: /gnu/store in its
 nix-cache-info). The PATHs (store paths, base names or hashes; or --paths-file)
 are imported with their closures; a directory without PATHs is imported whole.
-The origin keeps NAR files named by their hash (nar/<sha256>.nar.xz, as Nix
-names them): a narinfo listing other names (Guix's nar/gzip/<name>) is refused.
+NAR files named by their hash (nar/<sha256>.nar.xz, as Nix names them) and by
+their path (nar/gzip/<base name>, nar/lzip/..., nar/zstd/..., as Guix names
+them) are taken; a file Guix names is decompressed and its NAR checked against
+NarHash and NarSize.
 
 Each path goes through the origin's upload API as "nix copy --to" sends it: its
 NAR files, hashed first and refused unless their bytes match the narinfo, then
