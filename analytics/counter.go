@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Kind is what a count counts.
@@ -17,7 +18,7 @@ const (
 	// Miss is a narinfo answered 404; its key is the hash asked for.
 	Miss
 	// Redirect is a NAR download sent to a store; its key is the NAR
-	// file's URL, and it counts the file's bytes too.
+	// file's URL. Its bytes are the file's size, which the origin knows.
 	Redirect
 	// Client is a request by a client family; its key names the family
 	// ("nix/2.8.0", "guix", "curl", "other").
@@ -53,10 +54,10 @@ type Key struct {
 	Hour    int64
 }
 
-// Count is the number of requests and bytes of a Key.
+// Count is the number of requests of a Key.
 type Count struct {
 	Key
-	Requests, Bytes uint64
+	Requests uint64
 }
 
 // Defaults of Config.
@@ -83,7 +84,15 @@ type Counter struct {
 	// to, empty and used by nobody.
 	cur   atomic.Pointer[table]
 	spare *table
+	// hour is the current hour (Unix time / 3600), kept by the flusher
+	// so that a request need not read the clock.
+	hour atomic.Int64
 }
+
+// Hour is the current hour, as requests count it.
+func (c *Counter) Hour() int64 { return c.hour.Load() }
+
+func (c *Counter) setHour(now time.Time) { c.hour.Store(now.Unix() / 3600) }
 
 // New makes a counter of at most maxKeys keys (DefaultMaxKeys when 0).
 func New(maxKeys int) *Counter {
@@ -93,6 +102,7 @@ func New(maxKeys int) *Counter {
 	c := &Counter{seed: maphash.MakeSeed()}
 	c.cur.Store(newTable(maxKeys))
 	c.spare = newTable(maxKeys)
+	c.setHour(time.Now())
 	return c
 }
 
@@ -132,7 +142,6 @@ type slot struct {
 	keyOff   uint32
 	hour     int64
 	requests atomic.Uint64
-	bytes    atomic.Uint64
 }
 
 // maxProbes bounds the slots a key looks at before it counts as other.
@@ -152,8 +161,8 @@ func newTable(maxKeys int) *table {
 }
 
 // Add counts a request of kind for key from country (two letters, or
-// empty) in hour, with bytes. key is copied when it is new.
-func (c *Counter) Add(kind Kind, key []byte, country [2]byte, hour int64, n uint64) {
+// zero when unknown) in hour. key is copied when it is new.
+func (c *Counter) Add(kind Kind, key []byte, country [2]byte, hour int64) {
 	t := c.cur.Load()
 	for {
 		// Entered, then checked: a rotation that left t either sees
@@ -169,9 +178,6 @@ func (c *Counter) Add(kind Kind, key []byte, country [2]byte, hour int64, n uint
 	}
 	s := t.find(c.seed, kind, key, country, hour)
 	s.requests.Add(1)
-	if n > 0 {
-		s.bytes.Add(n)
-	}
 	t.writers.Add(-1)
 }
 
@@ -264,19 +270,18 @@ func (c *Counter) Drain(rotate bool, emit func(Count)) {
 func (t *table) drain(emit func(Count)) {
 	take := func(s *slot, key string) {
 		r := s.requests.Swap(0)
-		b := s.bytes.Swap(0)
-		if r == 0 && b == 0 {
+		if r == 0 {
 			return
 		}
 		country := ""
 		if s.country != [2]byte{} {
 			country = string(s.country[:])
 		}
-		emit(Count{Key: Key{Kind: s.kind, Key: key, Country: country, Hour: s.hour}, Requests: r, Bytes: b})
+		emit(Count{Key: Key{Kind: s.kind, Key: key, Country: country, Hour: s.hour}, Requests: r})
 	}
 	for i := range t.slots {
 		s := &t.slots[i]
-		if !s.ready.Load() || s.requests.Load() == 0 && s.bytes.Load() == 0 {
+		if !s.ready.Load() || s.requests.Load() == 0 {
 			continue
 		}
 		take(s, string(t.arena[s.keyOff:s.keyOff+uint32(s.keyLen)]))

@@ -7,12 +7,9 @@ import (
 )
 
 // drained sums what drains give, by key.
-type drained map[Key][2]uint64
+type drained map[Key]uint64
 
-func (d drained) add(c Count) {
-	v := d[c.Key]
-	d[c.Key] = [2]uint64{v[0] + c.Requests, v[1] + c.Bytes}
-}
+func (d drained) add(c Count) { d[c.Key] += c.Requests }
 
 // TestCounter_ExactUnderConcurrentDrains checks that every count added
 // while drains and rotations run is taken exactly once.
@@ -41,7 +38,7 @@ func TestCounter_ExactUnderConcurrentDrains(t *testing.T) {
 			defer wg.Done()
 			for i := range perWriter {
 				k := (i*7 + w) % keys
-				c.Add(Redirect, fmt.Appendf(nil, "nar/%052d.nar", k), [2]byte{'D', 'E'}, 490000+int64(k%3), uint64(k))
+				c.Add(Redirect, fmt.Appendf(nil, "nar/%052d.nar", k), [2]byte{'D', 'E'}, 490000+int64(k%3))
 			}
 		}()
 	}
@@ -55,8 +52,7 @@ func TestCounter_ExactUnderConcurrentDrains(t *testing.T) {
 	for w := range writers {
 		for i := range perWriter {
 			k := (i*7 + w) % keys
-			want.add(Count{Key: Key{Kind: Redirect, Key: fmt.Sprintf("nar/%052d.nar", k), Country: "DE", Hour: 490000 + int64(k%3)},
-				Requests: 1, Bytes: uint64(k)})
+			want.add(Count{Key: Key{Kind: Redirect, Key: fmt.Sprintf("nar/%052d.nar", k), Country: "DE", Hour: 490000 + int64(k%3)}, Requests: 1})
 		}
 	}
 	if len(got) != len(want) {
@@ -72,33 +68,33 @@ func TestCounter_ExactUnderConcurrentDrains(t *testing.T) {
 func TestCounter_OtherPastItsRoom(t *testing.T) {
 	c := New(10)
 	for i := range 50 {
-		c.Add(Miss, fmt.Appendf(nil, "%032d", i), [2]byte{}, 1, 0)
+		c.Add(Miss, fmt.Appendf(nil, "%032d", i), [2]byte{}, 1)
 	}
 	long := make([]byte, MaxKeyLen+1)
-	c.Add(Hit, long, [2]byte{'S', 'G'}, 1, 0)
+	c.Add(Hit, long, [2]byte{'S', 'G'}, 1)
 	got := drained{}
 	c.Drain(false, got.add)
 	var misses, others uint64
 	for k, v := range got {
 		if k.Kind == Miss {
-			misses += v[0]
+			misses += v
 		}
 		if k.Key == OtherKey {
-			others += v[0]
+			others += v
 		}
 	}
 	if misses != 50 || others < 40 || others > 41 {
 		t.Errorf("misses %d (want 50), of them under %q %d (want the 40 or so past 10 keys)", misses, OtherKey, others)
 	}
-	if v := got[Key{Kind: Hit, Key: OtherKey, Country: "SG", Hour: 1}]; v[0] != 1 {
+	if v := got[Key{Kind: Hit, Key: OtherKey, Country: "SG", Hour: 1}]; v != 1 {
 		t.Errorf("a key longer than %d bytes: %v, want one request under %q", MaxKeyLen, got, OtherKey)
 	}
 	// A rotation makes room again.
 	c.Drain(true, got.add)
-	c.Add(Miss, []byte("x"), [2]byte{}, 2, 0)
+	c.Add(Miss, []byte("x"), [2]byte{}, 2)
 	got = drained{}
 	c.Drain(false, got.add)
-	if v := got[Key{Kind: Miss, Key: "x", Hour: 2}]; v[0] != 1 {
+	if v := got[Key{Kind: Miss, Key: "x", Hour: 2}]; v != 1 {
 		t.Errorf("after a rotation: %v", got)
 	}
 }
@@ -107,15 +103,15 @@ func TestCounter_OtherPastItsRoom(t *testing.T) {
 func TestCounter_AddAllocatesNothing(t *testing.T) {
 	c := New(0)
 	key := []byte("nar/1xmr8jicvzszfzpz46g37mlpvbzjl2wpwvl2b05psipssyp1sm8h.nar.xz")
-	c.Add(Redirect, key, [2]byte{'D', 'E'}, 1, 1) // the first one of its kind and country
+	c.Add(Redirect, key, [2]byte{'D', 'E'}, 1) // the first one of its kind and country
 	i := 0
 	keys := make([][]byte, 200)
 	for j := range keys {
 		keys[j] = fmt.Appendf(nil, "%032d", j)
 	}
 	if n := testing.AllocsPerRun(100, func() {
-		c.Add(Redirect, key, [2]byte{'D', 'E'}, 1, 100)
-		c.Add(Hit, keys[i%len(keys)], [2]byte{'S', 'G'}, 1, 0)
+		c.Add(Redirect, key, [2]byte{'D', 'E'}, 1)
+		c.Add(Hit, keys[i%len(keys)], [2]byte{'S', 'G'}, 1)
 		i++
 	}); n != 0 {
 		t.Errorf("Add allocates %.1f times, want 0", n)
@@ -132,7 +128,7 @@ func BenchmarkCounter_Add(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			c.Add(Hit, keys[i%len(keys)], [2]byte{'D', 'E'}, 1, 0)
+			c.Add(Hit, keys[i%len(keys)], [2]byte{'D', 'E'}, 1)
 			i++
 		}
 	})

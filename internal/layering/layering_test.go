@@ -67,6 +67,7 @@ var rules = []struct {
 	{"placement", "the registry and maintenance decide where payloads live; they never run a role", append([]string{"replication", "replica"}, roles...)},
 	{"importer", "the importer reaches the origin only over HTTP and the database only through its own queries",
 		[]string{"origin", "edge", "replication", "replica", "loadtest", "cmd/narthex"}},
+	{"analytics", "fetch counting is a building block of the edge", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
 	{"narinfo", "the narinfo model is shared by every role", append([]string{"replication", "replica", "stores", "sql"}, roles...)},
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
