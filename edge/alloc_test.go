@@ -2,10 +2,12 @@ package edge
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/narthex-cache/narthex/analytics"
 	"github.com/narthex-cache/narthex/replica"
 	"github.com/valyala/fasthttp"
 )
@@ -60,40 +62,58 @@ func TestServer_HotPathAllocatesNothing(t *testing.T) {
 		{"NAR redirect", "GET", "/" + narURL, rep, 302},
 		{"NAR miss", "GET", "/nar/0000000000000000000000000000000000000000000000000000.nar", rep, 404},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, err := New(Config{}, &source{rep: tc.rep})
-			if err != nil {
-				t.Fatal(err)
+		for _, counting := range []bool{false, true} {
+			name := tc.name
+			cfg := Config{}
+			if counting {
+				// Counted by country, client family and hour.
+				name += ", counted"
+				cfg.Analytics, cfg.GeoIPDB = analytics.New(0), geoDB(t)
 			}
-			var ctx fasthttp.RequestCtx
-			ctx.Request.Header.SetMethod(tc.method)
-			ctx.Request.SetRequestURI(tc.path)
-			handle := func() {
-				ctx.Response.Reset()
-				srv.Handle(&ctx)
-			}
-			handle() // warm: buffers grow once, the memory cache fills
-			if code := ctx.Response.StatusCode(); code != tc.code {
-				t.Fatalf("status %d, want %d", code, tc.code)
-			}
-			if n := testing.AllocsPerRun(200, handle); n != 0 {
-				t.Fatalf("%v allocations per request, want none", n)
-			}
-			// The event loops' exchange adds reading the request and
-			// writing the answer, and nothing more.
-			x := newExchange(srv)
-			in := []byte(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: edge\r\n\r\n")
-			var out []byte
-			exchange := func() {
-				out = out[:0]
-				if used, closeConn := x.serve(in, &out, false); used != len(in) || closeConn {
-					t.Fatalf("serve used %d of %d bytes, close %v", used, len(in), closeConn)
-				}
-			}
-			exchange()
-			if n := testing.AllocsPerRun(200, exchange); n != 0 {
-				t.Fatalf("%v allocations per request through the event loop's exchange, want none", n)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				allocFree(t, cfg, tc.rep, tc.method, tc.path, tc.code)
+			})
+		}
+	}
+}
+
+// allocFree checks that a server of cfg over rep answers method path with
+// code without allocating, through Handle and through the event loops'
+// exchange.
+func allocFree(t *testing.T, cfg Config, rep *replica.Replica, method, path string, code int) {
+	srv, err := New(cfg, &source{rep: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(method)
+	ctx.Request.SetRequestURI(path)
+	ctx.Request.Header.SetUserAgent("curl/7.88.1 Nix/2.8.0")
+	ctx.SetRemoteAddr(&net.TCPAddr{IP: net.ParseIP(inEurope), Port: 40000})
+	handle := func() {
+		ctx.Response.Reset()
+		srv.Handle(&ctx)
+	}
+	handle() // warm: buffers grow once, the memory cache fills
+	if got := ctx.Response.StatusCode(); got != code {
+		t.Fatalf("status %d, want %d", got, code)
+	}
+	if n := testing.AllocsPerRun(200, handle); n != 0 {
+		t.Fatalf("%v allocations per request, want none", n)
+	}
+	// The event loops' exchange adds reading the request and
+	// writing the answer, and nothing more.
+	x := newExchange(srv)
+	in := []byte(method + " " + path + " HTTP/1.1\r\nHost: edge\r\n\r\n")
+	var out []byte
+	exchange := func() {
+		out = out[:0]
+		if used, closeConn := x.serve(in, &out, false); used != len(in) || closeConn {
+			t.Fatalf("serve used %d of %d bytes, close %v", used, len(in), closeConn)
+		}
+	}
+	exchange()
+	if n := testing.AllocsPerRun(200, exchange); n != 0 {
+		t.Fatalf("%v allocations per request through the event loop's exchange, want none", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/narthex-cache/narthex/analytics"
 	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/replica"
@@ -143,6 +144,10 @@ type Config struct {
 	// in st, an S3 store without a public base URL. Without it, or when
 	// it fails, such a store is passed over for the next copy.
 	Presign func(st *replica.Store, key []byte) (string, error)
+	// Analytics, if set, counts narinfo hits and misses, NAR redirects and
+	// requests by client family, by hour and by the client's country
+	// (with the GeoIP database; unknown without one).
+	Analytics *analytics.Counter
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }

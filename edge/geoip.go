@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -31,7 +32,7 @@ type geoIP struct {
 	path string
 	poll time.Duration
 	log  *slog.Logger
-	db   atomic.Pointer[maxminddb.Reader]
+	db   atomic.Pointer[loadedDB]
 
 	loaded   prometheus.Gauge
 	failures prometheus.Counter
@@ -95,7 +96,7 @@ func (g *geoIP) reload() {
 		g.seen, g.seenErr = fi, ""
 		var db *maxminddb.Reader
 		if db, err = openCity(g.path); err == nil {
-			g.db.Store(db)
+			g.db.Store(&loadedDB{r: db, seed: maphash.MakeSeed()})
 			g.loaded.Set(1)
 			g.log.Info("GeoIP database loaded", "path", g.path, "type", db.Metadata.DatabaseType,
 				"built", db.Metadata.BuildTime().UTC().Format(time.DateOnly))
@@ -158,10 +159,93 @@ func (g *geoIP) locate(addr netip.Addr, rec *geoRecord) (p replica.Position, ok 
 		return p, false
 	}
 	rec.lat, rec.lon = math.NaN(), math.NaN()
-	if err := db.Lookup(addr).Decode(rec); err != nil {
+	if err := db.r.Lookup(addr).Decode(rec); err != nil {
 		return p, false
 	}
 	return replica.PositionOf(rec.lat, rec.lon) // NaN: no location
+}
+
+// loadedDB is a loaded database, with the countries it placed lately.
+type loadedDB struct {
+	r    *maxminddb.Reader
+	seed maphash.Seed
+	// countries caches country lookups, so that counting a request by
+	// country reads the database once per client address: an entry is
+	// the address's hash above its low 16 bits, its country's two
+	// letters there (zero when the database places it nowhere).
+	countries [countryCacheSize]atomic.Uint64
+}
+
+// countryCacheSize is the number of cached addresses: a few thousand
+// clients, at 32 KiB.
+const countryCacheSize = 4096
+
+// country returns the ISO 3166 code of the country the database places
+// addr in, or zeros. It allocates nothing.
+func (g *geoIP) country(addr netip.Addr) [2]byte {
+	db := g.db.Load()
+	if db == nil || !addr.IsValid() {
+		return [2]byte{}
+	}
+	a := addr.As16()
+	tag := (maphash.Bytes(db.seed, a[:]) | 1<<16) &^ 0xffff
+	e := &db.countries[(tag>>16)%countryCacheSize]
+	if v := e.Load(); v&^0xffff == tag {
+		return [2]byte{byte(v >> 8), byte(v)}
+	}
+	var rec countryRecord
+	if err := db.r.Lookup(addr).Decode(&rec); err != nil || !validCountry(rec.code) {
+		rec.code = [2]byte{}
+	}
+	e.Store(tag | uint64(rec.code[0])<<8 | uint64(rec.code[1]))
+	return rec.code
+}
+
+func validCountry(c [2]byte) bool {
+	return 'A' <= c[0] && c[0] <= 'Z' && 'A' <= c[1] && c[1] <= 'Z'
+}
+
+// countryRecord is the country of a City record: its ISO code.
+type countryRecord struct{ code [2]byte }
+
+var _ mmdbdata.CursorUnmarshaler = (*countryRecord)(nil)
+
+func (r *countryRecord) UnmarshalMaxMindDBCursor(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+	return readMap(c, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+		if string(key) != "country" {
+			return v.Skip()
+		}
+		return readMap(v, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+			if string(key) != "iso_code" {
+				return v.Skip()
+			}
+			code, next, err := v.ReadString()
+			if err == nil && len(code) == 2 {
+				r.code = [2]byte{code[0], code[1]}
+			}
+			return next, err
+		})
+	})
+}
+
+// readMap reads the map at c, handing each value to read, which returns
+// the cursor after it.
+func readMap(c mmdbdata.Cursor, read func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error)) (mmdbdata.Cursor, error) {
+	m, err := c.MapReader()
+	if err != nil {
+		return mmdbdata.Cursor{}, err
+	}
+	next := m.First()
+	for range m.Len() {
+		key, v, err := next.ReadMapKey()
+		if err != nil {
+			return mmdbdata.Cursor{}, err
+		}
+		if next, err = read(key, v); err != nil {
+			return mmdbdata.Cursor{}, err
+		}
+	}
+	return m.End(next)
 }
 
 // geoRecord is the part of a City record the edge reads: the location's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/narthex-cache/narthex/analytics"
 	"github.com/narthex-cache/narthex/replica"
 	"github.com/valyala/fasthttp"
 )
@@ -112,9 +113,11 @@ func (s *Server) narinfo(ctx *fasthttp.RequestCtx, hash []byte) {
 		return
 	}
 	if !found {
+		s.count(ctx, analytics.Miss, hash)
 		s.miss(ctx)
 		return
 	}
+	s.count(ctx, analytics.Hit, hash)
 	s.metrics.hits.Inc()
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.Header.SetContentTypeBytes(typeNarinfo)
@@ -166,6 +169,7 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 	for len(rd.cands) > 0 {
 		i := rd.best()
 		if s.setLocation(ctx, rd, &rd.cands[i]) {
+			s.count(ctx, analytics.Redirect, path[1:])
 			s.metrics.redirects.Inc()
 			s.plain(ctx, fasthttp.StatusFound, bodyFound)
 			return
