@@ -37,7 +37,6 @@ type FlusherConfig struct {
 	Interval   time.Duration // DefaultInterval
 	MaxBacklog int           // DefaultMaxBacklog
 	Logger     *slog.Logger
-	Registerer prometheus.Registerer // for the flush metrics; nil for none
 }
 
 func (c FlusherConfig) withDefaults() FlusherConfig {
@@ -106,10 +105,12 @@ func NewFlusher(cfg FlusherConfig, c *Counter, db DB) (*Flusher, error) {
 			Help: "Counted keys waiting for the origin database.",
 		}),
 	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(f.flushes, f.backlog)
-	}
 	return f, nil
+}
+
+// Collectors are the flusher's metrics, for the edge's /metrics.
+func (f *Flusher) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{f.flushes, f.backlog}
 }
 
 // Run flushes every Interval until ctx ends, then once more. It keeps the

@@ -12,6 +12,7 @@ import (
 	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/replica"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for the zero values of Config fields.
@@ -148,6 +149,9 @@ type Config struct {
 	// requests by client family, by hour and by the client's country
 	// (with the GeoIP database; unknown without one).
 	Analytics *analytics.Counter
+	// Collectors are metrics of other parts (the flusher of Analytics)
+	// served at /metrics beside the edge's own.
+	Collectors []prometheus.Collector
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }

@@ -49,6 +49,16 @@ type Server struct {
 	conns atomic.Int64
 }
 
+// registerAll registers the metrics of other parts.
+func registerAll(reg prometheus.Registerer, cs []prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
 // New makes a server. It registers its metrics, and the replicator's, on a
 // registry of its own served at /metrics.
 func New(cfg Config, src Source) (*Server, error) {
@@ -57,6 +67,9 @@ func New(cfg Config, src Source) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	reg := prometheus.NewRegistry()
+	if err := registerAll(reg, cfg.Collectors); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:          cfg,
 		src:          src,

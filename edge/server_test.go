@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/narthex-cache/narthex/analytics"
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/replication"
@@ -164,21 +165,33 @@ func TestServer_SeesNewUploads(t *testing.T) {
 }
 
 // BenchmarkServer_Narinfo measures the lookup path, hit and miss, without
-// the network.
+// the network; "counted" with fetch counting on, the client placed by a
+// GeoIP database.
 func BenchmarkServer_Narinfo(b *testing.B) {
 	_, _, srv := newEdge(b, Config{})
-	for _, bc := range []struct{ name, path string }{
-		{"hit", "/" + hitHash + ".narinfo"},
-		{"miss", "/0000000000000000000000000000000a.narinfo"},
+	counted, err := New(Config{Analytics: analytics.New(0), GeoIPDB: geoDB(b)}, srv.src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name, path string
+		srv        *Server
+	}{
+		{"hit", "/" + hitHash + ".narinfo", srv},
+		{"miss", "/0000000000000000000000000000000a.narinfo", srv},
+		{"hit counted", "/" + hitHash + ".narinfo", counted},
+		{"miss counted", "/0000000000000000000000000000000a.narinfo", counted},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var ctx fasthttp.RequestCtx
 			ctx.Request.SetRequestURI(bc.path)
 			ctx.Request.Header.SetMethod("GET")
+			ctx.Request.Header.SetUserAgent("curl/7.88.1 Nix/2.8.0")
+			ctx.SetRemoteAddr(&net.TCPAddr{IP: net.ParseIP(inEurope), Port: 40000})
 			b.ReportAllocs()
 			for b.Loop() {
 				ctx.Response.Reset()
-				srv.Handle(&ctx)
+				bc.srv.Handle(&ctx)
 			}
 			if code := ctx.Response.StatusCode(); code != 200 && code != 404 {
 				b.Fatalf("status %d", code)

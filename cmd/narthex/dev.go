@@ -171,7 +171,7 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 				EdgeName:   name,
 				Dir:        filepath.Join(abs, "edge-"+name),
 				Logger:     log,
-			}, edge.Config{Logger: log, Presign: newPresigners(gctx, nil).presign}, ready)
+			}, edge.Config{Logger: log, Presign: newPresigners(gctx, nil).presign}, devCounting, ready)
 		})
 	}
 	listeners = nil // the servers own them now

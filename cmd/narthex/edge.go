@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/narthex-cache/narthex/analytics"
+	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/replica"
@@ -44,6 +48,8 @@ func runEdge(ctx context.Context, args []string) error {
 	trusted := f.String("trusted-proxies", "", "comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names\nthe client; empty: the header is ignored")
 	nearBand := envParsed(f, "near-band", edge.DefaultNearBandKm, "km further than the nearest store that still count as nearest, download priority then\ndeciding; 0: the nearest store alone", parseKm, f.FlagSet.Float64)
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
+	countEvery := f.Duration("analytics-interval", analytics.DefaultInterval, "how often the edge sends its fetch counts (hits, misses, redirects, client families,\nby hour and country) to the origin database; a crash loses at most this much; 0: nothing is counted")
+	maxKeys := f.Int("analytics-max-keys", analytics.DefaultMaxKeys, "distinct keys counted between two sends; past it, counts go under \"other\"")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -84,7 +90,8 @@ func runEdge(ctx context.Context, args []string) error {
 		Logger:     log,
 	}
 	// A mistake in the flags is reported before anything starts.
-	if err := errors.Join(rcfg.Validate(), ecfg.Validate()); err != nil {
+	count := counting{interval: *countEvery, maxKeys: *maxKeys}
+	if err := errors.Join(rcfg.Validate(), ecfg.Validate(), count.validate()); err != nil {
 		return flagError(err, edgeFlagNames)
 	}
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
@@ -95,7 +102,56 @@ func runEdge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveEdge(ctx, log, ln, rcfg, ecfg, nil)
+	return serveEdge(ctx, log, ln, rcfg, ecfg, count, nil)
+}
+
+// counting is how an edge counts fetches: every interval, at most maxKeys
+// keys; an interval of 0 counts nothing.
+type counting struct {
+	interval time.Duration
+	maxKeys  int
+}
+
+func (c counting) validate() error {
+	switch {
+	case c.interval < 0:
+		return &config.Error{Field: "AnalyticsInterval", Value: c.interval, Problem: "must not be negative"}
+	case c.maxKeys <= 0:
+		return &config.Error{Field: "AnalyticsMaxKeys", Value: c.maxKeys, Problem: "must be positive"}
+	}
+	return nil
+}
+
+// devCounting is the counting of narthex dev's edges.
+var devCounting = counting{interval: analytics.DefaultInterval, maxKeys: analytics.DefaultMaxKeys}
+
+// startCounting sets ecfg up to count fetches, and returns the flusher
+// that sends them to the origin database over a pool of its own, and the
+// pool; nil when counting is off.
+func startCounting(ctx context.Context, log *slog.Logger, c counting, edgeName, connString string, ecfg *edge.Config) (*analytics.Flusher, *pgxpool.Pool, error) {
+	if c.interval == 0 {
+		return nil, nil, nil
+	}
+	pcfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, nil, fmt.Errorf("analytics: %w", err)
+	}
+	// One batch is sent at a time.
+	pcfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("analytics: %w", err)
+	}
+	counter := analytics.New(c.maxKeys)
+	f, err := analytics.NewFlusher(analytics.FlusherConfig{Edge: edgeName, Interval: c.interval,
+		Logger: log.With("component", "analytics")}, counter, pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	ecfg.Analytics = counter
+	ecfg.Collectors = append(ecfg.Collectors, f.Collectors()...)
+	return f, pool, nil
 }
 
 // edgeFlagNames maps the Config fields of the replicator and the server to the
@@ -115,6 +171,9 @@ var edgeFlagNames = map[string]string{
 	"GeoIPDB":          "--geoip-db",
 	"TrustedProxies":   "--trusted-proxies",
 	"NearBandKm":       "--near-band",
+	// Not Config fields: counting's own.
+	"AnalyticsInterval": "--analytics-interval",
+	"AnalyticsMaxKeys":  "--analytics-max-keys",
 }
 
 // parseTrustedProxies reads --trusted-proxies: networks in CIDR notation,
@@ -181,7 +240,15 @@ func limitHeap(log *slog.Logger, n int64) {
 
 // serveEdge runs a replicator and an edge server on ln until ctx ends. ready,
 // if not nil, is closed once the replica is bootstrapped.
-func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg replication.Config, ecfg edge.Config, ready chan<- struct{}) error {
+func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg replication.Config, ecfg edge.Config, c counting, ready chan<- struct{}) error {
+	flusher, pool, err := startCounting(ctx, log, c, rcfg.EdgeName, rcfg.ConnString, &ecfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if pool != nil {
+		defer pool.Close()
+	}
 	rep, err := replication.Open(rcfg)
 	if err != nil {
 		ln.Close()
@@ -196,6 +263,14 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rep.Start(ctx)
+	if flusher != nil {
+		flushed := make(chan struct{})
+		go func() {
+			defer close(flushed)
+			flusher.Run(ctx) // flushes once more when ctx ends
+		}()
+		defer func() { <-flushed }()
+	}
 	go func() {
 		// A replicator that gives up (the origin refuses an edge with no
 		// replica) ends the edge with its reason.
