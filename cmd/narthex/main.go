@@ -20,6 +20,7 @@ Usage:
   narthex edge     [flags]   serve lookups from a local replica
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
+  narthex edge-role create NAME [flags]   make the PostgreSQL role edges connect as
   narthex stores   add|list|show|set|delete|missing|maintain [NAME] [flags]   manage the stores NAR files live in
   narthex import   SOURCE [PATH...] [flags]   bulk-load an existing binary cache into the origin
   narthex loadtest <mode> [flags]   populate|lookup|wrk|ceiling|lag|bootstrap|ingest|soak|locations|payloads|filecache|geoip|report:
@@ -33,14 +34,15 @@ set by the environment variable named in its help. Run "narthex help <command>"
 type command func(ctx context.Context, args []string) error
 
 var commands = map[string]command{
-	"dev":      runDev,
-	"origin":   runOrigin,
-	"edge":     runEdge,
-	"migrate":  runMigrate,
-	"token":    runToken,
-	"stores":   runStores,
-	"import":   runImport,
-	"loadtest": runLoadtest,
+	"dev":       runDev,
+	"origin":    runOrigin,
+	"edge":      runEdge,
+	"migrate":   runMigrate,
+	"token":     runToken,
+	"edge-role": runEdgeRole,
+	"stores":    runStores,
+	"import":    runImport,
+	"loadtest":  runLoadtest,
 }
 
 func main() {
