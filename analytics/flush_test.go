@@ -75,6 +75,17 @@ func TestFlusher_ExactlyOnce(t *testing.T) {
 	}
 	defer pool.Close()
 	db := &flakyDB{Pool: pool}
+	// The NAR file redirects go to, listed by a narinfo of its own.
+	const listing = "2c9jydsiygi6jhlz2dxbf3qx3sg6rqf6"
+	for _, q := range []string{
+		`INSERT INTO nar_file (url, file_hash, file_size, compression) VALUES ('nar/x.nar.xz', 'sha256:x', 1000, 'xz')`,
+		`INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ('` + listing + `', 'x', 'sha256:x', 1, 'x')`,
+		`INSERT INTO narinfo_file (narinfo_hash, url) VALUES ('` + listing + `', 'nar/x.nar.xz')`,
+	} {
+		if _, err := pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c := New(0)
 	f, err := NewFlusher(FlusherConfig{Edge: "eu_1"}, c, db)
 	if err != nil {
@@ -123,6 +134,24 @@ func TestFlusher_ExactlyOnce(t *testing.T) {
 		if got[k] != n {
 			t.Errorf("%s: %d stored, want %d", k, got[k], n)
 		}
+	}
+
+	// The roll-ups hold each count once too.
+	var daily, hourly, bytes int64
+	var hits int64
+	if err := pool.QueryRow(t.Context(), `SELECT (SELECT sum(requests) FROM fetch_daily),
+		(SELECT sum(requests) FROM fetch_hourly WHERE edge = 'eu_1'), (SELECT sum(bytes) FROM fetch_hourly),
+		(SELECT requests FROM fetch_daily WHERE kind = 'hit' AND key = $1)`, string(hash)).Scan(&daily, &hourly, &bytes, &hits); err != nil {
+		t.Fatal(err)
+	}
+	if daily != 14 || hourly != 14 || bytes != 5000 || hits != 7 {
+		t.Errorf("roll-ups: %d requests by day, %d by hour, %d bytes, %d hits; want 14, 14, 5000 (5 redirects of 1000 bytes), 7",
+			daily, hourly, bytes, hits)
+	}
+	var used int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM path_last_fetched
+		WHERE hash IN ($1, $2) AND last_fetched = to_timestamp($3)`, string(hash), listing, c.Hour()*3600).Scan(&used); err != nil || used != 2 {
+		t.Errorf("%d paths last fetched in the hour they were counted (%v), want the hit one and the one listing the redirected file", used, err)
 	}
 
 	// A new flusher of the same edge (after a restart) numbers its
