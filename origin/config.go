@@ -53,6 +53,11 @@ const (
 	// DefaultSweepInterval is how often the local store is swept of stale
 	// temporary files while the origin runs.
 	DefaultSweepInterval = 15 * time.Minute
+	// DefaultFetchCountRetention is how long the raw fetch counts edges
+	// send are kept; their daily and hourly roll-ups stay. A month is
+	// enough to look into a recent day by path, edge and country at
+	// once.
+	DefaultFetchCountRetention = 30 * 24 * time.Hour
 )
 
 // Config configures an origin Server. Zero values take the documented
@@ -115,6 +120,10 @@ type Config struct {
 	// SweepInterval is how often stale temporary files are swept. Default
 	// 15 minutes.
 	SweepInterval time.Duration
+	// FetchCountRetention is how long the raw fetch counts edges send
+	// (fetch_batch, fetch_count) are kept; older ones are removed every
+	// SweepInterval. Default DefaultFetchCountRetention.
+	FetchCountRetention time.Duration
 	// OpenStore opens a store of the store table other than the local
 	// store, from its kind, settings and base URL, for uploads to land in
 	// when the upload rules choose it. Nil: uploads land only in the local
@@ -167,6 +176,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.FetchCountRetention == 0 {
+		c.FetchCountRetention = DefaultFetchCountRetention
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -222,6 +234,7 @@ func (c Config) Validate() error {
 		{"DownloadStallTimeout", c.DownloadStallTimeout < 0, c.DownloadStallTimeout},
 		{"TempFileMaxAge", c.TempFileMaxAge < 0, c.TempFileMaxAge},
 		{"SweepInterval", c.SweepInterval < 0, c.SweepInterval},
+		{"FetchCountRetention", c.FetchCountRetention < 0, c.FetchCountRetention},
 	} {
 		if n.negative {
 			return &config.Error{Field: n.name, Value: n.v, Problem: "must not be negative"}

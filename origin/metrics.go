@@ -24,9 +24,12 @@ type metrics struct {
 	sweptTempFiles   prometheus.Counter
 	sweptTempBytes   prometheus.Counter
 	sweptNarFiles    *prometheus.CounterVec
-	uploadsByStore   *prometheus.CounterVec
-	noRoom           prometheus.Counter
-	markedMissing    prometheus.Counter
+	// expiredFetchBatches counts the batches of fetch counts removed
+	// past their retention.
+	expiredFetchBatches prometheus.Counter
+	uploadsByStore      *prometheus.CounterVec
+	noRoom              prometheus.Counter
+	markedMissing       prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -65,6 +68,10 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_sweep_temp_bytes_removed_total",
 			Help: "Bytes of the temporary files removed from the local store.",
 		}),
+		expiredFetchBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "narthex_origin_fetch_batches_expired_total",
+			Help: "Batches of raw fetch counts removed past their retention (their roll-ups stay).",
+		}),
 		sweptNarFiles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "narthex_origin_sweep_nar_files_total",
 			Help: "NAR files found in the local store with no record, by what was done: recorded (bytes match the name) or removed.",
@@ -83,7 +90,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
-		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.uploadsByStore, m.noRoom, m.markedMissing,
+		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.expiredFetchBatches, m.uploadsByStore, m.noRoom, m.markedMissing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
 	return m

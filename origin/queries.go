@@ -29,4 +29,5 @@ var (
 	qMarkLocationMissing = query("mark_location_missing")
 	qWithdrawnOfFile     = query("withdrawn_of_file")
 	qCountWithdrawn      = query("count_withdrawn")
+	qExpireFetchCounts   = query("expire_fetch_counts")
 )

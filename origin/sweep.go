@@ -32,13 +32,17 @@ const sweepBatch = 1000
 
 // sweepLoop sweeps the local store at once and then every SweepInterval
 // until ctx ends: the first sweep also settles the NAR files no row
-// records; later ones only remove stale temporary files.
+// records; later ones only remove stale temporary files. Each also removes
+// the fetch counts older than FetchCountRetention.
 func (s *Server) sweepLoop(ctx context.Context) {
 	full := true
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		err := s.sweep(ctx, full)
+		if rerr := s.expireFetchCounts(ctx); rerr != nil && ctx.Err() == nil {
+			s.log.Warn("removing old fetch counts failed; trying again later", "err", rerr)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -156,4 +160,23 @@ func (s *Server) settle(ctx context.Context, key string) error {
 	s.metrics.sweptNarFiles.WithLabelValues("recorded").Inc()
 	s.log.Info("recorded a NAR file an interrupted upload left unrecorded", "key", key, "bytes", n)
 	return nil
+}
+
+// expireBatches is how many batches of fetch counts one statement removes,
+// so that no transaction holds many locks for long.
+const expireBatches = 1000
+
+// expireFetchCounts removes the batches of fetch counts flushed longer
+// than FetchCountRetention ago, with their counts; their roll-ups stay.
+func (s *Server) expireFetchCounts(ctx context.Context) error {
+	for {
+		tag, err := s.db.Exec(ctx, qExpireFetchCounts, s.cfg.FetchCountRetention, expireBatches)
+		if err != nil {
+			return fmt.Errorf("remove old fetch counts: %w", err)
+		}
+		s.metrics.expiredFetchBatches.Add(float64(tag.RowsAffected()))
+		if tag.RowsAffected() < expireBatches {
+			return nil
+		}
+	}
 }

@@ -19,15 +19,15 @@ import (
 
 // originFlags are the settings of "narthex origin".
 type originFlags struct {
-	listen, publicURL, storeDir, localStore      *string
-	signingKeyFiles, trustedKeys, pprofListen    *string
-	databaseURL                                  func() (string, error)
-	requireSignature                             *bool
-	maxNarSize, maxNarinfoSize, minUploadRate    *int64
-	priority, maxSignatures, maxConnsPerClient   *int
-	readHeaderTimeout, idleTimeout, uploadWindow *time.Duration
-	downloadStall, tempFileMaxAge, sweepInterval *time.Duration
-	maintainInterval                             *time.Duration
+	listen, publicURL, storeDir, localStore                      *string
+	signingKeyFiles, trustedKeys, pprofListen                    *string
+	databaseURL                                                  func() (string, error)
+	requireSignature                                             *bool
+	maxNarSize, maxNarinfoSize, minUploadRate                    *int64
+	priority, maxSignatures, maxConnsPerClient                   *int
+	readHeaderTimeout, idleTimeout, uploadWindow                 *time.Duration
+	downloadStall, tempFileMaxAge, sweepInterval, fetchRetention *time.Duration
+	maintainInterval                                             *time.Duration
 }
 
 func defineOriginFlags(f *flags) *originFlags {
@@ -52,6 +52,7 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.maxConnsPerClient = f.Int("max-conns-per-client", origin.DefaultMaxConnsPerClient, "most open connections from one IP address (further ones get 503 and are closed)")
 	o.tempFileMaxAge = f.Duration("temp-file-max-age", origin.DefaultTempFileMaxAge, "time since its last write after which an interrupted upload's temporary file in\nthe local store is removed; must exceed --upload-rate-window")
 	o.sweepInterval = f.Duration("sweep-interval", origin.DefaultSweepInterval, "how often the local store is swept of stale temporary files")
+	o.fetchRetention = f.Duration("analytics-retention", origin.DefaultFetchCountRetention, "how long the raw fetch counts edges send are kept (their daily and hourly roll-ups stay);\nolder ones are removed every --sweep-interval")
 	o.maintainInterval = f.Duration("maintain-interval", defaultOriginMaintainInterval, "how often the origin runs a pass of store maintenance (as narthex stores maintain),\nthe first one interval after start; 0 turns it off")
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	return o
@@ -81,6 +82,7 @@ func (o *originFlags) config(log *slog.Logger) (origin.Config, error) {
 		MaxConnsPerClient:       *o.maxConnsPerClient,
 		TempFileMaxAge:          *o.tempFileMaxAge,
 		SweepInterval:           *o.sweepInterval,
+		FetchCountRetention:     *o.fetchRetention,
 		OpenStore:               openUploadStore,
 		Logger:                  log,
 	}
@@ -135,6 +137,7 @@ var originFlagNames = map[string]string{
 	"MaxConnsPerClient":       "--max-conns-per-client",
 	"TempFileMaxAge":          "--temp-file-max-age",
 	"SweepInterval":           "--sweep-interval",
+	"FetchCountRetention":     "--analytics-retention",
 }
 
 func runOrigin(ctx context.Context, args []string) error {

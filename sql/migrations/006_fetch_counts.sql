@@ -9,6 +9,8 @@ CREATE TABLE fetch_batch (
     flushed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (edge, seq)
 );
+-- The origin removes the batches past their retention, oldest first.
+CREATE INDEX fetch_batch_flushed ON fetch_batch (flushed_at);
 
 -- The counts of each batch: requests of a kind for a key (a narinfo hash
 -- for hits and misses, a NAR file URL for redirects, a client family for
