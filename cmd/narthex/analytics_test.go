@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
 )
@@ -17,27 +19,10 @@ func TestEdge_FetchCountsSurviveSIGKILL(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewOriginDatabase(t)
 	db := pgtest.Connect(t, url)
-	hash := testutil.RandomHash()
-	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`,
-		hash, "StorePath: /nix/store/"+hash+"-x\n"); err != nil {
-		t.Fatal(err)
-	}
+	hash := insertNarinfo(t, db)
 	dir := tempDir(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", freePorts(t, 1))
-	start := func() *proc {
-		p := startNarthex(t, "edge", "--name", "counting", "--replica-dir", dir, "--database-url", url,
-			"--listen", strings.TrimPrefix(base, "http://"), "--analytics-interval", "100ms")
-		testutil.Eventually(t, "the edge to serve the narinfo", edgeWait, func() bool {
-			select {
-			case <-p.exited:
-				t.Fatalf("edge exited:\n%s", p.logs())
-			default:
-			}
-			code, _ := getStatus(base + "/" + hash + ".narinfo")
-			return code == 200
-		})
-		return p
-	}
+	start := func() *proc { return startCountingEdge(t, "counting", url, dir, base, hash) }
 	stored := func() (hits, batches int64) {
 		t.Helper()
 		if err := db.QueryRow(t.Context(), `SELECT coalesce(sum(requests) FILTER (WHERE kind = 'hit' AND key = $1), 0),
@@ -74,4 +59,35 @@ func TestEdge_FetchCountsSurviveSIGKILL(t *testing.T) {
 	if h, _ := stored(); h != want {
 		t.Errorf("%d hits stored after a clean stop, want %d", h, want)
 	}
+}
+
+// insertNarinfo stores a narinfo of a new hash at the origin and returns
+// the hash.
+func insertNarinfo(t *testing.T, db *pgx.Conn) string {
+	t.Helper()
+	hash := testutil.RandomHash()
+	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`,
+		hash, "StorePath: /nix/store/"+hash+"-x\n"); err != nil {
+		t.Fatal(err)
+	}
+	return hash
+}
+
+// startCountingEdge starts an edge named name that sends its fetch counts
+// every 100ms, serving base from dir, and waits until it serves the
+// narinfo of hash.
+func startCountingEdge(t *testing.T, name, dbURL, dir, base, hash string) *proc {
+	t.Helper()
+	p := startNarthex(t, "edge", "--name", name, "--replica-dir", dir, "--database-url", dbURL,
+		"--listen", strings.TrimPrefix(base, "http://"), "--analytics-interval", "100ms")
+	testutil.Eventually(t, "the edge to serve the narinfo", edgeWait, func() bool {
+		select {
+		case <-p.exited:
+			t.Fatalf("edge exited:\n%s", p.logs())
+		default:
+		}
+		code, _ := getStatus(base + "/" + hash + ".narinfo")
+		return code == 200
+	})
+	return p
 }

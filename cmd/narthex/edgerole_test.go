@@ -27,11 +27,7 @@ func TestEdgeRole_RunsAnEdgeAndNothingElse(t *testing.T) {
 		db.Exec(ctx, "DROP OWNED BY "+role)
 		db.Exec(ctx, "DROP ROLE "+role)
 	})
-	hash := testutil.RandomHash()
-	if _, err := db.Exec(t.Context(), `INSERT INTO narinfo (hash, name, nar_hash, nar_size, body) VALUES ($1, 'x', 'sha256:x', 1, $2)`,
-		hash, "StorePath: /nix/store/"+hash+"-x\n"); err != nil {
-		t.Fatal(err)
-	}
+	hash := insertNarinfo(t, db)
 
 	for _, bad := range []string{"Edge", "1edge", "edge-eu", ""} {
 		if _, errOut, code := narthex(t, "edge-role", "create", bad, "--database-url", dbURL); code != 1 || !strings.Contains(errOut, "role name") && bad != "" {
@@ -51,18 +47,8 @@ func TestEdgeRole_RunsAnEdgeAndNothingElse(t *testing.T) {
 	roleURL := u.String()
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", freePorts(t, 1))
-	p := startNarthex(t, "edge", "--name", "as_role", "--replica-dir", tempDir(t), "--database-url", roleURL,
-		"--listen", strings.TrimPrefix(base, "http://"), "--analytics-interval", "100ms")
+	p := startCountingEdge(t, "as_role", roleURL, tempDir(t), base, hash)
 	defer p.stop(t)
-	testutil.Eventually(t, "the edge to serve the narinfo", edgeWait, func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("edge exited:\n%s", p.logs())
-		default:
-		}
-		code, _ := getStatus(base + "/" + hash + ".narinfo")
-		return code == 200
-	})
 	testutil.Eventually(t, "the edge's fetch counts", edgeWait, func() bool {
 		var n int
 		db.QueryRow(t.Context(), `SELECT count(*) FROM fetch_count WHERE edge = 'as_role' AND key = $1`, hash).Scan(&n)
