@@ -28,6 +28,13 @@ const versionTable = "narthex_schema_version"
 // advisory lock while it migrates.
 func Migrate(ctx context.Context, conn *pgx.Conn) error { return migrateTo(ctx, conn, -1) }
 
+// MigrateTo brings the database behind conn to schema version version
+// (the number of the last migration to run), for tools that fill a
+// database as an older origin left it before migrating it further.
+func MigrateTo(ctx context.Context, conn *pgx.Conn, version int32) error {
+	return migrateTo(ctx, conn, version)
+}
+
 // migrateTo migrates to version target, or to the newest when target < 0.
 func migrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
 	m, err := migrate.NewMigrator(ctx, conn, versionTable)
