@@ -21,4 +21,12 @@ var (
 	qEdgeSlots     = query("edge_slots")
 	qDropEdgeSlots = query("drop_edge_slots")
 	qDeleteEdge    = query("delete_edge")
+
+	qDashboardPaths       = query("dashboard_paths")
+	qDashboardEdges       = query("dashboard_edges")
+	qDashboardDaily       = query("dashboard_daily")
+	qDashboardClients     = query("dashboard_clients")
+	qDashboardLastFetched = query("dashboard_last_fetched")
+	qDashboardHourly      = query("dashboard_hourly")
+	qDashboardBatches     = query("dashboard_batches")
 )

@@ -32,6 +32,7 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   bootstrap  time a fresh edge from start to ready; its memory and replica size
   ingest     synthetic uploads through the origin's PUT API
   soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
+  dashboard  fill an empty database with a year of fetch counts and time the dashboard's queries
   report     write BENCHMARKS.md from the results folder of loadtest/bench.sh
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
@@ -51,6 +52,7 @@ var loadtestModes = map[string]command{
 	"ingest":    runIngest,
 	"soak":      runSoak,
 	"report":    runReport,
+	"dashboard": runDashboardBench,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -522,4 +524,36 @@ needed a new bootstrap. The edges' slots are dropped at the end; the paths stay.
 		}
 	}
 	return err
+}
+
+func runDashboardBench(ctx context.Context, args []string) error {
+	f := newFlags("loadtest dashboard", "Migrates an empty database to the schema before the dashboard's roll-ups, fills it with\n--days of fetch counts for --paths paths, --edges edges and --countries countries, migrates\nit to the newest schema (timing the roll-ups' build), and times each query behind the\ndashboard's panels --runs times after a first run.")
+	dbURL := f.databaseURL("PostgreSQL connection string of an empty database (loopback)")
+	paths := f.Int("paths", loadtest.DefaultDashboardPaths, "number of paths")
+	days := f.Int("days", loadtest.DefaultDashboardDays, "days of counts, up to today")
+	edges := f.Int("edges", loadtest.DefaultDashboardEdges, "number of edges")
+	countries := f.Int("countries", loadtest.DefaultDashboardCountries, "number of client countries")
+	hits := f.Int("hit-draws", loadtest.DefaultDashboardHitDraws, "paths drawn for hits each day (popular ones more often)")
+	misses := f.Int("miss-draws", loadtest.DefaultDashboardMissDraws, "hashes drawn for misses each day")
+	redirects := f.Int("redirect-draws", loadtest.DefaultDashboardRedirectDraws, "NAR files drawn for redirects each day")
+	share := floatFlag(f, "fetched-share", loadtest.DefaultDashboardFetchedShare, "share of the paths hits and redirects draw from; the rest are never fetched")
+	runs := f.Int("runs", loadtest.DefaultDashboardRuns, "timed runs of each query")
+	timeout := f.Duration("timeout", loadtest.MaxDuration, "longest run")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.Dashboard(ctx, loadtest.DashboardConfig{
+		DatabaseURL: url, Paths: *paths, Days: *days, Edges: *edges, Countries: *countries,
+		HitDraws: *hits, MissDraws: *misses, RedirectDraws: *redirects, FetchedShare: *share,
+		Runs: *runs, Timeout: *timeout,
+	})
+	if err != nil {
+		return err
+	}
+	return report(*asJSON, res, res.WriteTable)
 }
