@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -129,6 +130,10 @@ type Config struct {
 	// when the upload rules choose it. Nil: uploads land only in the local
 	// store, and stores the rules rank before it are passed over.
 	OpenStore func(ctx context.Context, kind string, settings []byte, baseURL string) (PayloadStore, error)
+	// Dashboard, when set, answers /dashboard and /api/stats/ on the
+	// origin's listener, checking its own credentials; without it those
+	// paths are 404 there.
+	Dashboard http.Handler
 	// Logger receives the origin's logs. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -29,3 +29,33 @@ func TestServer_ExpiresOldFetchCounts(t *testing.T) {
 		t.Errorf("%d batches and %d counts left, %d requests rolled up; want 1, 1 and all 6", batches, counts, daily)
 	}
 }
+
+// The sweep moves the windows of the busiest keys past the days they
+// leave even when no batch comes to do it.
+func TestServer_MovesFetchWindows(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	// As the windows stood yesterday: a week of them holds a day that
+	// left it today.
+	for _, q := range []string{
+		`INSERT INTO fetch_daily (day, kind, key, requests) VALUES ((now() AT TIME ZONE 'UTC')::date - 7, 'hit', 'k', 5)`,
+		`INSERT INTO fetch_window (days, kind, key, requests) VALUES (7, 'hit', 'k', 5), (30, 'hit', 'k', 5)`,
+		`UPDATE fetch_window_state SET through = (now() AT TIME ZONE 'UTC')::date - 1`,
+	} {
+		if _, err := h.db.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.srv.expireFetchCounts(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var windows []int32
+	var current bool
+	if err := h.db.QueryRow(t.Context(), `SELECT array_agg(days ORDER BY days),
+		(SELECT through = (now() AT TIME ZONE 'UTC')::date FROM fetch_window_state) FROM fetch_window`).Scan(&windows, &current); err != nil {
+		t.Fatal(err)
+	}
+	if len(windows) != 1 || windows[0] != 30 || !current {
+		t.Errorf("windows holding the day a week ago: %v, moved to today: %v; want only 30, true", windows, current)
+	}
+}

@@ -30,4 +30,5 @@ var (
 	qWithdrawnOfFile     = query("withdrawn_of_file")
 	qCountWithdrawn      = query("count_withdrawn")
 	qExpireFetchCounts   = query("expire_fetch_counts")
+	qAdvanceFetchWindows = query("advance_fetch_windows")
 )

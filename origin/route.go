@@ -19,6 +19,7 @@ const (
 	routeDebugInfo                    // /debuginfo/<build id>
 	routeHealth                       // /healthz
 	routeMetrics                      // /metrics
+	routeDashboard                    // /dashboard, /api/stats/...
 )
 
 // route is a parsed request path.
@@ -54,7 +55,7 @@ func (k routeKind) uploadKind() string {
 // allow is the Allow header of a route: the methods it answers.
 func (k routeKind) allow() string {
 	switch k {
-	case routeHealth, routeMetrics:
+	case routeHealth, routeMetrics, routeDashboard:
 		return "GET, HEAD"
 	}
 	return "GET, HEAD, PUT"
@@ -66,7 +67,7 @@ func (k routeKind) allows(method string) bool {
 	case http.MethodGet, http.MethodHead:
 		return true
 	case http.MethodPut:
-		return k != routeHealth && k != routeMetrics
+		return k != routeHealth && k != routeMetrics && k != routeDashboard
 	}
 	return false
 }
@@ -106,6 +107,11 @@ func parseRoute(escaped, decoded string) (route, error) {
 		return route{kind: routeHealth}, nil
 	case "metrics":
 		return route{kind: routeMetrics}, nil
+	case "dashboard":
+		return route{kind: routeDashboard}, nil
+	}
+	if strings.HasPrefix(p, "api/stats/") {
+		return route{kind: routeDashboard}, nil
 	}
 	for _, d := range directories {
 		if strings.HasPrefix(p, d.prefix) && len(p) > len(d.prefix) {

@@ -108,7 +108,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, r, err)
 	}
 	// Uploads are counted by kind; a path no route knows counts as "other".
-	if r.Method == http.MethodPut && rt.kind != routeHealth && rt.kind != routeMetrics {
+	if r.Method == http.MethodPut && rt.kind != routeHealth && rt.kind != routeMetrics && rt.kind != routeDashboard {
 		s.metrics.countUpload(rt.kind, sw.status)
 	}
 }
@@ -157,6 +157,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) erro
 		return nil
 	case routeMetrics:
 		return s.serveMetrics(w, r)
+	case routeDashboard:
+		if s.cfg.Dashboard == nil {
+			return clientError(http.StatusNotFound, "not found")
+		}
+		s.cfg.Dashboard.ServeHTTP(w, r)
+		return nil
 	}
 	return clientError(http.StatusNotFound, "not found")
 }

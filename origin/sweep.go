@@ -167,8 +167,12 @@ func (s *Server) settle(ctx context.Context, key string) error {
 const expireBatches = 1000
 
 // expireFetchCounts removes the batches of fetch counts flushed longer
-// than FetchCountRetention ago, with their counts; their roll-ups stay.
+// than FetchCountRetention ago, with their counts (their roll-ups stay),
+// and moves the windows of the busiest keys up to today.
 func (s *Server) expireFetchCounts(ctx context.Context) error {
+	if _, err := s.db.Exec(ctx, qAdvanceFetchWindows); err != nil {
+		return fmt.Errorf("move the fetch windows: %w", err)
+	}
 	for {
 		tag, err := s.db.Exec(ctx, qExpireFetchCounts, s.cfg.FetchCountRetention, expireBatches)
 		if err != nil {

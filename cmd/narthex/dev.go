@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/narthex-cache/narthex/dashboard"
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/origin"
@@ -150,7 +151,13 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 	})
 	originLn := listeners[0]
 	originURL := "http://" + originLn.Addr().String()
+	// Everything listens on 127.0.0.1 only: the dashboard needs no token.
+	dash, err := dashboard.New(dashboard.Config{DB: db, Logger: log})
+	if err != nil {
+		return err
+	}
 	ocfg := origin.Config{
+		Dashboard:     dash,
 		PublicURL:     originURL,
 		LocalStoreDir: filepath.Join(abs, "nars"),
 		SigningKeys:   []narinfo.SecretKey{key},
@@ -179,6 +186,7 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 	fmt.Printf("database %s   (%s; psql, narthex token create and loadtest take it)\n", dbURL, urlPath)
 	fmt.Printf("origin   %s   (upload with: nix copy --option netrc-file %s --to %s <paths>)\n",
 		originURL, filepath.Join(abs, "netrc"), originURL)
+	fmt.Printf("dashboard %s/dashboard\n", originURL)
 	for i, ready := range readies {
 		select {
 		case <-ready:

@@ -28,6 +28,7 @@ type originFlags struct {
 	readHeaderTimeout, idleTimeout, uploadWindow                 *time.Duration
 	downloadStall, tempFileMaxAge, sweepInterval, fetchRetention *time.Duration
 	maintainInterval                                             *time.Duration
+	dashboard                                                    *dashboardFlags
 }
 
 func defineOriginFlags(f *flags) *originFlags {
@@ -55,6 +56,7 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.fetchRetention = f.Duration("analytics-retention", origin.DefaultFetchCountRetention, "how long the raw fetch counts edges send are kept (their daily and hourly roll-ups stay);\nolder ones are removed every --sweep-interval")
 	o.maintainInterval = f.Duration("maintain-interval", defaultOriginMaintainInterval, "how often the origin runs a pass of store maintenance (as narthex stores maintain),\nthe first one interval after start; 0 turns it off")
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
+	o.dashboard = defineDashboardFlags(f)
 	return o
 }
 
@@ -172,16 +174,22 @@ func runOrigin(ctx context.Context, args []string) error {
 	if err := startPprof(ctx, log, *o.pprofListen); err != nil {
 		return err
 	}
+	var admin *adminServer
+	if cfg.Dashboard, admin, err = o.dashboard.setUp(db, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *o.listen)
 	if err != nil {
 		return err
 	}
-	if *o.maintainInterval == 0 {
-		return serveOrigin(ctx, cfg, db, ln)
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveOrigin(gctx, cfg, db, ln) })
-	g.Go(func() error { return maintainEvery(gctx, db, *o.localStore, *o.maintainInterval, log) })
+	if *o.maintainInterval != 0 {
+		g.Go(func() error { return maintainEvery(gctx, db, *o.localStore, *o.maintainInterval, log) })
+	}
+	if admin != nil {
+		g.Go(func() error { return admin.serve(gctx) })
+	}
 	return g.Wait()
 }
 

@@ -68,6 +68,7 @@ var rules = []struct {
 	{"importer", "the importer reaches the origin only over HTTP and the database only through its own queries",
 		[]string{"origin", "edge", "replication", "replica", "loadtest", "cmd/narthex"}},
 	{"analytics", "fetch counting is a building block of the edge", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
+	{"dashboard", "the dashboard only reads the statistics; it never runs a role", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
 	{"narinfo", "the narinfo model is shared by every role", append([]string{"replication", "replica", "stores", "sql"}, roles...)},
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
