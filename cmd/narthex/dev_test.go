@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/pgcluster"
 )
 
@@ -90,6 +93,20 @@ func TestDev_PrivateFolder(t *testing.T) {
 	if code != 0 || out != "schema up to date\n" {
 		t.Errorf("narthex migrate on the printed URL: exit %d, %q", code, out)
 	}
+	// The dashboard it prints answers, with the edge it runs.
+	dash := fmt.Sprintf("http://127.0.0.1:%d/dashboard", port)
+	if line := dev.lineWith("dashboard "); line != "dashboard "+dash {
+		t.Errorf("printed %q, want dashboard %s", line, dash)
+	}
+	testutil.Eventually(t, "the dashboard listing edge dev1", time.Minute, func() bool {
+		resp, err := http.Get(dash)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), `data-edge="dev1"`)
+	})
 
 	// A second narthex dev on the folder, the same command again, is
 	// refused for the folder (rather than for the busy ports, or after
