@@ -56,6 +56,9 @@ type BenchFacts struct {
 	LagLookups BenchLagLookups `json:"lag_lookups"`
 	// StoresOnly tells a run that made section 8 alone (--stores-only).
 	StoresOnly bool `json:"stores_only"`
+	// DashboardOnly tells a run that made section 9 alone
+	// (--dashboard-only).
+	DashboardOnly bool `json:"dashboard_only"`
 }
 
 // BenchEdge is one edge of the lookups and what sets it apart from the
@@ -140,7 +143,8 @@ type BenchResults struct {
 	// lagLookups are the lag runs of section 1, with lookups beside them
 	// or alone; none in a run that did not make them.
 	lagLookups []lagLookupRun
-	stores     *benchStores // section 8; nil when the run did not make it
+	stores     *benchStores     // section 8; nil when the run did not make it
+	dashboard  *DashboardResult // section 9; nil when the run did not make it
 }
 
 // ReadBenchResults reads facts.json, lookups.jsonl and lag-lookups.jsonl
@@ -158,7 +162,10 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 	if r.stores, err = readBenchStores(dir); err != nil {
 		return nil, err
 	}
-	if !r.Facts.StoresOnly {
+	if r.dashboard, err = readBenchDashboard(dir); err != nil {
+		return nil, err
+	}
+	if !r.Facts.StoresOnly && !r.Facts.DashboardOnly {
 		if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
 			return nil, err
 		}

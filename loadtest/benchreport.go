@@ -35,8 +35,19 @@ var (
 // are carried over from previous (the file as it was), each marked with
 // the date of the run that made it, and so are their targets.
 func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
-	if r.Facts.StoresOnly {
-		return writeStoresOnly(w, r, previous)
+	switch {
+	case r.Facts.StoresOnly:
+		s, err := r.storesSolo()
+		if err != nil {
+			return err
+		}
+		return writeSolo(w, r, previous, s)
+	case r.Facts.DashboardOnly:
+		s, err := r.dashboardSolo()
+		if err != nil {
+			return err
+		}
+		return writeSolo(w, r, previous, s)
 	}
 	var b bytes.Buffer
 	f := r.Facts
@@ -70,6 +81,9 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 		}
 		if r.stores != nil {
 			r.writeStores(&b, r.stores)
+		}
+		if r.dashboard != nil {
+			r.writeDashboard(&b, r.dashboard)
 		}
 		r.writeWarnings(&b, l)
 	case carried:

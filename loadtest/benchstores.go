@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -343,77 +342,17 @@ func (s *benchStores) writeImport(b *bytes.Buffer, r *BenchResults) {
 	r.writeCommandBlock(b, ids)
 }
 
-// storesLine names the run that made section 8 in the header of a file
-// whose other sections another run made.
-var storesLine = regexp.MustCompile(`(?m)^Section 8 and its targets were made by .*\n`)
-
-// writeStoresOnly writes the file of a run that made only section 8:
-// previous as it was, with section 8 and its target rows replaced (or
-// added) and a line of the header saying which run made them.
-func writeStoresOnly(w io.Writer, r *BenchResults, previous []byte) error {
+// storesSolo is section 8 as a run that made it alone writes it.
+func (r *BenchResults) storesSolo() (solo, error) {
 	s := r.stores
 	if s == nil {
-		return errors.New("bench results: a stores-only run without stores.json")
+		return solo{}, errors.New("bench results: a stores-only run without stores.json")
 	}
-	f := r.Facts
-	var sec bytes.Buffer
-	r.writeStores(&sec, s)
-	line := fmt.Sprintf("Section 8 and its targets were made by another run, `%s` on %s, and say so.\n", f.Command, f.Date)
-	rows := s.storesTargetRows(" (run of " + f.Date + ")")
-	if len(previous) == 0 {
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "# narthex benchmarks\n\nWritten by `narthex loadtest report`.\n%s\n", line)
-		writeMachine(&b, f)
-		b.WriteString("## Targets\n\n| target | this run | met |\n|---|---|---|\n" + strings.Join(rows, "\n") + "\n\n")
-		b.Write(sec.Bytes())
-		_, err := w.Write(b.Bytes())
-		return err
-	}
-	sections := splitSections(string(previous))
-	var b strings.Builder
-	placed := false
-	for i, part := range sections {
-		switch {
-		case i == 0:
-			part = storesLine.ReplaceAllString(part, "")
-			if head, rest, ok := strings.Cut(part, "\n\n"); ok && strings.HasPrefix(head, "# ") {
-				// The title, then the first paragraph: the line ends it.
-				para, after, _ := strings.Cut(rest, "\n\n")
-				part = head + "\n\n" + para + "\n" + line + "\n" + after
-			}
-		case strings.HasPrefix(part, "## Targets\n"):
-			part = replaceStoresRows(part, rows)
-		case strings.HasPrefix(part, storesHeading):
-			part, placed = sec.String(), true
-		case !placed && (strings.HasPrefix(part, "## Warnings") || strings.HasPrefix(part, "## Setup")):
-			part, placed = sec.String()+part, true
-		}
-		b.WriteString(part)
-	}
-	if !placed {
-		b.Write(sec.Bytes())
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// replaceStoresRows drops the stores rows of the Targets section and puts
-// rows after the last row of its table.
-func replaceStoresRows(section string, rows []string) string {
-	lines := strings.Split(section, "\n")
-	var out []string
-	last := -1
-	for _, l := range lines {
-		if strings.HasPrefix(l, "| ") && isStoresTarget(l) {
-			continue
-		}
-		out = append(out, l)
-		if strings.HasPrefix(l, "|") {
-			last = len(out) - 1
-		}
-	}
-	if last < 0 {
-		return section
-	}
-	return strings.Join(append(append(append([]string{}, out[:last+1]...), rows...), out[last+1:]...), "\n")
+	return solo{
+		number:   "8",
+		heading:  storesHeading,
+		write:    func(b *bytes.Buffer) { r.writeStores(b, s) },
+		rows:     s.storesTargetRows(" (run of " + r.Facts.Date + ")"),
+		isTarget: isStoresTarget,
+	}, nil
 }

@@ -123,3 +123,51 @@ func TestWriteBenchmarks_StoresInFullRun(t *testing.T) {
 	}
 	mustContain(t, c, "backfill into S3 ≥ 0.8× `rclone copy` (2000 payloads of 1-64 KiB, 8 in parallel)")
 }
+
+// A run with --dashboard-only writes section 9 and its target (made-up
+// times: the slowest median is 150 ms, under 200), and keeps every other
+// section of the file it replaces; run again on its own output, it
+// changes nothing.
+func TestWriteBenchmarks_DashboardOnly(t *testing.T) {
+	previous := readPrevious(t)
+	r, err := loadtest.ReadBenchResults("testdata/bench-dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(previous []byte) string {
+		var b bytes.Buffer
+		if err := loadtest.WriteBenchmarks(&b, r, previous); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	got := write(previous)
+	mustContain(t, got,
+		"Section 9 and its targets were made by another run, `bash loadtest/bench.sh --dashboard-only` on 2026-12-03 10:00 UTC, and say so.",
+		"| every dashboard query < 200 ms on a year of counts (1000000 paths, 10 edges, 50 countries, 365 days) | slowest median of 3 queries: top paths, 365 days, 150.0 ms (its slowest run 260.0 ms) | yes (run of 2026-12-03 10:00 UTC) |",
+		"## 9. Dashboard queries on a year of fetch counts",
+		"| top paths, 365 days | 150.0 ms | 260.0 ms | 20 |",
+		"| fetch_window | 3500000 |",
+		"$T/narthex loadtest dashboard --database-url postgres://postgres@127.0.0.1:2/dashboard --json",
+	)
+	for i, sec := range strings.SplitAfter(string(previous), "\n## ") {
+		if i == 0 || strings.HasPrefix(sec, "Targets") {
+			continue
+		}
+		if !strings.Contains(got, strings.TrimSuffix(sec, "\n## ")) {
+			t.Errorf("the section %q of the previous file was not kept as it was", strings.SplitN(sec, "\n", 2)[0])
+		}
+	}
+	if i, j := strings.Index(got, "## 9. Dashboard"), strings.Index(got, "## Setup"); i < 0 || j >= 0 && i > j {
+		t.Error("section 9 is not before Setup")
+	}
+	if again := write([]byte(got)); again != got {
+		t.Errorf("a second dashboard-only run over the first's file changed it:\n%s", again)
+	}
+	// A stores-only run over it keeps section 9 and its row.
+	stores := storesOnlyReport(t, []byte(got))
+	mustContain(t, stores, "## 9. Dashboard queries", "every dashboard query < 200 ms", "## 8. Stores")
+	if strings.Index(stores, "## 8. Stores") > strings.Index(stores, "## 9. Dashboard") {
+		t.Error("section 8 is not before section 9")
+	}
+}

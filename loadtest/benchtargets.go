@@ -39,6 +39,9 @@ func (r *BenchResults) writeTargets(b *bytes.Buffer, previous []byte, carried bo
 		if r.stores != nil {
 			b.WriteString(strings.Join(r.stores.storesTargetRows(""), "\n") + "\n")
 		}
+		if r.dashboard != nil {
+			b.WriteString(strings.Join(dashboardTargetRows(r.dashboard, ""), "\n") + "\n")
+		}
 	case carried:
 		for _, row := range carriedTargets(previous) {
 			if !strings.Contains(row, "(run of ") {

@@ -20,26 +20,29 @@ type DashboardConfig struct {
 	// DatabaseURL is an empty database on loopback: the run migrates it,
 	// to the schema before the dashboard's roll-ups, fills it, and then
 	// migrates it to the newest, timing that. Required.
-	DatabaseURL string
+	DatabaseURL string `json:"-"`
 	// Paths is the number of narinfos, uploaded evenly over Days.
-	Paths int
+	Paths int `json:"paths"`
 	// Days of counts, up to today (UTC).
-	Days int
+	Days int `json:"days"`
 	// Edges and Countries: the hourly roll-up holds every hour, edge,
 	// country and kind.
-	Edges, Countries int
+	Edges     int `json:"edges"`
+	Countries int `json:"countries"`
 	// HitDraws, MissDraws and RedirectDraws are the draws of a key each
 	// day (skewed towards popular keys, so a day has fewer distinct keys
 	// than draws).
-	HitDraws, MissDraws, RedirectDraws int
+	HitDraws      int `json:"hit_draws"`
+	MissDraws     int `json:"miss_draws"`
+	RedirectDraws int `json:"redirect_draws"`
 	// FetchedShare is the share of the paths that hits and redirects ever
 	// draw from; the rest are never fetched.
-	FetchedShare float64
+	FetchedShare float64 `json:"fetched_share"`
 	// Runs is how many times each query is timed, after one run to warm
 	// the cache.
-	Runs int
+	Runs int `json:"runs"`
 	// Timeout bounds the whole run.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout_ns"`
 }
 
 // The sizes of the benchmark unless told otherwise: a year of a cache of
@@ -165,7 +168,7 @@ func Dashboard(ctx context.Context, cfg DashboardConfig) (DashboardResult, error
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		return res, fmt.Errorf("dashboard: vacuum: %w", err)
 	}
-	for _, table := range []string{"narinfo", "fetch_daily", "fetch_hourly", "fetch_edge_daily",
+	for _, table := range []string{"narinfo", "payload_location", "fetch_daily", "fetch_hourly", "fetch_edge_daily",
 		"fetch_country_daily", "fetch_window", "path_last_fetched", "path_unfetched", "fetch_batch"} {
 		var n int64
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
@@ -200,6 +203,8 @@ func fillDashboard(ctx context.Context, conn *pgx.Conn, cfg DashboardConfig) err
 	}{
 		{"paths", qDashboardPaths, []any{cfg.Paths, cfg.Days, last.AddDate(0, 0, 1)}},
 		{"edges", qDashboardEdges, []any{cfg.Edges}},
+		{"files and stores", qDashboardFiles, nil},
+		{"store job", qDashboardJob, nil},
 		// Exponent 3 for hits and redirects: a few paths are fetched
 		// every day by many; 2 for misses, which are spread wider.
 		{"hits", qDashboardDaily, []any{"hit", first, last, cfg.HitDraws, fetched, 3, 3, cfg.Paths}},
@@ -261,7 +266,11 @@ func dashboardQueries(now time.Time) []dashboardQuery {
 			if kind == dashboard.KindMiss {
 				name = "most-missed paths"
 			}
-			qs = append(qs, dashboardQuery{fmt.Sprintf("%s, %d days", name, days), func(ctx context.Context, db dashboard.DB) (int, error) {
+			span := fmt.Sprintf("%d days", days)
+			if days == 1 {
+				span = "today"
+			}
+			qs = append(qs, dashboardQuery{name + ", " + span, func(ctx context.Context, db dashboard.DB) (int, error) {
 				k, err := dashboard.Top(ctx, db, kind, days, dashboard.DefaultTop)
 				return len(k), err
 			}})
@@ -307,7 +316,7 @@ func (r DashboardResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "Filled in %.0f s; the dashboard's migration built its roll-ups in %.0f s; the database is %.1f GiB.\n\n",
 		r.Fill.Seconds(), r.Migrate.Seconds(), float64(r.DatabaseBytes)/(1<<30))
 	fmt.Fprintln(w, "| table | rows |\n|---|---|")
-	for _, t := range []string{"narinfo", "fetch_daily", "fetch_hourly", "fetch_edge_daily", "fetch_country_daily",
+	for _, t := range []string{"narinfo", "payload_location", "fetch_daily", "fetch_hourly", "fetch_edge_daily", "fetch_country_daily",
 		"fetch_window", "path_last_fetched", "path_unfetched", "fetch_batch"} {
 		fmt.Fprintf(w, "| %s | %d |\n", t, r.Rows[t])
 	}

@@ -29,4 +29,6 @@ var (
 	qDashboardLastFetched = query("dashboard_last_fetched")
 	qDashboardHourly      = query("dashboard_hourly")
 	qDashboardBatches     = query("dashboard_batches")
+	qDashboardFiles       = query("dashboard_files")
+	qDashboardJob         = query("dashboard_job")
 )
