@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -61,6 +62,8 @@ func TestServer_HotPathAllocatesNothing(t *testing.T) {
 		{"miss past the presence filter", "GET", "/" + gone + ".narinfo", cold, 404},
 		{"NAR redirect", "GET", "/" + narURL, rep, 302},
 		{"NAR miss", "GET", "/nar/0000000000000000000000000000000000000000000000000000.nar", rep, 404},
+		{"nix-cache-info", "GET", "/nix-cache-info", rep, 200},
+		{"unknown path", "GET", "/favicon.ico", rep, 404},
 	} {
 		for _, counting := range []bool{false, true} {
 			name := tc.name
@@ -79,12 +82,16 @@ func TestServer_HotPathAllocatesNothing(t *testing.T) {
 
 // allocFree checks that a server of cfg over rep answers method path with
 // code without allocating, through Handle and through the event loops'
-// exchange.
+// exchange, and that each answer is timed in the request metrics.
 func allocFree(t *testing.T, cfg Config, rep *replica.Replica, method, path string, code int) {
 	srv, err := New(cfg, &source{rep: rep})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var pathCtx fasthttp.RequestCtx
+	pathCtx.Request.SetRequestURI(path)
+	route, status := routeNames[knownRoute(pathCtx.URI().PathOriginal())], strconv.Itoa(code)
+	timed := func() uint64 { return requestCount(t, srv, route, status) }
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod(method)
 	ctx.Request.SetRequestURI(path)
@@ -98,8 +105,12 @@ func allocFree(t *testing.T, cfg Config, rep *replica.Replica, method, path stri
 	if got := ctx.Response.StatusCode(); got != code {
 		t.Fatalf("status %d, want %d", got, code)
 	}
+	before := timed()
 	if n := testing.AllocsPerRun(200, handle); n != 0 {
 		t.Fatalf("%v allocations per request, want none", n)
+	}
+	if got := timed() - before; got < 200 {
+		t.Fatalf("%d of 200 requests timed as route %s, status %s", got, route, status)
 	}
 	// The event loops' exchange adds reading the request and
 	// writing the answer, and nothing more.
@@ -113,7 +124,11 @@ func allocFree(t *testing.T, cfg Config, rep *replica.Replica, method, path stri
 		}
 	}
 	exchange()
+	before = timed()
 	if n := testing.AllocsPerRun(200, exchange); n != 0 {
 		t.Fatalf("%v allocations per request through the event loop's exchange, want none", n)
+	}
+	if got := timed() - before; got < 200 {
+		t.Fatalf("%d of 200 requests through the exchange timed as route %s, status %s", got, route, status)
 	}
 }

@@ -45,53 +45,78 @@ var isHash = func() (t [256]bool) {
 }()
 
 // Handle answers one request. It is the edge's hot path: a narinfo hit or
-// miss costs one replica lookup and no allocation.
+// miss costs one replica lookup and no allocation. Every engine answers
+// through it, so the time of each answer is recorded here, by route and
+// status.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	r := s.handle(ctx)
+	s.metrics.requests.observe(r, ctx.Response.StatusCode(), start)
+}
+
+// handle answers one request and says which route answered it.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) route {
 	// Paths are matched as sent, not normalized: nothing here maps a path
 	// to a file, and an encoded or dotted NAR path is refused.
 	path := ctx.URI().PathOriginal()
 	if !ctx.IsGet() && !ctx.IsHead() {
-		if isKnownPath(path) {
+		r := knownRoute(path)
+		if r != routeOther {
 			ctx.Response.Header.SetBytesKV(headerAllow, allowGetHead)
 			s.plain(ctx, fasthttp.StatusMethodNotAllowed, bodyBadMethod)
-			return
+			return r
 		}
 		s.notFound(ctx)
-		return
+		return routeOther
 	}
 	if len(path) == 1+32+len(narinfoSuffix) && bytes.HasSuffix(path, narinfoSuffix) {
 		s.narinfo(ctx, path[1:33])
-		return
+		return routeNarinfo
 	}
 	if bytes.HasPrefix(path, narPrefix) {
 		s.nar(ctx, path)
-		return
+		return routeNar
 	}
 	switch string(path) {
 	case "/nix-cache-info":
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		ctx.Response.Header.SetContentTypeBytes(typeCacheInfo)
 		ctx.SetBody(s.cacheInfo)
+		return routeCacheInfo
 	case "/healthz":
 		s.plain(ctx, fasthttp.StatusOK, bodyOK)
+		return routeHealthz
 	case "/readyz":
 		s.readyz(ctx)
+		return routeReadyz
 	case "/metrics":
 		s.promHandler(ctx)
-	default:
-		s.notFound(ctx)
+		return routeMetrics
 	}
+	s.notFound(ctx)
+	return routeOther
 }
 
-func isKnownPath(path []byte) bool {
-	if bytes.HasSuffix(path, narinfoSuffix) || bytes.HasPrefix(path, narPrefix) {
-		return true
+// knownRoute is the route of a path the edge serves to GET and HEAD, by
+// its form alone, and routeOther for any other path.
+func knownRoute(path []byte) route {
+	switch {
+	case bytes.HasSuffix(path, narinfoSuffix):
+		return routeNarinfo
+	case bytes.HasPrefix(path, narPrefix):
+		return routeNar
 	}
 	switch string(path) {
-	case "/nix-cache-info", "/healthz", "/readyz", "/metrics":
-		return true
+	case "/nix-cache-info":
+		return routeCacheInfo
+	case "/healthz":
+		return routeHealthz
+	case "/readyz":
+		return routeReadyz
+	case "/metrics":
+		return routeMetrics
 	}
-	return false
+	return routeOther
 }
 
 func (s *Server) narinfo(ctx *fasthttp.RequestCtx, hash []byte) {

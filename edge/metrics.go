@@ -17,6 +17,8 @@ type metrics struct {
 	// ranked counts NAR redirects by how their stores were ranked
 	// (rankedAlone, ...).
 	ranked [3]prometheus.Counter
+	// requests times every answer (requests.go).
+	requests *requestMetrics
 }
 
 func newMetrics(reg prometheus.Registerer, src Source) *metrics {
@@ -50,6 +52,7 @@ func newMetrics(reg prometheus.Registerer, src Source) *metrics {
 		skippedPresign: skipped.WithLabelValues("presign"),
 		skippedNoURL:   skipped.WithLabelValues("no_url"),
 		errors:         errs,
+		requests:       newRequestMetrics(reg),
 	}
 	m.ranked[rankedAlone] = ranked.WithLabelValues("alone")
 	m.ranked[rankedByDistance] = ranked.WithLabelValues("distance")

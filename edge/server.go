@@ -44,6 +44,7 @@ type Server struct {
 	cacheInfo                 []byte
 	hitCacheCtl, missCacheCtl []byte
 	promHandler               fasthttp.RequestHandler
+	registry                  *prometheus.Registry // served at /metrics
 	// conns counts the client connections open in the event loops;
 	// fasthttp's server counts its own.
 	conns atomic.Int64
@@ -79,6 +80,7 @@ func New(cfg Config, src Source) (*Server, error) {
 		hitCacheCtl:  []byte(cfg.HitCacheControl),
 		missCacheCtl: []byte(cfg.MissCacheControl),
 		promHandler:  fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+		registry:     reg,
 	}
 	s.geo = newGeoIP(cfg.GeoIPDB, cfg.GeoIPPollInterval, s.log, reg)
 	s.http = &fasthttp.Server{
