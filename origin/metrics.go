@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,7 +31,13 @@ type metrics struct {
 	uploadsByStore      *prometheus.CounterVec
 	noRoom              prometheus.Counter
 	markedMissing       prometheus.Counter
+	requests            *prometheus.HistogramVec
 }
+
+// requestBuckets are the bounds of the request latency histogram, in
+// seconds: from a narinfo read from the database (a millisecond or so) to
+// a NAR of gigabytes sent or received (minutes).
+var requestBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30, 120, 600}
 
 func newMetrics() *metrics {
 	reg := prometheus.NewRegistry()
@@ -88,8 +95,15 @@ func newMetrics() *metrics {
 			Name: "narthex_origin_uploads_without_room_total",
 			Help: "NAR uploads answered 507 because no store that takes uploads had room for them.",
 		}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "narthex_origin_request_duration_seconds",
+			Help: "Time the origin took to answer a request, until its whole body was sent or, for an upload, read and stored, " +
+				"by route (nix-cache-info, narinfo, nar, listing, log, realisation, debuginfo, healthz, metrics, other), method (GET, HEAD, PUT, other) and status. " +
+				"Its _count is the origin's requests.",
+			Buckets: requestBuckets,
+		}, []string{"route", "method", "status"}),
 	}
-	reg.MustRegister(m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
+	reg.MustRegister(m.requests, m.uploads, m.uploadBytes, m.narinfosAccepted, m.requestErrors, m.connsRefused, m.downloadsCutOff,
 		m.sweptTempFiles, m.sweptTempBytes, m.sweptNarFiles, m.expiredFetchBatches, m.uploadsByStore, m.noRoom, m.markedMissing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
@@ -99,6 +113,20 @@ func newMetrics() *metrics {
 // countUpload counts one PUT of kind answered with status.
 func (m *metrics) countUpload(k routeKind, status int) {
 	m.uploads.WithLabelValues(k.uploadKind(), strconv.Itoa(status)).Inc()
+}
+
+// observeRequest records a request of route k with method, answered with
+// status, begun at start.
+func (m *metrics) observeRequest(k routeKind, method string, status int, start time.Time) {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut:
+	default:
+		method = "other"
+	}
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http sends 200
+	}
+	m.requests.WithLabelValues(k.name(), method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
 }
 
 // serveMetrics renders the metrics into a buffer first, so that the answer

@@ -52,6 +52,17 @@ func (k routeKind) uploadKind() string {
 	return "other"
 }
 
+// name names a route in the request metrics.
+func (k routeKind) name() string {
+	switch k {
+	case routeHealth:
+		return "healthz"
+	case routeMetrics:
+		return "metrics"
+	}
+	return k.uploadKind()
+}
+
 // allow is the Allow header of a route: the methods it answers.
 func (k routeKind) allow() string {
 	switch k {

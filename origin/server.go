@@ -99,6 +99,7 @@ func (s *Server) countWithdrawn() float64 {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, body: s.limitBody(w, r)}
 	rt, err := parseRoute(r.URL.EscapedPath(), r.URL.Path)
 	if err == nil {
@@ -111,6 +112,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPut && rt.kind != routeHealth && rt.kind != routeMetrics && rt.kind != routeDashboard {
 		s.metrics.countUpload(rt.kind, sw.status)
 	}
+	s.metrics.observeRequest(rt.kind, r.Method, sw.status, start)
 }
 
 // dispatch checks the method and, for uploads, the credentials, and runs the

@@ -72,6 +72,11 @@ func TestServer_Metrics(t *testing.T) {
 		`narthex_origin_request_errors_total{status="400"} 1`,
 		`narthex_origin_uploads_total{kind="other",status="404"} 1`,
 		`narthex_origin_request_errors_total{status="404"} 2`,
+		`narthex_origin_request_duration_seconds_count{method="PUT",route="nar",status="200"} 1`,
+		`narthex_origin_request_duration_seconds_count{method="PUT",route="nar",status="400"} 1`,
+		`narthex_origin_request_duration_seconds_count{method="PUT",route="narinfo",status="200"} 1`,
+		`narthex_origin_request_duration_seconds_count{method="GET",route="other",status="404"} 1`,
+		`narthex_origin_request_duration_seconds_count{method="PUT",route="other",status="404"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(r.body, want) {
