@@ -18,6 +18,8 @@ type relation struct {
 // row, so a new applier is made for every connection.
 type applier struct {
 	relations map[uint32]relation
+	// changes counts the row changes of the transaction being applied.
+	changes uint64
 }
 
 func newApplier() *applier {
@@ -31,6 +33,7 @@ func (a *applier) apply(tx *replica.Txn, msg pglogrepl.Message) error {
 		if tx == nil {
 			return errors.New("row change outside a transaction")
 		}
+		a.changes++
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:

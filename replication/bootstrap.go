@@ -34,21 +34,25 @@ var snapshotQueries = []struct {
 		`SELECT hash, body, withdrawn::text FROM narinfo`},
 }
 
-// narinfoEstimate is the server's estimate of the narinfo rows, from its
-// statistics: 0 when it has none.
-func narinfoEstimate(ctx context.Context, conn *pgconn.PgConn) (int, error) {
-	res, err := conn.Exec(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'narinfo'::regclass").ReadAll()
+// estimate is the server's estimate, from its statistics, of the narinfo
+// rows and of the rows of every published table (0 when it has none).
+func estimate(ctx context.Context, conn *pgconn.PgConn) (narinfos, rows int, err error) {
+	res, err := conn.Exec(ctx, `SELECT coalesce(sum(greatest(reltuples, 0)) FILTER (WHERE oid = 'narinfo'::regclass), 0)::bigint,
+		coalesce(sum(greatest(reltuples, 0)), 0)::bigint
+		FROM pg_class WHERE oid IN ('narinfo'::regclass, 'payload_location'::regclass, 'store'::regclass)`).ReadAll()
 	if err != nil {
-		return 0, fmt.Errorf("estimate narinfos: %w", err)
+		return 0, 0, fmt.Errorf("estimate rows: %w", err)
 	}
 	if len(res) == 0 || len(res[0].Rows) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
-	n, err := strconv.Atoi(string(res[0].Rows[0][0]))
-	if err != nil {
-		return 0, fmt.Errorf("estimate narinfos: %w", err)
+	if narinfos, err = strconv.Atoi(string(res[0].Rows[0][0])); err != nil {
+		return 0, 0, fmt.Errorf("estimate rows: %w", err)
 	}
-	return n, nil
+	if rows, err = strconv.Atoi(string(res[0].Rows[0][1])); err != nil {
+		return 0, 0, fmt.Errorf("estimate rows: %w", err)
+	}
+	return narinfos, rows, nil
 }
 
 // bootstrap creates slot on conn (a replication connection) and copies the
@@ -57,8 +61,10 @@ func narinfoEstimate(ctx context.Context, conn *pgconn.PgConn) (int, error) {
 // connection, so no commit falls between the copy and the stream: every
 // transaction before the consistent point is in the copy, and every later one
 // comes through the slot. It returns the consistent point, the LSN the
-// stream starts from.
-func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, slot, system string, progress func(rows int)) (pglogrepl.LSN, error) {
+// stream starts from. progress is called with the rows copied so far, and
+// the server's estimate of the rows to copy, once the copy begins and then
+// every few tens of megabytes.
+func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, slot, system string, progress func(rows, expected int)) (pglogrepl.LSN, error) {
 	if _, err := conn.Exec(ctx, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ").ReadAll(); err != nil {
 		return 0, fmt.Errorf("begin snapshot: %w", err)
 	}
@@ -73,11 +79,12 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, s
 	if err != nil {
 		return 0, fmt.Errorf("parse consistent point: %w", err)
 	}
-	est, err := narinfoEstimate(ctx, conn)
+	narinfos, expected, err := estimate(ctx, conn)
 	if err != nil {
 		return 0, err
 	}
-	l := rep.Load(est, progress)
+	progress(0, expected)
+	l := rep.Load(narinfos, func(rows int) { progress(rows, expected) })
 	for _, q := range snapshotQueries {
 		if err := copyTable(ctx, conn, q.query, q.columns, q.table, l); err != nil {
 			return 0, fmt.Errorf("copy %s: %w", q.table, err)

@@ -36,8 +36,19 @@ type Status struct {
 	// zero when unknown.
 	LastCommit   time.Time
 	Transactions uint64
-	Bootstraps   uint64
-	Reconnects   uint64
+	// Changes counts the row changes (inserts, updates, deletes and
+	// truncates) of the transactions applied.
+	Changes    uint64
+	Bootstraps uint64
+	// Bootstrapping is true while a bootstrap copies the published tables;
+	// BootstrapRows is how many rows it has copied so far (counted every
+	// few tens of megabytes) and BootstrapRowsExpected the server's
+	// estimate of all it will copy, from its statistics (0 when it has
+	// none). Both stay as they were once the bootstrap ends.
+	Bootstrapping         bool
+	BootstrapRows         uint64
+	BootstrapRowsExpected uint64
+	Reconnects            uint64
 	// Corruptions counts replicas found corrupt on disk (each is rebuilt).
 	Corruptions uint64
 }
@@ -363,8 +374,13 @@ func (r *Replicator) bootstrap(ctx context.Context, conn *pgconn.PgConn, system 
 	}
 	start := time.Now()
 	r.log.Info("bootstrap started", "slot", slot)
-	lsn, err := bootstrap(ctx, conn, rep, slot, system, func(rows int) {
-		r.log.Info("bootstrap progress", "rows", rows)
+	r.update(func(s *Status) { s.Bootstrapping, s.BootstrapRows, s.BootstrapRowsExpected = true, 0, 0 })
+	defer r.update(func(s *Status) { s.Bootstrapping = false })
+	lsn, err := bootstrap(ctx, conn, rep, slot, system, func(rows, expected int) {
+		if rows > 0 {
+			r.log.Info("bootstrap progress", "rows", rows, "expected", expected)
+		}
+		r.update(func(s *Status) { s.BootstrapRows, s.BootstrapRowsExpected = uint64(rows), uint64(expected) })
 	})
 	if err != nil {
 		rep.Close()

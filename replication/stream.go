@@ -46,7 +46,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, r *R
 	if err != nil {
 		return fmt.Errorf("start replication: %w", err)
 	}
-	r.update(func(s *Status) { s.Connected = true })
+	r.update(func(s *Status) { s.Connected, s.ServerWALEnd, s.AppliedLSN = true, target, applied })
 	r.log.Info("streaming", "slot", m.Slot, "from", applied, "catch_up_to", target)
 
 	a := newApplier()
@@ -134,6 +134,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, r *R
 				}
 				current()
 			}
+			r.update(func(s *Status) { s.ServerWALEnd, s.AppliedLSN = walEnd, applied })
 			if ka.ReplyRequested {
 				next = time.Time{}
 			}
@@ -153,6 +154,7 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, r *R
 					return errors.New("begin inside a transaction")
 				}
 				tx = rep.Begin()
+				a.changes = 0
 			case *pglogrepl.CommitMessage:
 				if tx == nil {
 					return errors.New("commit outside a transaction")
@@ -170,11 +172,13 @@ func stream(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, r *R
 					return err
 				}
 				applied = end
-				commitTime := msg.CommitTime
+				commitTime, changes := msg.CommitTime, a.changes
 				r.update(func(s *Status) {
 					s.AppliedLSN = applied
+					s.ServerWALEnd = walEnd
 					s.LastCommit = commitTime
 					s.Transactions++
+					s.Changes += changes
 				})
 				if applied >= walEnd {
 					current()
