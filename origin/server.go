@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "narthex_origin_narinfos_withdrawn",
 		Help: "Narinfos out of service because a NAR file they list has no good copy clients can download (NaN when the database cannot be read).",
-	}, s.countWithdrawn))
+	}, s.countWithdrawn), newDBCollector(db, s.log))
 	s.verifyKeys = append(s.verifyKeys, cfg.TrustedKeys...)
 	for _, k := range cfg.SigningKeys {
 		s.verifyKeys = append(s.verifyKeys, k.Public())
