@@ -62,8 +62,8 @@ func estimate(ctx context.Context, conn *pgconn.PgConn) (narinfos, rows int, err
 // transaction before the consistent point is in the copy, and every later one
 // comes through the slot. It returns the consistent point, the LSN the
 // stream starts from. progress is called with the rows copied so far, and
-// the server's estimate of the rows to copy, once the copy begins and then
-// every few tens of megabytes.
+// the server's estimate of the rows to copy, once the copy begins, every
+// few tens of megabytes, and after each table.
 func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, slot, system string, progress func(rows, expected int)) (pglogrepl.LSN, error) {
 	if _, err := conn.Exec(ctx, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ").ReadAll(); err != nil {
 		return 0, fmt.Errorf("begin snapshot: %w", err)
@@ -85,10 +85,14 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, s
 	}
 	progress(0, expected)
 	l := rep.Load(narinfos, func(rows int) { progress(rows, expected) })
+	copied := 0
 	for _, q := range snapshotQueries {
-		if err := copyTable(ctx, conn, q.query, q.columns, q.table, l); err != nil {
+		n, err := copyTable(ctx, conn, q.query, q.columns, q.table, l)
+		if err != nil {
 			return 0, fmt.Errorf("copy %s: %w", q.table, err)
 		}
+		copied += n
+		progress(copied, expected)
 	}
 	if _, err := conn.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 		return 0, fmt.Errorf("end snapshot: %w", err)
@@ -100,8 +104,9 @@ func bootstrap(ctx context.Context, conn *pgconn.PgConn, rep *replica.Replica, s
 	return lsn, nil
 }
 
-// copyTable runs query as a binary COPY and writes each row to w.
-func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns []string, table string, l *replica.Loader) error {
+// copyTable runs query as a binary COPY and writes each row to w. It
+// returns how many rows it wrote.
+func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns []string, table string, l *replica.Loader) (int, error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -110,6 +115,7 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns [
 		done <- err
 	}()
 	col := make(map[string][]byte, len(columns))
+	rows := 0
 	err := readBinaryCopy(bufio.NewReaderSize(pr, 1<<20), len(columns), func(fields [][]byte) error {
 		// Set copies what it keeps, so one map serves every row.
 		clear(col)
@@ -118,14 +124,15 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, query string, columns [
 				col[columns[i]] = f
 			}
 		}
+		rows++
 		return l.Set(table, col)
 	})
 	if err != nil {
 		pr.CloseWithError(err)
 		<-done
-		return err
+		return 0, err
 	}
-	return <-done
+	return rows, <-done
 }
 
 var copySignature = []byte("PGCOPY\n\xff\r\n\x00")

@@ -220,6 +220,42 @@ func TestReplicator_BootstrapThenStream(t *testing.T) {
 	}
 }
 
+// Status reports a bootstrap's rows against the server's estimate, the
+// row changes and transactions streamed, and the server's WAL end.
+func TestReplicator_StatusCountsProgress(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	before := o.addNarinfos(20)
+	o.exec(`INSERT INTO store (name, kind, base_url) VALUES ('local', 'local', 'http://origin.test')`)
+	o.exec("ANALYZE narinfo, store, payload_location")
+	var published uint64
+	if err := o.conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM narinfo) + (SELECT count(*) FROM store)
+		+ (SELECT count(*) FROM payload_location)`).Scan(&published); err != nil {
+		t.Fatal(err)
+	}
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: t.TempDir()})
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
+	st := r.Status()
+	if st.Bootstrapping || st.BootstrapRows != published || st.BootstrapRowsExpected != published {
+		t.Errorf("after the bootstrap: bootstrapping %v, %d rows copied of %d expected; want false, %d of %d",
+			st.Bootstrapping, st.BootstrapRows, st.BootstrapRowsExpected, published, published)
+	}
+
+	after := o.addNarinfos(5)
+	o.exec("UPDATE narinfo SET body = body || 'Sig: k:x\n' WHERE hash = $1", before[0])
+	o.exec("DELETE FROM narinfo WHERE hash = $1", before[1])
+	testutil.Eventually(t, "three transactions applied", waitTimeout, func() bool {
+		return r.Status().Transactions == 3 && !has(r, before[1]) && has(r, after[4])
+	})
+	if st := r.Status(); st.Changes != 7 {
+		t.Errorf("%d row changes applied, want 7", st.Changes)
+	}
+	testutil.Eventually(t, "the server's WAL end reported and applied", waitTimeout, func() bool {
+		st := r.Status()
+		return st.ServerWALEnd > 0 && st.AppliedLSN >= st.ServerWALEnd
+	})
+}
+
 func TestReplicator_Locations(t *testing.T) {
 	t.Parallel()
 	o := newOrigin(t)
