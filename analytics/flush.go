@@ -105,6 +105,11 @@ func NewFlusher(cfg FlusherConfig, c *Counter, db DB) (*Flusher, error) {
 			Help: "Counted keys waiting for the origin database.",
 		}),
 	}
+	// Every result is exported from the start, at 0, so that a rate of
+	// failures reads 0 rather than nothing before the first one.
+	for _, result := range []string{"ok", "duplicate", "failed"} {
+		f.flushes.WithLabelValues(result)
+	}
 	return f, nil
 }
 
