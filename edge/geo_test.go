@@ -342,6 +342,9 @@ func TestServer_GeoIPDatabaseLifecycle(t *testing.T) {
 	if got := metric(t, base, "narthex_edge_geoip_loaded"); got != "narthex_edge_geoip_loaded 0" {
 		t.Errorf("with a corrupt database: %q", got)
 	}
+	if got := metric(t, base, "narthex_edge_geoip_build_timestamp_seconds"); got != "narthex_edge_geoip_build_timestamp_seconds 0" {
+		t.Errorf("with a corrupt database: %q", got)
+	}
 	if got := metric(t, base, "narthex_edge_geoip_load_failures_total"); got != "narthex_edge_geoip_load_failures_total 1" {
 		t.Errorf("with a corrupt database: %q, want one failure however often it is polled", got)
 	}
@@ -350,6 +353,11 @@ func TestServer_GeoIPDatabaseLifecycle(t *testing.T) {
 	testutil.Eventually(t, "the repaired database to place the client", time.Minute, func() bool { return nearest(inEurope) == toFra })
 	if got := metric(t, base, "narthex_edge_geoip_loaded"); got != "narthex_edge_geoip_loaded 1" {
 		t.Errorf("with a good database: %q", got)
+	}
+	for _, name := range []string{"narthex_edge_geoip_build_timestamp_seconds", "narthex_edge_geoip_load_timestamp_seconds"} {
+		if got := metric(t, base, name); got == "" || got == name+" 0" {
+			t.Errorf("with a good database: %q, want the time", got)
+		}
 	}
 	// Replaced: the new database places 127.1.0.0/16 in Asia.
 	asia := geotest.Asia

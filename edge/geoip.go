@@ -36,6 +36,9 @@ type geoIP struct {
 
 	loaded   prometheus.Gauge
 	failures prometheus.Counter
+	// built and loadedAt are the build time of the database in use and
+	// when it was loaded, in Unix seconds.
+	built, loadedAt prometheus.Gauge
 
 	// seen is the file as last loaded or refused, and seenErr why it was
 	// refused: a file is loaded once per change, and a failure logged
@@ -57,8 +60,16 @@ func newGeoIP(path string, poll time.Duration, log *slog.Logger, reg prometheus.
 			Name: "narthex_edge_geoip_load_failures_total",
 			Help: "GeoIP database files that could not be loaded (missing, unreadable or not a City database), each counted once.",
 		}),
+		built: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "narthex_edge_geoip_build_timestamp_seconds",
+			Help: "When the GeoIP database in use was built, by its metadata (Unix time); 0 while none is loaded.",
+		}),
+		loadedAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "narthex_edge_geoip_load_timestamp_seconds",
+			Help: "When the GeoIP database in use was loaded (Unix time); 0 while none is loaded.",
+		}),
 	}
-	reg.MustRegister(g.loaded, g.failures)
+	reg.MustRegister(g.loaded, g.failures, g.built, g.loadedAt)
 	if path != "" {
 		g.reload()
 	}
@@ -98,6 +109,8 @@ func (g *geoIP) reload() {
 		if db, err = openCity(g.path); err == nil {
 			g.db.Store(&loadedDB{r: db, seed: maphash.MakeSeed()})
 			g.loaded.Set(1)
+			g.built.Set(float64(db.Metadata.BuildEpoch))
+			g.loadedAt.SetToCurrentTime()
 			g.log.Info("GeoIP database loaded", "path", g.path, "type", db.Metadata.DatabaseType,
 				"built", db.Metadata.BuildTime().UTC().Format(time.DateOnly))
 			return

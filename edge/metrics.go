@@ -77,16 +77,38 @@ func newMetrics(reg prometheus.Registerer, src Source) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "narthex_replication_connected",
 			Help: "1 while the replication connection is streaming.",
-		}, status(func(st replication.Status) float64 {
-			if st.Connected {
-				return 1
-			}
-			return 0
-		})),
+		}, status(func(st replication.Status) float64 { return bool01(st.Connected) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "narthex_replication_transactions_total",
-			Help: "Transactions applied to the replica.",
+			Help: "Transactions applied to the replica; rate() is the apply rate.",
 		}, status(func(st replication.Status) float64 { return float64(st.Transactions) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_lag_bytes",
+			Help: "Bytes of WAL the origin had written, by its last report (a keepalive or the data it sent), past the position the replica has applied: " +
+				"ServerWALEnd - AppliedLSN, 0 when not behind. The server's WAL holds more than the published tables, so a few bytes may show until the next keepalive (every few seconds) " +
+				"settles them. It reads the last report: while disconnected it stays as it was.",
+		}, status(lagBytes)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_lag_seconds",
+			Help: "How far behind the origin the replica may be, in seconds: 0 while connected with nothing left to apply of what the origin reported; " +
+				"otherwise the age of the last origin commit applied (now - LastCommit), an upper bound of the age of the oldest change the replica lacks; -1 when that time is unknown.",
+		}, status(func(st replication.Status) float64 { return lagSeconds(st, time.Now()) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "narthex_replication_changes_total",
+			Help: "Row changes (inserts, updates, deletes, truncates) of the transactions applied to the replica; rate() is the apply rate in rows.",
+		}, status(func(st replication.Status) float64 { return float64(st.Changes) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_bootstrapping",
+			Help: "1 while a bootstrap copies the origin's published tables into a new replica.",
+		}, status(func(st replication.Status) float64 { return bool01(st.Bootstrapping) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_bootstrap_rows",
+			Help: "Rows the current (or last) bootstrap has copied, counted every few tens of megabytes.",
+		}, status(func(st replication.Status) float64 { return float64(st.BootstrapRows) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "narthex_replication_bootstrap_expected_rows",
+			Help: "The origin's estimate, from its table statistics, of the rows the current (or last) bootstrap copies; 0 when it has none.",
+		}, status(func(st replication.Status) float64 { return float64(st.BootstrapRowsExpected) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "narthex_replication_bootstraps_total",
 			Help: "Bootstraps of a new replica by this process.",
@@ -101,4 +123,33 @@ func newMetrics(reg prometheus.Registerer, src Source) *metrics {
 		}, status(func(st replication.Status) float64 { return float64(st.Reconnects) })),
 	)
 	return m
+}
+
+// lagBytes is how many bytes of the WAL the origin reported the replica
+// has not applied.
+func lagBytes(st replication.Status) float64 {
+	if st.ServerWALEnd <= st.AppliedLSN {
+		return 0
+	}
+	return float64(st.ServerWALEnd - st.AppliedLSN)
+}
+
+// lagSeconds bounds how far behind the origin the replica is at now: 0
+// when connected and nothing the origin reported is left to apply, else
+// the age of the last commit applied, -1 when unknown.
+func lagSeconds(st replication.Status, now time.Time) float64 {
+	switch {
+	case st.Connected && !st.CaughtUpAt.IsZero() && st.ServerWALEnd <= st.AppliedLSN:
+		return 0
+	case st.LastCommit.IsZero():
+		return -1
+	}
+	return max(now.Sub(st.LastCommit).Seconds(), 0)
+}
+
+func bool01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
