@@ -98,7 +98,7 @@ func newMetrics() *metrics {
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "narthex_origin_request_duration_seconds",
 			Help: "Time the origin took to answer a request, until its whole body was sent or, for an upload, read and stored, " +
-				"by route (nix-cache-info, narinfo, nar, listing, log, realisation, debuginfo, healthz, metrics, other), method (GET, HEAD, PUT, other) and status. " +
+				"by route (nix-cache-info, narinfo, nar, listing, log, realisation, debuginfo, healthz, metrics, dashboard, other), method (GET, HEAD, PUT, other) and status. " +
 				"Its _count is the origin's requests.",
 			Buckets: requestBuckets,
 		}, []string{"route", "method", "status"}),

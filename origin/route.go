@@ -59,6 +59,8 @@ func (k routeKind) name() string {
 		return "healthz"
 	case routeMetrics:
 		return "metrics"
+	case routeDashboard:
+		return "dashboard"
 	}
 	return k.uploadKind()
 }
