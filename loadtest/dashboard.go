@@ -204,6 +204,7 @@ func fillDashboard(ctx context.Context, conn *pgx.Conn, cfg DashboardConfig) err
 		{"paths", qDashboardPaths, []any{cfg.Paths, cfg.Days, last.AddDate(0, 0, 1)}},
 		{"edges", qDashboardEdges, []any{cfg.Edges}},
 		{"files and stores", qDashboardFiles, nil},
+		{"copies", qDashboardLocations, nil},
 		{"store job", qDashboardJob, nil},
 		// Exponent 3 for hits and redirects: a few paths are fetched
 		// every day by many; 2 for misses, which are spread wider.

@@ -30,5 +30,6 @@ var (
 	qDashboardHourly      = query("dashboard_hourly")
 	qDashboardBatches     = query("dashboard_batches")
 	qDashboardFiles       = query("dashboard_files")
+	qDashboardLocations   = query("dashboard_locations")
 	qDashboardJob         = query("dashboard_job")
 )
