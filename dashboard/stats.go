@@ -295,8 +295,10 @@ func describePaths(ctx context.Context, db DB, keys []Key) error {
 // Unfetched is the count of paths no edge has counted a use of since
 // their upload, and the ones uploaded longest ago.
 type Unfetched struct {
-	Count  int64  `json:"count"`
-	Of     int64  `json:"of"` // paths in the cache
+	Count int64 `json:"count"`
+	// About is about how many paths the cache holds: PostgreSQL's
+	// estimate of narinfo's rows.
+	About  int64  `json:"about"`
 	Oldest []Path `json:"oldest"`
 }
 
@@ -311,7 +313,7 @@ type Path struct {
 // lists the limit uploaded longest ago.
 func NeverFetched(ctx context.Context, db DB, limit int) (Unfetched, error) {
 	var u Unfetched
-	if err := db.QueryRow(ctx, qNeverFetchedCount).Scan(&u.Count, &u.Of); err != nil {
+	if err := db.QueryRow(ctx, qNeverFetchedCount).Scan(&u.Count, &u.About); err != nil {
 		return u, fmt.Errorf("never fetched: %w", err)
 	}
 	rows, err := db.Query(ctx, qNeverFetched, limit)

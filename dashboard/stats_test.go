@@ -166,7 +166,7 @@ func TestNeverFetched_PathsWithoutUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Count != 1 || u.Of != 3 || len(u.Oldest) != 1 || u.Oldest[0].Hash != hashC || u.Oldest[0].Name != "unused-1.0" {
+	if u.Count != 1 || u.About != 3 || len(u.Oldest) != 1 || u.Oldest[0].Hash != hashC || u.Oldest[0].Name != "unused-1.0" {
 		t.Fatalf("never fetched = %+v, want c of 3", u)
 	}
 	// A path uploaded now is listed after c; a redirect to a file of c's
@@ -178,7 +178,7 @@ func TestNeverFetched_PathsWithoutUse(t *testing.T) {
 	if u, err = NeverFetched(t.Context(), f.db, 10); err != nil {
 		t.Fatal(err)
 	}
-	if u.Count != 1 || u.Of != 4 || len(u.Oldest) != 1 || u.Oldest[0].Name != "new-1" {
+	if u.Count != 1 || u.About != 4 || len(u.Oldest) != 1 || u.Oldest[0].Name != "new-1" {
 		t.Errorf("never fetched = %+v, want only new-1 of 4", u)
 	}
 }
