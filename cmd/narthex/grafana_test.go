@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nix-community/go-nix/pkg/nixbase32"
 
 	"github.com/narthex-cache/narthex/internal/pgtest"
 	"github.com/narthex-cache/narthex/internal/testutil"
@@ -205,27 +203,7 @@ func TestGrafanaBoard_QueriesExportedMetrics(t *testing.T) {
 
 	// An upload of a NAR and its narinfo; the store limits and a running
 	// maintenance job, which only the database knows.
-	data := bytes.Repeat([]byte("nar bytes "), 100)
-	sum := sha256.Sum256(data)
-	key := "nar/" + nixbase32.EncodeToString(sum[:]) + ".nar"
-	put := func(path string, body []byte) {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, originBase+"/"+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("PUT %s = %d", path, resp.StatusCode)
-		}
-	}
-	put(key, data)
-	hash := testutil.RandomHash()
-	put(hash+".narinfo", fmt.Appendf(nil, "StorePath: /nix/store/%s-p\nURL: %s\nCompression: none\nFileHash: sha256:%s\nFileSize: %d\n"+
-		"NarHash: sha256:%s\nNarSize: %d\nReferences: \n", hash, key, nixbase32.EncodeToString(sum[:]), len(data),
-		nixbase32.EncodeToString(sum[:]), len(data)))
+	hash, key, _ := uploadPath(t, originBase, token, bytes.Repeat([]byte("nar bytes "), 100))
 	for _, q := range []string{
 		`UPDATE store SET soft_max_size = 1073741824, max_size = 2147483648`,
 		`INSERT INTO store_job (store_id, kind, total, done, bytes) SELECT id, 'verify', 1, 0, 0 FROM store`,

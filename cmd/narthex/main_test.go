@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"time"
 
 	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/internal/testutil"
+	"github.com/nix-community/go-nix/pkg/nixbase32"
 )
 
 // The test binary doubles as the narthex binary: with NARTHEX_TEST_AS_MAIN
@@ -197,4 +202,37 @@ func tempDir(t *testing.T) string {
 	t.Cleanup(func() { os.RemoveAll(d) })
 	abs, _ := filepath.Abs(d)
 	return abs
+}
+
+// uploadPath puts data as an uncompressed NAR file and a narinfo of a new
+// path listing it, unsigned, to the origin at base with token, failing
+// the test unless both are accepted; it returns the path's hash, the
+// file's key and the narinfo's text.
+func uploadPath(t *testing.T, base, token string, data []byte) (hash, key, narinfo string) {
+	t.Helper()
+	put := func(path string, body []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, base+"/"+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT %s = %d", path, resp.StatusCode)
+		}
+	}
+	sum := sha256.Sum256(data)
+	digest := nixbase32.EncodeToString(sum[:])
+	key = "nar/" + digest + ".nar"
+	put(key, data)
+	hash = testutil.RandomHash()
+	narinfo = fmt.Sprintf("StorePath: /nix/store/%s-p\nURL: %s\nCompression: none\nFileHash: sha256:%s\nFileSize: %d\n"+
+		"NarHash: sha256:%s\nNarSize: %d\nReferences: \n", hash, key, digest, len(data), digest, len(data))
+	put(hash+".narinfo", []byte(narinfo))
+	return hash, key, narinfo
 }

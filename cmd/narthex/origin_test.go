@@ -92,25 +92,7 @@ func TestOrigin_SIGKILLDuringUpload(t *testing.T) {
 
 	// The upload, made again, is stored, and a narinfo for it is stored
 	// and served without a signature.
-	put := func(path string, body []byte) {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://"+addr+"/"+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("PUT %s = %d", path, resp.StatusCode)
-		}
-	}
-	put(key, data)
-	hash := testutil.RandomHash()
-	ni := fmt.Sprintf("StorePath: /nix/store/%s-p\nURL: %s\nCompression: none\nFileHash: sha256:%s\nFileSize: %d\n"+
-		"NarHash: sha256:%s\nNarSize: %d\nReferences: \n", hash, key, nixbase32.EncodeToString(sum[:]), len(data),
-		nixbase32.EncodeToString(sum[:]), len(data))
-	put(hash+".narinfo", []byte(ni))
+	hash, _, ni := uploadPath(t, "http://"+addr, token, data)
 	resp, err := http.Get("http://" + addr + "/" + hash + ".narinfo")
 	if err != nil {
 		t.Fatal(err)
