@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,7 +180,7 @@ type params struct {
 func parseParams(q url.Values, allowed ...string) (params, error) {
 	p := params{days: DefaultWindow, limit: DefaultTop}
 	for name, values := range q {
-		if !containsString(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			if len(allowed) == 0 {
 				return p, badRequest("unknown parameter %q: this takes none", name)
 			}
@@ -210,15 +211,6 @@ func parseParams(q url.Values, allowed ...string) (params, error) {
 		}
 	}
 	return p, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func windowList() string {

@@ -3,6 +3,8 @@ package origin
 import (
 	"net/http"
 	"strings"
+
+	"github.com/narthex-cache/narthex/dashboard"
 )
 
 // routeKind is what a request path names.
@@ -120,10 +122,8 @@ func parseRoute(escaped, decoded string) (route, error) {
 		return route{kind: routeHealth}, nil
 	case "metrics":
 		return route{kind: routeMetrics}, nil
-	case "dashboard":
-		return route{kind: routeDashboard}, nil
 	}
-	if strings.HasPrefix(p, "api/stats/") {
+	if dashboard.Serves(escaped) {
 		return route{kind: routeDashboard}, nil
 	}
 	for _, d := range directories {

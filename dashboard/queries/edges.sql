@@ -16,10 +16,12 @@ WITH traffic AS (
     FROM fetch_edge_daily
     WHERE day BETWEEN $1 AND $2
     GROUP BY edge
+), names AS (
+    SELECT name FROM edge UNION SELECT edge FROM traffic
 ), batches AS (
     -- One index scan of the primary key per edge, not a scan of the table.
     SELECT e.name AS edge, b.seq, b.flushed_at
-    FROM (SELECT name FROM edge UNION SELECT edge FROM traffic) e
+    FROM names e
     CROSS JOIN LATERAL (
         SELECT seq, flushed_at FROM fetch_batch
         WHERE fetch_batch.edge = e.name ORDER BY seq DESC LIMIT 1
@@ -35,7 +37,7 @@ SELECT n.name, coalesce(e.region, ''),
        b.seq, b.flushed_at,
        coalesce(t.requests, 0)::bigint, coalesce(t.hits, 0)::bigint, coalesce(t.misses, 0)::bigint,
        coalesce(t.redirects, 0)::bigint, coalesce(t.bytes, 0)::bigint
-FROM (SELECT name FROM edge UNION SELECT edge FROM traffic) n
+FROM names n
 LEFT JOIN edge e ON e.name = n.name
 LEFT JOIN pg_replication_slots s ON s.slot_name = e.slot_name
 LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
