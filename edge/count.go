@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"net/netip"
 
 	"github.com/valyala/fasthttp"
 
@@ -11,11 +12,18 @@ import (
 // count counts a request of kind for key, and the request by its client's
 // family, when the edge counts fetches. It allocates nothing.
 func (s *Server) count(ctx *fasthttp.RequestCtx, kind analytics.Kind, key []byte) {
+	if s.cfg.Analytics != nil {
+		s.countFrom(ctx, s.clientAddr(ctx), kind, key)
+	}
+}
+
+// countFrom is count for a request whose client address is known.
+func (s *Server) countFrom(ctx *fasthttp.RequestCtx, client netip.Addr, kind analytics.Kind, key []byte) {
 	a := s.cfg.Analytics
 	if a == nil {
 		return
 	}
-	country := s.geo.country(s.clientAddr(ctx))
+	country := s.geo.country(client)
 	hour := a.Hour()
 	a.Add(kind, key, country, hour)
 	var buf [maxFamilyLen]byte

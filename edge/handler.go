@@ -190,11 +190,13 @@ func (s *Server) nar(ctx *fasthttp.RequestCtx, path []byte) {
 		s.plain(ctx, fasthttp.StatusOK, bodyFound)
 		return
 	}
-	s.metrics.ranked[s.rank(ctx, rd)].Inc()
+	// The client's address, read once for the ranking and the count.
+	client := s.clientAddr(ctx)
+	s.metrics.ranked[s.rank(client, rd)].Inc()
 	for len(rd.cands) > 0 {
 		i := rd.best()
 		if s.setLocation(ctx, rd, &rd.cands[i]) {
-			s.count(ctx, analytics.Redirect, path[1:])
+			s.countFrom(ctx, client, analytics.Redirect, path[1:])
 			s.metrics.redirects.Inc()
 			s.plain(ctx, fasthttp.StatusFound, bodyFound)
 			return

@@ -2,10 +2,10 @@ package edge
 
 import (
 	"math"
+	"net/netip"
 	"sync"
 
 	"github.com/narthex-cache/narthex/replica"
-	"github.com/valyala/fasthttp"
 )
 
 // earthRadiusKm is the Earth's mean radius.
@@ -73,11 +73,11 @@ const (
 // rank measures the distance from the client to each candidate store
 // whose position is known, and sets the band of nearest stores: those no
 // more than Config.NearBandKm further than the nearest.
-func (s *Server) rank(ctx *fasthttp.RequestCtx, rd *redirect) int {
+func (s *Server) rank(addr netip.Addr, rd *redirect) int {
 	if len(rd.cands) < 2 {
 		return rankedAlone
 	}
-	client, ok := s.geo.locate(s.clientAddr(ctx), &rd.geo)
+	client, ok := s.geo.locate(addr, &rd.geo)
 	if !ok {
 		return rankedByPriority
 	}
