@@ -59,14 +59,27 @@ func (im *importer) importAll(ctx context.Context, p *plan) error {
 				if err != nil && !errors.As(err, &ref) {
 					return fmt.Errorf("%s: %w", e.storePath, err)
 				}
-				select {
-				case results <- result{e: e, err: err, files: files, bytes: bytes}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
+				// Always sent, even once the import is stopping: the
+				// path may be in the origin, and the summary says so.
+				results <- result{e: e, err: err, files: files, bytes: bytes}
 			}
 			return nil
 		})
+	}
+	// record counts a path's result, and reports whether it was imported.
+	record := func(r result) bool {
+		if r.err != nil {
+			im.refuse(r.e, r.err.Error(), &prog)
+			return false
+		}
+		r.e.done = true
+		im.sum.Imported++
+		im.sum.Files += r.files
+		im.sum.Bytes += r.bytes
+		prog.Done++
+		prog.Imported++
+		prog.Bytes += r.bytes
+		return true
 	}
 	tick := time.NewTicker(im.cfg.ProgressInterval)
 	defer tick.Stop()
@@ -84,17 +97,9 @@ loop:
 			inflight++
 		case r := <-results:
 			inflight--
-			if r.err != nil {
-				im.refuse(r.e, r.err.Error(), &prog)
+			if !record(r) {
 				continue
 			}
-			r.e.done = true
-			im.sum.Imported++
-			im.sum.Files += r.files
-			im.sum.Bytes += r.bytes
-			prog.Done++
-			prog.Imported++
-			prog.Bytes += r.bytes
 			for _, d := range r.e.needed {
 				if d.waiting--; d.waiting == 0 && !d.done {
 					queue = append(queue, d)
@@ -107,7 +112,19 @@ loop:
 		}
 	}
 	close(work)
-	err := g.Wait()
+	// The paths under way when the import stopped end on their own; each
+	// result is counted, so a path the origin took is never left out.
+	var err error
+	waited := make(chan struct{})
+	go func() {
+		err = g.Wait()
+		close(results)
+		close(waited)
+	}()
+	for r := range results {
+		record(r)
+	}
+	<-waited
 	if err == nil {
 		err = ctx.Err()
 	}
