@@ -36,4 +36,5 @@ var (
 	qRecordLocations      = query("record_locations")
 	qLockNarFile          = query("lock_nar_file")
 	qRemoveLocation       = query("remove_location")
+	qBeginPayloadWrite    = query("begin_payload_write")
 )
