@@ -114,13 +114,15 @@ func (c *rootsClient) do(ctx context.Context, method, path string, in, out any) 
 	return nil
 }
 
-// rootPath is the API path of the root name, which is checked first so
-// that a bad name is refused without a request.
-func rootPath(name string) (string, error) {
+// rootCall returns the API path of the root name, checked first so that a
+// bad name is refused without a request, and the client of the command's
+// --origin and --token-file.
+func rootCall(name string, client func() (*rootsClient, error)) (string, *rootsClient, error) {
 	if !origin.ValidRootName(name) {
-		return "", fmt.Errorf("root name %q: %w", name, origin.ErrBadRootName)
+		return "", nil, fmt.Errorf("root name %q: %w", name, origin.ErrBadRootName)
 	}
-	return "/api/roots/" + name, nil
+	c, err := client()
+	return "/api/roots/" + name, c, err
 }
 
 func runRootsAdd(ctx context.Context, args []string) error {
@@ -139,7 +141,7 @@ func runRootsAdd(ctx context.Context, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	path, err := rootPath(*name)
+	path, c, err := rootCall(*name, client)
 	if err != nil {
 		return err
 	}
@@ -156,10 +158,6 @@ func runRootsAdd(ctx context.Context, args []string) error {
 			return fmt.Errorf("--expires %q is not an RFC 3339 time (2030-01-02T15:04:05Z)", *expires)
 		}
 	}
-	c, err := client()
-	if err != nil {
-		return err
-	}
 	var root origin.Root
 	if err := c.do(ctx, http.MethodPut, path, req, &root); err != nil {
 		return err
@@ -171,30 +169,26 @@ func runRootsList(ctx context.Context, args []string) error {
 	f := newFlags("roots list", "Lists the roots by name, or the root NAME: its paths, when it expires (or\n"+
 		"expired: it keeps nothing, and the next collection removes it) and when it was\n"+
 		"last set.")
-	name := f.restArgs("[NAME]", 0, 1)
+	names := f.restArgs("[NAME]", 0, 1)
 	asJSON := f.Bool("json", false, "print the API's JSON instead of a table")
 	client := rootsClientFlags(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	var path string
-	if len(*name) == 1 {
-		p, err := rootPath((*name)[0])
+	if len(*names) == 0 {
+		c, err := client()
 		if err != nil {
 			return err
 		}
-		path = p
-	}
-	c, err := client()
-	if err != nil {
-		return err
-	}
-	if path == "" {
 		var list origin.RootList
 		if err := c.do(ctx, http.MethodGet, "/api/roots", nil, &list); err != nil {
 			return err
 		}
 		return report(*asJSON, list, func(w io.Writer) error { return writeRoots(w, list.Roots) })
+	}
+	path, c, err := rootCall((*names)[0], client)
+	if err != nil {
+		return err
 	}
 	var root origin.Root
 	if err := c.do(ctx, http.MethodGet, path, nil, &root); err != nil {
@@ -211,11 +205,7 @@ func runRootsRemove(ctx context.Context, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	path, err := rootPath(*name)
-	if err != nil {
-		return err
-	}
-	c, err := client()
+	path, c, err := rootCall(*name, client)
 	if err != nil {
 		return err
 	}
