@@ -157,13 +157,14 @@ func (s *Server) putRoot(w http.ResponseWriter, r *http.Request, name string) er
 			return err
 		}
 		roots, err := s.readRoots(r.Context(), tx, &name)
-		if err == nil && len(roots) != 1 {
-			err = fmt.Errorf("root %s not found after writing it", name)
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			root = roots[0]
+		if len(roots) != 1 {
+			return fmt.Errorf("root %s not found after writing it", name)
 		}
-		return err
+		root = roots[0]
+		return nil
 	})
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == sqlstateForeignKeyViolation {
 		// A collection deleted a path between the check and the insert.
