@@ -121,7 +121,7 @@ func (c *Collector) Run(ctx context.Context, opts Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	defer conn.Close(context.Background())
+	defer pglock.Unlock(conn, lockKey)
 	r := &run{c: c, conn: conn, opts: opts, rep: Report{DryRun: opts.DryRun}}
 	err = r.run(ctx)
 	if ctx.Err() != nil {
