@@ -336,7 +336,6 @@ func TestGC_SIGKILLMidSweepThenFinish(t *testing.T) {
 	}
 }
 
-
 // A payload's bytes stay while a connected edge has not applied the
 // delete of its locations, and go once it has; the edge stops serving the
 // path.
