@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -134,6 +135,25 @@ func (c *gcCache) integrity(ctx context.Context, db *pgxpool.Pool) error {
 	return nil
 }
 
+// A bad setting of narthex gc is reported by its flag before anything is
+// touched.
+func TestGC_FlagErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ flag, value, want string }{
+		{"--grace", "-1h", "--grace -1h0m0s must not be negative"},
+		{"--edge-timeout", "-1s", "--edge-timeout -1s must not be negative"},
+		{"--batch-size", "-3", "--batch-size -3 must be at least 1"},
+		{"--keep-fetched-days", "-1", "--keep-fetched-days -1 must not be negative"},
+	} {
+		cmd := exec.Command(os.Args[0], "gc", "--database-url", "postgres://127.0.0.1:1/none", tt.flag, tt.value)
+		cmd.Env = append(os.Environ(), "NARTHEX_TEST_AS_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tt.want) {
+			t.Errorf("narthex gc %s %s = %v:\n%s\nwant an error with %q", tt.flag, tt.value, err, out, tt.want)
+		}
+	}
+}
+
 // An uploader told a path is present uploads paths that refer to it: a
 // collection that starts between the answer and that upload keeps the
 // path. An anonymous reader's answer promises nothing.
@@ -151,6 +171,21 @@ func TestGC_PathToldPresentSurvivesUntilItsReferrerIsUploaded(t *testing.T) {
 	}
 	if s := c.get(anon+".narinfo", false); s != 200 {
 		t.Fatalf("anonymous GET = %d", s)
+	}
+	// A dry run lists what would go and changes nothing.
+	dry := startNarthex(t, "gc", "--dry-run", "--database-url", c.dbURL, "--local-store", c.store, "--grace", "1h")
+	if code := dry.waitExit(t, time.Minute); code != 0 {
+		t.Fatalf("narthex gc --dry-run exited %d:\n%s", code, dry.logs())
+	}
+	dry.mu.Lock()
+	out := strings.Join(dry.stdout, "\n")
+	dry.mu.Unlock()
+	if !strings.Contains(out, "path "+anon+"-p") || strings.Contains(out, told) ||
+		!strings.Contains(out, "file "+anonKey+" local ") || !strings.Contains(out, "would delete 1 paths") {
+		t.Errorf("dry run printed:\n%s\nwant the anonymous path and its file, and not the told one", out)
+	}
+	if n := c.count(`SELECT count(*) FROM narinfo WHERE hash = $1`, anon); n != 1 {
+		t.Fatal("the dry run deleted the path")
 	}
 	rep, err := c.collector(gc.Config{}).Run(t.Context(), gc.Options{})
 	if err != nil {
@@ -382,13 +417,13 @@ func TestGC_PayloadWaitsForAConnectedEdge(t *testing.T) {
 	}
 
 	resume()
-	testutil.Eventually(t, "the edge to drop the path", edgeWait, func() bool {
-		code, _ := getStatus(edgeBase + "/" + gone + ".narinfo")
-		return code == http.StatusNotFound
+	// The path's delete and its file's retirement are two transactions,
+	// applied in order.
+	testutil.Eventually(t, "the edge to drop the path and its file", edgeWait, func() bool {
+		info, _ := getStatus(edgeBase + "/" + gone + ".narinfo")
+		nar, _ := getStatus(edgeBase + "/" + key)
+		return info == http.StatusNotFound && nar == http.StatusNotFound
 	})
-	if code, _ := getStatus(edgeBase + "/" + key); code != http.StatusNotFound {
-		t.Errorf("edge answers %d for the collected NAR file, want 404", code)
-	}
 	testutil.Eventually(t, "the payload deleted once the edge confirmed", edgeWait, func() bool {
 		rep, err := col.Run(t.Context(), gc.Options{})
 		if err != nil {

@@ -170,9 +170,6 @@ func runOrigin(ctx context.Context, args []string) error {
 	if *o.gcInterval < 0 {
 		return fmt.Errorf("--gc-interval %s must not be negative", *o.gcInterval)
 	}
-	if err := sql.MigrateURL(ctx, dbURL); err != nil {
-		return err
-	}
 	db, err := openPool(ctx, dbURL)
 	if err != nil {
 		return err
@@ -183,6 +180,9 @@ func runOrigin(ctx context.Context, args []string) error {
 		if collector, err = o.gc.collector(db, "gc-", log, nil); err != nil {
 			return err
 		}
+	}
+	if err := sql.MigrateURL(ctx, dbURL); err != nil {
+		return err
 	}
 	if err := startPprof(ctx, log, *o.pprofListen); err != nil {
 		return err
