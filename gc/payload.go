@@ -103,9 +103,6 @@ type tombstone struct {
 func (r *run) reap(ctx context.Context) error {
 	began := time.Now()
 	defer func() { r.rep.PayloadSeconds += time.Since(began).Seconds() }()
-	if _, err := r.conn.Exec(ctx, qSeenStreaming); err != nil {
-		return fmt.Errorf("record the edges seen streaming: %w", err)
-	}
 	fence, err := r.fence(ctx)
 	if err != nil {
 		return err

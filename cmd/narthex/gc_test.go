@@ -49,7 +49,7 @@ func newGCCache(t *testing.T) *gcCache {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1))
 	c.base = "http://" + addr
 	p := startNarthex(t, "origin", "--listen", addr, "--database-url", c.dbURL, "--local-store", c.store,
-		"--maintain-interval", "0")
+		"--maintain-interval", "0", "--sweep-interval", "1s")
 	p.waitLog(t, "origin listening", time.Minute)
 	return c
 }
@@ -384,6 +384,12 @@ func TestGC_PayloadWaitsForAConnectedEdge(t *testing.T) {
 	edgeBase := fmt.Sprintf("http://127.0.0.1:%d", freePorts(t, 1))
 	edge := startCountingEdge(t, "e1", c.dbURL, tempDir(t), edgeBase, gone)
 	c.age(gone)
+	// The origin's sweep records a streaming edge as seen: it has been
+	// connected for a while when it stops.
+	c.exec(`UPDATE edge SET last_seen = now() - interval '3 days'`)
+	testutil.Eventually(t, "the streaming edge recorded as seen", edgeWait, func() bool {
+		return c.count(`SELECT count(*) FROM edge WHERE last_seen > now() - interval '1 minute'`) == 1
+	})
 	file := filepath.Join(c.store, filepath.FromSlash(key))
 	if _, err := os.Stat(file); err != nil {
 		t.Fatal(err)
