@@ -172,19 +172,19 @@ func printGCReport(w io.Writer, rep gc.Report) {
 
 // gcProgress logs a run's progress at most every few seconds.
 type gcProgress struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	last time.Time
-	pha  string
+	log   *slog.Logger
+	mu    sync.Mutex
+	last  time.Time
+	phase string
 }
 
 func (p *gcProgress) update(pr gc.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pr.Phase == p.pha && time.Since(p.last) < 5*time.Second {
+	if pr.Phase == p.phase && time.Since(p.last) < 5*time.Second {
 		return
 	}
-	p.pha, p.last = pr.Phase, time.Now()
+	p.phase, p.last = pr.Phase, time.Now()
 	if pr.Total > 0 {
 		p.log.Info("collection progress", "phase", pr.Phase, "done", pr.Done, "total", pr.Total)
 	} else {

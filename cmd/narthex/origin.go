@@ -177,7 +177,7 @@ func runOrigin(ctx context.Context, args []string) error {
 	defer db.Close()
 	var collector *gc.Collector
 	if *o.gcInterval != 0 {
-		if collector, err = o.gc.collector(db, "gc-", log, nil); err != nil {
+		if collector, err = o.gc.collector(db, "gc-", log, (&gcProgress{log: log}).update); err != nil {
 			return err
 		}
 	}
