@@ -60,8 +60,8 @@ type Config struct {
 	// EdgeTimeout is how long an edge that is not streaming still holds
 	// the payload fence, counted from when it was last seen. Default 24 h.
 	EdgeTimeout time.Duration
-	// BatchSize is how many rows one sweep transaction deletes. Default
-	// 2000.
+	// BatchSize is how many paths (or objects) one sweep transaction
+	// deletes; NAR files are retired at most 200 at a time. Default 2000.
 	BatchSize int
 	// Name is how the collector shows itself to PostgreSQL: the
 	// application_name of the connection holding the lock, which a second
