@@ -6,7 +6,9 @@
 -- keep is the part of the batch that must stay: a path with a root, one
 -- uploaded after $2 or told present after $2, one fetched after $3 (when
 -- not NULL), one that a path outside the batch refers to (an upload since
--- the mark, or a garbage path kept by an earlier batch), and, recursively,
+-- the mark, or a garbage path kept by an earlier batch; NOT IN over the
+-- batch is a hashed subplan, where an array would be compared element by
+-- element for every reference), and, recursively,
 -- what a kept path of the batch refers to. The rest goes, with its
 -- references deleted here rather than by cascade: reference's foreign key
 -- to what a path refers to is checked at the end of the statement, and
@@ -27,7 +29,7 @@ WITH RECURSIVE batch (hash) AS (
        OR EXISTS (SELECT FROM narinfo_told t WHERE t.hash = b.hash AND t.told_at > $2::timestamptz)
        OR EXISTS (SELECT FROM path_last_fetched f
                   WHERE $3::timestamptz IS NOT NULL AND f.hash = b.hash AND f.last_fetched > $3::timestamptz)
-       OR EXISTS (SELECT FROM reference r WHERE r.reference = b.hash AND r.referrer <> ALL ($1::text[]))
+       OR EXISTS (SELECT FROM reference r WHERE r.reference = b.hash AND r.referrer NOT IN (SELECT hash FROM batch))
     UNION
     SELECT r.reference FROM keep k JOIN reference r ON r.referrer = k.hash
     WHERE r.reference = ANY ($1::text[])
