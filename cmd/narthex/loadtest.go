@@ -33,6 +33,7 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   ingest     synthetic uploads through the origin's PUT API
   soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
   dashboard  fill an empty database with a year of fetch counts and time the dashboard's queries
+  gc         fill an empty database with a graph of --paths paths, half garbage, and time ways to mark it
   report     write BENCHMARKS.md from the results folder of loadtest/bench.sh
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
@@ -53,6 +54,7 @@ var loadtestModes = map[string]command{
 	"soak":      runSoak,
 	"report":    runReport,
 	"dashboard": runDashboardBench,
+	"gc":        runGCBench,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -556,4 +558,36 @@ func runDashboardBench(ctx context.Context, args []string) error {
 		return err
 	}
 	return report(*asJSON, res, res.WriteTable)
+}
+
+func runGCBench(ctx context.Context, args []string) error {
+	f := newFlags("loadtest gc", "Migrates an empty database and fills it with a reference graph of --paths store paths\n(about 5 references each: bottom dependencies most paths share, package builds chained\non their previous build, deep chains), half of them garbage, reachable from --roots\nroots; checks the fill with SQL, and times each way to mark it --runs times.")
+	dbURL := f.databaseURL("PostgreSQL connection string of an empty database (loopback)")
+	paths := f.Int("paths", loadtest.DefaultGCPaths, "number of store paths, half of them garbage")
+	roots := f.Int("roots", loadtest.DefaultGCRoots, "number of unexpired roots")
+	seed := f.Int64("seed", loadtest.DefaultGCSeed, "seed of the graph and the paths")
+	storeURL := f.String("store-url", loadtest.DefaultGCStoreURL, "download base URL of the local store the NAR files are recorded in")
+	grace := f.Duration("grace", loadtest.DefaultGCGrace, "the mark keeps paths uploaded or told present within this")
+	fetched := f.Int("keep-fetched-days", loadtest.DefaultGCKeepFetchedDays, "the mark keeps paths fetched within this many days (0: none)")
+	runs := f.Int("runs", loadtest.DefaultGCRuns, "timed runs of each way to mark")
+	markOnly := f.Bool("mark-only", false, "the database holds the graph of these --paths, --roots and --seed already: check and mark it only")
+	timeout := f.Duration("timeout", loadtest.MaxDuration, "longest run")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.GC(ctx, loadtest.GCConfig{
+		DatabaseURL: url, Paths: *paths, Roots: *roots, Seed: *seed, StoreURL: *storeURL,
+		Grace: *grace, KeepFetchedDays: *fetched, MarkOnly: *markOnly, Runs: *runs, Timeout: *timeout,
+	})
+	if res != nil {
+		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
