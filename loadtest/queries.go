@@ -37,6 +37,7 @@ var (
 	qGCLocations    = query("gc_locations")
 	qGCUnfetched    = query("gc_unfetched")
 	qGCReachable    = query("gc_reachable")
+	qGCDangling     = query("gc_dangling")
 	qGCMarkSeed     = query("gc_mark_seed")
 	qGCMarkCTE      = query("gc_mark_cte")
 	qGCMarkTemp     = query("gc_mark_temp")
