@@ -37,6 +37,20 @@ func (s *Server) authenticate(r *http.Request) error {
 	return nil
 }
 
+// authenticated reports whether r carries a valid upload token. A read
+// needs none, so a missing or bad one only means r is anonymous; a
+// database that cannot say is logged and counts as no.
+func (s *Server) authenticated(r *http.Request) bool {
+	if r.Header.Get("Authorization") == "" {
+		return false
+	}
+	err := s.authenticate(r)
+	if err != nil && !errors.As(err, new(*httpError)) {
+		s.log.Warn("could not check a reader's upload token", "err", err)
+	}
+	return err == nil
+}
+
 // requestToken returns the upload token r carries.
 func requestToken(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")

@@ -24,11 +24,25 @@ import (
 const recordTimeout = 30 * time.Second
 
 // getNar answers GET and HEAD of a NAR file from the local store. A file
-// the records place there and the store lacks is marked missing.
+// the records place there and the store lacks is marked missing. To an
+// authenticated client, which may be an uploader deciding whether to
+// upload it, a file is there only while it is recorded, and the answer
+// keeps it from garbage collection for its grace period. Only HEAD asks
+// that: it is how an uploader checks (PROTOCOL.md), and a download of a
+// file is no promise to list it.
 func (s *Server) getNar(w http.ResponseWriter, r *http.Request, url string) error {
 	u, err := narinfo.ParseNarURL(url)
 	if err != nil {
 		return clientError(http.StatusNotFound, "not found")
+	}
+	if r.Method == http.MethodHead && s.authenticated(r) {
+		var recorded bool
+		if err := s.db.QueryRow(r.Context(), qTellNarFile, url).Scan(&recorded); err != nil {
+			return fmt.Errorf("mark NAR file told: %w", err)
+		}
+		if !recorded {
+			return clientError(http.StatusNotFound, "not found")
+		}
 	}
 	key := u.Key
 	notFound := func(err error) error {
@@ -139,6 +153,11 @@ func (s *Server) putNar(w http.ResponseWriter, r *http.Request, url string) erro
 		}
 		defer nar.end()
 		in = nar
+	}
+	// Bytes of this key that a collection decided to delete must not
+	// take these with them.
+	if _, err := s.db.Exec(r.Context(), qBeginPayloadWrite, url, target.id, u.Key); err != nil {
+		return fmt.Errorf("begin NAR write: %w", err)
 	}
 	size, sum, err := target.store.Put(r.Context(), u.Key, in, want)
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,13 +21,19 @@ import (
 const sqlstateForeignKeyViolation = "23503"
 
 // getNarinfo answers GET and HEAD of a narinfo with its stored text, or 404
-// while it is withdrawn.
+// while it is withdrawn. An answer to an authenticated client, which may
+// be an uploader deciding what to upload, keeps the path from garbage
+// collection for its grace period.
 func (s *Server) getNarinfo(w http.ResponseWriter, r *http.Request, hash string) error {
 	if !narinfo.ValidHash(hash) {
 		return clientError(http.StatusNotFound, "not found")
 	}
+	q := qServedNarinfo
+	if s.authenticated(r) {
+		q = qServedNarinfoTold
+	}
 	var body string
-	err := s.db.QueryRow(r.Context(), qServedNarinfo, hash).Scan(&body)
+	err := s.db.QueryRow(r.Context(), q, hash).Scan(&body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return clientError(http.StatusNotFound, "not found")
 	}
@@ -67,7 +74,7 @@ func (s *Server) putNarinfo(w http.ResponseWriter, r *http.Request, hash string)
 	created, err := s.storeNarinfo(r.Context(), u)
 	if err != nil {
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == sqlstateForeignKeyViolation {
-			return badRequest("%s", vanished(pgErr.ConstraintName)).withDetail(err)
+			return badRequest("%s", s.vanished(pgErr, u)).withDetail(err)
 		}
 		return err
 	}
@@ -81,17 +88,34 @@ func (s *Server) putNarinfo(w http.ResponseWriter, r *http.Request, hash string)
 }
 
 // vanished explains a foreign key violation of the narinfo inserts: what it
-// pointed to was deleted after it was checked. The constraint names are the
-// ones PostgreSQL gives the foreign keys of sql/migrations/001_init.sql.
-func vanished(constraint string) string {
-	switch constraint {
+// pointed to was deleted (by garbage collection) after it was checked,
+// named from the violation's detail. The constraint names are the ones
+// PostgreSQL gives the foreign keys of sql/migrations/001_init.sql.
+func (s *Server) vanished(pgErr *pgconn.PgError, u *narinfoUpload) string {
+	key := ""
+	if m := violatedKey.FindStringSubmatch(pgErr.Detail); m != nil {
+		key = m[1]
+	}
+	switch pgErr.ConstraintName {
 	case "reference_reference_fkey":
+		for _, ref := range u.ni.References {
+			if strings.HasPrefix(ref, key+"-") && key != "" {
+				return fmt.Sprintf("%s/%s, which this narinfo references, was deleted during the upload; upload it again", s.cfg.StoreDir, ref)
+			}
+		}
 		return "a path this narinfo references was deleted during the upload; upload it again"
 	case "narinfo_file_url_fkey":
+		if key != "" {
+			return fmt.Sprintf("NAR file %s, which this narinfo lists, was deleted during the upload; upload it again", short(key))
+		}
 		return "a NAR file this narinfo lists was deleted during the upload; upload it again"
 	}
 	return "something this narinfo refers to was deleted during the upload; upload it again"
 }
+
+// violatedKey finds the key in the detail of a foreign key violation:
+// `Key (reference)=(<hash>) is not present in table "narinfo".`
+var violatedKey = regexp.MustCompile(`^Key \([^)]*\)=\((.*)\) is not present in table`)
 
 // checkNarinfo does the checks of an upload that need no database: syntax,
 // the path it is put at, file names, references and signatures. It returns

@@ -425,13 +425,17 @@ func TestServer_ReferenceDeletedDuringUpload(t *testing.T) {
 	tests := []struct {
 		name   string
 		delete []deletion // run by another connection just before the insert
-		want   string
+		want   func(a *narinfo.NarInfo, narB nar) string
 	}{
-		{"referenced path", []deletion{{`DELETE FROM narinfo WHERE hash = $1`, hashOf}}, "a path this narinfo references was deleted"},
+		{"referenced path", []deletion{{`DELETE FROM narinfo WHERE hash = $1`, hashOf}}, func(a *narinfo.NarInfo, _ nar) string {
+			return a.StorePath + ", which this narinfo references, was deleted during the upload"
+		}},
 		{"NAR file", []deletion{
 			{`DELETE FROM payload_location WHERE url = $1`, urlOf},
 			{`DELETE FROM nar_file WHERE url = $1`, urlOf},
-		}, "a NAR file this narinfo lists was deleted"},
+		}, func(_ *narinfo.NarInfo, n nar) string {
+			return "NAR file " + n.url + ", which this narinfo lists, was deleted during the upload"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -453,7 +457,7 @@ func TestServer_ReferenceDeletedDuringUpload(t *testing.T) {
 				}
 				before = h.snapshot()
 			}
-			checkError(t, h.do(http.MethodPut, "/"+infoB.Hash+".narinfo", infoB.Render()), 400, tt.want)
+			checkError(t, h.do(http.MethodPut, "/"+infoB.Hash+".narinfo", infoB.Render()), 400, tt.want(infoA, narB))
 			h.unchanged(before)
 		})
 	}

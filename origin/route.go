@@ -22,14 +22,16 @@ const (
 	routeHealth                       // /healthz
 	routeMetrics                      // /metrics
 	routeDashboard                    // /dashboard, /api/stats/...
+	routeRoots                        // /api/roots, /api/roots/<name>
 )
 
 // route is a parsed request path.
 type route struct {
 	kind routeKind
 	// name is the store path hash for narinfo and listing routes and the
-	// path relative to the cache root ("nar/<file>") for NAR routes. It is
-	// not validated yet.
+	// path relative to the cache root ("nar/<file>") for NAR routes, and
+	// the root's name for roots routes ("" for all of them). It is not
+	// validated yet.
 	name string
 }
 
@@ -63,6 +65,8 @@ func (k routeKind) name() string {
 		return "metrics"
 	case routeDashboard:
 		return "dashboard"
+	case routeRoots:
+		return "roots"
 	}
 	return k.uploadKind()
 }
@@ -72,6 +76,8 @@ func (k routeKind) allow() string {
 	switch k {
 	case routeHealth, routeMetrics, routeDashboard:
 		return "GET, HEAD"
+	case routeRoots:
+		return "GET, HEAD, PUT, DELETE"
 	}
 	return "GET, HEAD, PUT"
 }
@@ -83,6 +89,8 @@ func (k routeKind) allows(method string) bool {
 		return true
 	case http.MethodPut:
 		return k != routeHealth && k != routeMetrics && k != routeDashboard
+	case http.MethodDelete:
+		return k == routeRoots
 	}
 	return false
 }
@@ -125,6 +133,12 @@ func parseRoute(escaped, decoded string) (route, error) {
 	}
 	if dashboard.Serves(escaped) {
 		return route{kind: routeDashboard}, nil
+	}
+	if p == "api/roots" {
+		return route{kind: routeRoots}, nil
+	}
+	if name, ok := strings.CutPrefix(p, "api/roots/"); ok && name != "" && !strings.Contains(name, "/") {
+		return route{kind: routeRoots, name: name}, nil
 	}
 	for _, d := range directories {
 		if strings.HasPrefix(p, d.prefix) && len(p) > len(d.prefix) {

@@ -36,6 +36,10 @@ type Server struct {
 	// beforeInsert, when set, runs in the narinfo transaction after the
 	// checks and before the inserts, so tests can race a delete with them.
 	beforeInsert func(ctx context.Context)
+	// beforeRootWrite, when set, runs after the paths of a root were
+	// checked and before they are written, so tests can race a delete
+	// with them.
+	beforeRootWrite func(ctx context.Context)
 }
 
 // New validates cfg, opens the local store directory, and registers the
@@ -109,23 +113,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, r, err)
 	}
 	// Uploads are counted by kind; a path no route knows counts as "other".
-	if r.Method == http.MethodPut && rt.kind != routeHealth && rt.kind != routeMetrics && rt.kind != routeDashboard {
+	if r.Method == http.MethodPut && rt.kind != routeHealth && rt.kind != routeMetrics && rt.kind != routeDashboard &&
+		rt.kind != routeRoots {
 		s.metrics.countUpload(rt.kind, sw.status)
 	}
 	s.metrics.observeRequest(rt.kind, r.Method, sw.status, start)
 }
 
-// dispatch checks the method and, for uploads, the credentials, and runs the
-// route's handler.
+// dispatch checks the method and, for uploads and roots, the credentials,
+// and runs the route's handler.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) error {
 	if !rt.kind.allows(r.Method) {
 		return clientError(http.StatusMethodNotAllowed, "method %s not allowed", r.Method).
 			withHeader("Allow", rt.kind.allow())
 	}
-	if r.Method == http.MethodPut {
+	// Roots need the token for reading too: they tell what collection
+	// keeps, and their names are the operators' own.
+	if r.Method == http.MethodPut || rt.kind == routeRoots {
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
+	}
+	if r.Method == http.MethodPut {
 		if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 			return badRequest("narthex does not accept Content-Encoding %q on uploads; "+
 				"leave narinfo-compression and ls-compression unset", enc)
@@ -159,6 +168,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) erro
 		return nil
 	case routeMetrics:
 		return s.serveMetrics(w, r)
+	case routeRoots:
+		return s.serveRoots(w, r, rt.name)
 	case routeDashboard:
 		if s.cfg.Dashboard == nil {
 			return clientError(http.StatusNotFound, "not found")

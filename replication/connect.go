@@ -10,8 +10,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sys/unix"
+
+	"github.com/narthex-cache/narthex/replica"
 )
 
 // refused reports whether err, from connecting or from a session's setup,
@@ -73,14 +76,43 @@ func (r *Replicator) connect(ctx context.Context) (*pgconn.PgConn, error) {
 }
 
 // registerEdge records the edge and the slot it follows, so that the origin
-// can tell which slots belong to live edges.
+// can tell which slots belong to live edges, and that it serves the
+// replica of that slot: a rebuild is over.
 func registerEdge(ctx context.Context, conn *pgconn.PgConn, edge, slot string) error {
 	q := fmt.Sprintf(`INSERT INTO edge (name, slot_name) VALUES ('%s', '%s')
-		ON CONFLICT (name) DO UPDATE SET slot_name = EXCLUDED.slot_name, last_seen = now()`, edge, slot)
+		ON CONFLICT (name) DO UPDATE SET slot_name = EXCLUDED.slot_name, last_seen = now(),
+			rebuilding_since = NULL, serving_lsn = NULL`, edge, slot)
 	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {
 		return fmt.Errorf("register edge: %w", err)
 	}
 	return nil
+}
+
+// markRebuilding records that the edge bootstraps a new replica while it
+// serves an old one that holds everything up to served (nil when that is
+// unknown), so that garbage collection keeps the payloads the old one may
+// send clients to (gc's fence). An edge the origin does not know has no
+// row to mark.
+func markRebuilding(ctx context.Context, conn *pgconn.PgConn, edge string, served *pglogrepl.LSN) error {
+	lsn := "NULL"
+	if served != nil {
+		lsn = "'" + served.String() + "'"
+	}
+	q := fmt.Sprintf(`UPDATE edge SET rebuilding_since = now(), last_seen = now(), serving_lsn = %s WHERE name = '%s'`, lsn, edge)
+	if _, err := conn.Exec(ctx, q).ReadAll(); err != nil {
+		return fmt.Errorf("record the rebuild: %w", err)
+	}
+	return nil
+}
+
+// servedLSN is the origin LSN a replica in state m holds everything up
+// to, nil when it is unknown: a state that could not be read, or one of
+// another origin system, whose positions mean nothing here.
+func servedLSN(m replica.State, system string) *pglogrepl.LSN {
+	if m.System != system || m.LSN == 0 {
+		return nil
+	}
+	return &m.LSN
 }
 
 // replicationConnString adds replication=database to a connection string in

@@ -287,6 +287,11 @@ func (r *Replicator) session(ctx context.Context) error {
 			r.log.Warn("ended a previous connection still holding the slot", "slot", m.Slot)
 		}
 	} else {
+		if rep != nil {
+			if err := markRebuilding(sctx, conn, r.cfg.EdgeName, servedLSN(m, sys.SystemID)); err != nil {
+				return err
+			}
+		}
 		if rep, err = r.bootstrap(ctx, conn, sys.SystemID); err != nil {
 			return err
 		}

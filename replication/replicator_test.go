@@ -747,3 +747,69 @@ func TestReplicator_WithdrawnNarinfoIsAMiss(t *testing.T) {
 		}
 	}
 }
+
+// An edge that rebuilds its replica while serving the old one says so at
+// the origin, with the LSN the old one holds, until it has switched over:
+// garbage collection keeps the payloads the old replica may send clients
+// to.
+func TestReplicator_RebuildIsRecordedAtTheOrigin(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	dir := t.TempDir()
+	o.addNarinfos(2)
+	r := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	testutil.Eventually(t, "bootstrap", waitTimeout, func() bool { return r.Status().Bootstrapped })
+	slot := r.Status().Slot
+	o.waitAcknowledged(slot)
+	served := r.Status().AppliedLSN
+	r.Close()
+	row := func() (rebuilding bool, lsn, slotName string) {
+		t.Helper()
+		var l *string
+		if err := o.conn.QueryRow(t.Context(), `SELECT rebuilding_since IS NOT NULL, serving_lsn::text, slot_name FROM edge WHERE name = 'e1'`).
+			Scan(&rebuilding, &l, &slotName); err != nil {
+			t.Fatal(err)
+		}
+		if l != nil {
+			lsn = *l
+		}
+		return rebuilding, lsn, slotName
+	}
+	if rebuilding, _, s := row(); rebuilding || s != slot {
+		t.Fatalf("after the first bootstrap: rebuilding %v on slot %s, want not rebuilding on %s", rebuilding, s, slot)
+	}
+
+	// A transaction holding a lock on narinfo keeps the new slot from
+	// being made (it waits for running transactions), so the rebuild
+	// stays under way while the test looks.
+	o.dropSlot(slot)
+	tx, err := o.conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE narinfo IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	r2 := startReplicator(t, Config{ConnString: o.url, EdgeName: "e1", Dir: dir})
+	other := pgtest.Connect(t, o.url)
+	testutil.Eventually(t, "the rebuild recorded", waitTimeout, func() bool {
+		var rebuilding bool
+		err := other.QueryRow(t.Context(), `SELECT rebuilding_since IS NOT NULL FROM edge WHERE name = 'e1'`).Scan(&rebuilding)
+		return err == nil && rebuilding
+	})
+	var lsn *string
+	if err := other.QueryRow(t.Context(), `SELECT serving_lsn::text FROM edge WHERE name = 'e1'`).Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	if lsn == nil || *lsn != served.String() {
+		t.Errorf("serving_lsn %v during the rebuild, want the old replica's %s", lsn, served)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "new bootstrap", waitTimeout, func() bool { return r2.Status().Bootstraps == 1 && r2.Status().Connected })
+	testutil.Eventually(t, "the rebuild's end recorded", waitTimeout, func() bool {
+		rebuilding, lsn, s := row()
+		return !rebuilding && lsn == "" && s == r2.Status().Slot
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type flags struct {
 	// parse into the matching values entry.
 	positional []string
 	values     []*string
+	// rest, when restName is set, takes the arguments after the
+	// positional ones: at least restMin, at most restMax (-1: any).
+	restName         string
+	restMin, restMax int
+	rest             *[]string
 }
 
 // newFlags makes the flag set of "narthex <name>", whose -h prints summary
@@ -49,14 +55,26 @@ func (f *flags) arg(name string) *string {
 	return v
 }
 
+// restArgs declares the arguments after the positional ones, shown as name
+// in the usage ("PATH...", "[NAME]"); parse fills the returned slice and
+// refuses fewer than atLeast or more than atMost (-1: no bound).
+func (f *flags) restArgs(name string, atLeast, atMost int) *[]string {
+	f.restName, f.restMin, f.restMax, f.rest = name, atLeast, atMost, new([]string)
+	return f.rest
+}
+
 // printUsage writes the command's usage: synopsis, summary, flags.
 func (f *flags) printUsage(w io.Writer) {
 	synopsis := "narthex " + f.name
-	if len(f.positional) > 0 {
-		synopsis += " " + strings.Join(f.positional, " ")
+	args := f.positional
+	if f.restName != "" {
+		args = append(slices.Clip(args), f.restName)
+	}
+	if len(args) > 0 {
+		synopsis += " " + strings.Join(args, " ")
 	}
 	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\n\n", synopsis, f.summary)
-	if len(f.positional) > 0 {
+	if len(args) > 0 {
 		fmt.Fprint(w, "Flags may come before or after the arguments; \"--\" ends the flags.\n\n")
 	}
 	fmt.Fprint(w, "Flags:\n")
@@ -126,14 +144,24 @@ func (f *flags) parse(args []string) error {
 	if len(f.envErrs) > 0 {
 		return fmt.Errorf("bad environment: %s", strings.Join(f.envErrs, "; "))
 	}
-	if len(pos) > len(f.positional) {
-		return fmt.Errorf("unexpected argument %q (see narthex %s -h)", pos[len(f.positional)], f.name)
-	}
 	if len(pos) < len(f.positional) {
 		return fmt.Errorf("missing %s (see narthex %s -h)", f.positional[len(pos)], f.name)
 	}
-	for i, v := range pos {
+	for i, v := range pos[:len(f.positional)] {
 		*f.values[i] = v
+	}
+	rest, atMost := pos[len(f.positional):], f.restMax
+	if f.restName == "" {
+		atMost = 0
+	}
+	if atMost >= 0 && len(rest) > atMost {
+		return fmt.Errorf("unexpected argument %q (see narthex %s -h)", rest[atMost], f.name)
+	}
+	if len(rest) < f.restMin {
+		return fmt.Errorf("missing %s (see narthex %s -h)", f.restName, f.name)
+	}
+	if f.rest != nil {
+		*f.rest = rest
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ Usage:
   narthex edge-role create NAME [flags]   make the PostgreSQL role edges connect as
   narthex stores   add|list|show|set|delete|missing|maintain [NAME] [flags]   manage the stores NAR files live in
   narthex import   SOURCE [PATH...] [flags]   bulk-load an existing binary cache into the origin
+  narthex roots    add|list|remove [NAME] [PATH...] [flags]   manage the origin's garbage-collection roots
+  narthex gc       [flags]   collect paths and payloads no root and no recent use keeps alive
   narthex loadtest <mode> [flags]   populate|lookup|wrk|ceiling|lag|bootstrap|ingest|soak|locations|payloads|filecache|geoip|report:
                                     measure narthex on loopback
 
@@ -42,7 +44,9 @@ var commands = map[string]command{
 	"edge-role": runEdgeRole,
 	"stores":    runStores,
 	"import":    runImport,
+	"roots":     runRoots,
 	"loadtest":  runLoadtest,
+	"gc":        runGC,
 }
 
 func main() {

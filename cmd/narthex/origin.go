@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/narthex-cache/narthex/gc"
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/origin"
 	"github.com/narthex-cache/narthex/placement/maintain"
@@ -27,7 +28,8 @@ type originFlags struct {
 	priority, maxSignatures, maxConnsPerClient                   *int
 	readHeaderTimeout, idleTimeout, uploadWindow                 *time.Duration
 	downloadStall, tempFileMaxAge, sweepInterval, fetchRetention *time.Duration
-	maintainInterval                                             *time.Duration
+	maintainInterval, gcInterval                                 *time.Duration
+	gc                                                           *gcFlags
 	dashboard                                                    *dashboardFlags
 }
 
@@ -55,6 +57,8 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.sweepInterval = f.Duration("sweep-interval", origin.DefaultSweepInterval, "how often the local store is swept of stale temporary files")
 	o.fetchRetention = f.Duration("analytics-retention", origin.DefaultFetchCountRetention, "how long the raw fetch counts edges send are kept (their daily and hourly roll-ups stay);\nolder ones are removed every --sweep-interval")
 	o.maintainInterval = f.Duration("maintain-interval", defaultOriginMaintainInterval, "how often the origin runs a pass of store maintenance (as narthex stores maintain),\nthe first one interval after start; 0 turns it off")
+	o.gcInterval = f.Duration("gc-interval", 0, "how often the origin runs a garbage collection (as narthex gc, with the --gc-* settings),\nthe first one interval after start; 0 turns it off")
+	o.gc = defineGCFlags(f, "gc-", o.localStore)
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	o.dashboard = defineDashboardFlags(f)
 	return o
@@ -163,6 +167,9 @@ func runOrigin(ctx context.Context, args []string) error {
 	if *o.maintainInterval < 0 {
 		return fmt.Errorf("--maintain-interval %s must not be negative", *o.maintainInterval)
 	}
+	if *o.gcInterval < 0 {
+		return fmt.Errorf("--gc-interval %s must not be negative", *o.gcInterval)
+	}
 	if err := sql.MigrateURL(ctx, dbURL); err != nil {
 		return err
 	}
@@ -171,6 +178,12 @@ func runOrigin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	var collector *gc.Collector
+	if *o.gcInterval != 0 {
+		if collector, err = o.gc.collector(db, "gc-", log, nil); err != nil {
+			return err
+		}
+	}
 	if err := startPprof(ctx, log, *o.pprofListen); err != nil {
 		return err
 	}
@@ -186,6 +199,9 @@ func runOrigin(ctx context.Context, args []string) error {
 	g.Go(func() error { return serveOrigin(gctx, cfg, db, ln) })
 	if *o.maintainInterval != 0 {
 		g.Go(func() error { return maintainEvery(gctx, db, *o.localStore, *o.maintainInterval, log) })
+	}
+	if collector != nil {
+		g.Go(func() error { return gcEvery(gctx, collector, *o.gcInterval, log) })
 	}
 	if admin != nil {
 		g.Go(func() error { return admin.serve(gctx) })

@@ -134,6 +134,13 @@ func (p *pass) copyIn(ctx context.Context, f *file, t *storeRow, dst Store, srcs
 		return copied{}, err
 	}
 	c := copied{f: f, key: narinfo.URLKey(f.URL), res: res}
+	// Bytes of this key that garbage collection decided to delete, left
+	// in the store behind the fence, must not be taken or overwritten and
+	// then deleted: drop that decision first.
+	if _, err := p.m.db.Exec(ctx, qBeginPayloadWrite, f.URL, t.ID, c.key); err != nil {
+		p.release(ctx, t, res)
+		return copied{}, fmt.Errorf("begin the copy of %s into store %s: %w", f.URL, t.Name, err)
+	}
 	there := func() (int64, error) { return dst.Stat(ctx, c.key) }
 	if listed != nil {
 		there = func() (int64, error) {

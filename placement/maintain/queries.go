@@ -15,7 +15,6 @@ func query(name string) string { return sql.Query(queryFiles, name) }
 var (
 	qStores               = query("stores")
 	qStoreExists          = query("store_exists")
-	qLockHolder           = query("lock_holder")
 	qCloseInterruptedJobs = query("close_interrupted_jobs")
 	qPruneJobs            = query("prune_jobs")
 	qStartJob             = query("start_job")
@@ -37,4 +36,5 @@ var (
 	qRecordLocations      = query("record_locations")
 	qLockNarFile          = query("lock_nar_file")
 	qRemoveLocation       = query("remove_location")
+	qBeginPayloadWrite    = query("begin_payload_write")
 )

@@ -1,0 +1,2 @@
+-- How many narinfos there are: the mark reports live = this less garbage.
+SELECT count(*) FROM narinfo;

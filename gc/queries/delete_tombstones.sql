@@ -1,0 +1,2 @@
+-- Tombstones $1, whose bytes are deleted.
+DELETE FROM payload_tombstone WHERE id = ANY ($1::bigint[]);
