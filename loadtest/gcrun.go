@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -151,13 +153,16 @@ type GCStats struct {
 	Garbage         int64   `json:"garbage"`
 	PathsSwept      int64   `json:"paths_swept"`
 	PathsKept       int64   `json:"paths_kept"`
+	FilesUnlisted   int64   `json:"files_unlisted"`
 	FilesRetired    int64   `json:"files_retired"`
 	ObjectsFreed    int64   `json:"objects_freed"`
 	BytesFreed      int64   `json:"bytes_freed"`
 	ObjectsFenced   int64   `json:"objects_fenced"`
 	BytesFenced     int64   `json:"bytes_fenced"`
+	ObjectsFailed   int64   `json:"objects_failed"`
 	MarkSeconds     float64 `json:"mark_seconds"`
 	SweepSeconds    float64 `json:"sweep_seconds"`
+	PayloadSeconds  float64 `json:"payload_seconds"`
 	Batches         int64   `json:"batches"`
 	MaxBatchSeconds float64 `json:"max_batch_seconds"`
 }
@@ -179,9 +184,11 @@ type GCAfter struct {
 	// closures, the graph's live half, when none was lost.
 	Reachable int64 `json:"reachable"`
 	Live      int64 `json:"live"` // the graph's
-	// Uploaded counts the paths the uploads of both phases made, all
-	// still there; GarbageLeft the graph's garbage still there, which
-	// uploads made live by referencing it.
+	// Accepted counts the uploads of both phases the origin took, and
+	// Uploaded those of their paths still there (all of them, being
+	// within the grace); GarbageLeft the graph's garbage still there,
+	// which uploads made live by referencing it.
+	Accepted    int64 `json:"accepted"`
 	Uploaded    int64 `json:"uploaded"`
 	GarbageLeft int64 `json:"garbage_left"`
 	// Unreachable is what a mark with the collector's seeds finds now:
@@ -194,7 +201,7 @@ type GCAfter struct {
 
 // Passed tells whether nothing was lost and no garbage was left.
 func (a GCAfter) Passed() bool {
-	return a.Dangling == 0 && a.Reachable == a.Live && a.Unreachable == 0
+	return a.Dangling == 0 && a.Reachable == a.Live && a.Unreachable == 0 && a.Uploaded == a.Accepted
 }
 
 // GCRun runs the load of cfg for cfg.Baseline, then again while `narthex
@@ -347,7 +354,7 @@ func ignoreStopped(loadCtx, ctx context.Context, err error) error {
 
 // checkAfterGC counts what the database holds after the collection.
 func checkAfterGC(ctx context.Context, cfg GCRunConfig, g *gcGraph, uploaded []string) (GCAfter, error) {
-	a := GCAfter{Live: int64(g.Live)}
+	a := GCAfter{Live: int64(g.Live), Accepted: int64(len(uploaded))}
 	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return a, fmt.Errorf("gc run: %w", err)
@@ -377,4 +384,38 @@ func checkAfterGC(ctx context.Context, cfg GCRunConfig, g *gcGraph, uploaded []s
 	}
 	a.Unreachable = m.GarbageRows
 	return a, nil
+}
+
+// WriteTable writes the result as Markdown.
+func (r *GCRunResult) WriteTable(w io.Writer) error {
+	c, g, a := r.Config, r.GC, r.After
+	fmt.Fprintf(w, "`narthex gc %s`: mark %.1f s, sweep %.1f s, payloads %.1f s, %.1f s from start to exit; %d live, %d garbage, "+
+		"%d paths swept and %d kept, %d expired roots removed, %d NAR files unlisted and %d retired, "+
+		"%d objects freed, %d fenced and %d failed; %d batches, the longest %.2f s.\n\n",
+		strings.Join(c.GCArgs, " "), g.MarkSeconds, g.SweepSeconds, g.PayloadSeconds, r.Collection.Seconds(), g.Live, g.Garbage,
+		g.PathsSwept, g.PathsKept, g.RootsExpired, g.FilesUnlisted, g.FilesRetired, g.ObjectsFreed, g.ObjectsFenced, g.ObjectsFailed,
+		g.Batches, g.MaxBatchSeconds)
+	fmt.Fprintf(w, "Load: %d uploaders at %.0f uploads/s (NAR files of %d bytes; each narinfo references 3 live paths and, "+
+		"%.0f%% of the time, a garbage one), and %.0f edge lookups/s on %d connections, %.0f%% for live paths.\n\n",
+		c.Uploaders, c.UploadRate, c.NarSize, 100*c.GarbageShare, c.LookupRate, c.LookupConnections, 100*c.HitRatio)
+	fmt.Fprintln(w, "| phase | length | uploads accepted | refused (4xx) | failed | upload p50 | p99 | max | lookups | wrong | lookup p50 | p99 | max |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, p := range []struct {
+		name string
+		ph   GCPhase
+	}{{"before (baseline)", r.Baseline}, {"during the collection", r.During}} {
+		u, l := p.ph.Uploads, p.ph.Lookups
+		if u == nil || l == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %.0f s | %d | %d | %d | %s | %s | %s | %d | %d | %s | %s | %s |\n", p.name, p.ph.Elapsed.Seconds(),
+			u.Succeeded, u.Refused, u.Errors, fmtDuration(u.Upload.P50), fmtDuration(u.Upload.P99), fmtDuration(u.Upload.Max),
+			l.Answered, l.Errors, fmtDuration(l.Latency.P50), fmtDuration(l.Latency.P99), fmtDuration(l.Latency.Max))
+	}
+	fmt.Fprintf(w, "\nAfter: %d narinfos; %d dangling references; the unexpired roots reach %d paths (the graph's live half: %d); "+
+		"%d uploaded paths of %d accepted there; %d garbage paths left, made live by uploads; a mark with the collector's seeds finds %d garbage; "+
+		"%d roots, %d NAR files, %d payload locations. Checks %s.\n",
+		a.Narinfos, a.Dangling, a.Reachable, a.Live, a.Uploaded, a.Accepted, a.GarbageLeft, a.Unreachable, a.Roots, a.NarFiles, a.Locations,
+		map[bool]string{true: "passed", false: "FAILED"}[a.Passed()])
+	return nil
 }

@@ -34,6 +34,7 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
   dashboard  fill an empty database with a year of fetch counts and time the dashboard's queries
   gc         fill an empty database with a graph of --paths paths, half garbage, and time ways to mark it
+  gcrun      collect that database with narthex gc while uploads go to its origin and lookups to its edge
   report     write BENCHMARKS.md from the results folder of loadtest/bench.sh
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
@@ -55,6 +56,7 @@ var loadtestModes = map[string]command{
 	"report":    runReport,
 	"dashboard": runDashboardBench,
 	"gc":        runGCBench,
+	"gcrun":     runGCRun,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -583,6 +585,55 @@ func runGCBench(ctx context.Context, args []string) error {
 	res, err := loadtest.GC(ctx, loadtest.GCConfig{
 		DatabaseURL: url, Paths: *paths, Roots: *roots, Seed: *seed, StoreURL: *storeURL,
 		Grace: *grace, KeepFetchedDays: *fetched, MarkOnly: *markOnly, Runs: *runs, Timeout: *timeout,
+	})
+	if res != nil {
+		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+func runGCRun(ctx context.Context, args []string) error {
+	f := newFlags("loadtest gcrun", "Runs uploads (a NAR file and a narinfo referencing live paths and, now and then, a\ngarbage one) against the origin and narinfo lookups (live paths and misses) against the\nedge of a database `loadtest gc` filled, for --baseline; then the same load while\n`narthex gc --json` collects the database; then checks the database with SQL.")
+	dbURL := f.databaseURL("PostgreSQL connection string of the database loadtest gc filled (loopback)")
+	origin := f.String("origin-url", "", "origin base URL on that database, http:// on loopback (required)")
+	tokenFile := f.String("token-file", "", "file holding an upload token of the origin (required)")
+	edge := f.String("edge-url", "", "edge base URL on that database, http:// on loopback (required)")
+	paths := f.Int("paths", loadtest.DefaultGCPaths, "--paths of the loadtest gc run")
+	roots := f.Int("roots", loadtest.DefaultGCRoots, "--roots of the loadtest gc run")
+	seed := f.Int64("seed", loadtest.DefaultGCSeed, "--seed of the loadtest gc run")
+	gcArgs := f.String("gc-args", "", "flags of narthex gc beyond --json, space-separated (the database comes in its environment)")
+	uploaders := f.Int("uploaders", loadtest.DefaultGCRunUploaders, "uploads in flight at most")
+	uploadRate := floatFlag(f, "upload-rate", loadtest.DefaultGCRunUploadRate, "uploads per second")
+	narSize := f.Int("nar-size", loadtest.DefaultGCRunNarSize, "bytes per NAR file")
+	garbage := floatFlag(f, "garbage-share", loadtest.DefaultGCRunGarbageShare, "share of the uploads that also reference a garbage path")
+	lookupRate := floatFlag(f, "lookup-rate", loadtest.DefaultGCRunLookupRate, "narinfo lookups per second")
+	conns := f.Int("lookup-connections", loadtest.DefaultGCRunConnections, "connections of the lookups")
+	hitRatio := floatFlag(f, "hit-ratio", loadtest.DefaultGCRunHitRatio, "share of the lookups for live paths")
+	baseline := f.Duration("baseline", loadtest.DefaultGCRunBaseline, "how long the load runs before the collection")
+	timeout := f.Duration("timeout", loadtest.DefaultGCRunTimeout, "longest collection")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	if *tokenFile == "" {
+		return errors.New("--token-file is required")
+	}
+	token, err := readSecret("token-file", *tokenFile)
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.GCRun(ctx, loadtest.GCRunConfig{
+		DatabaseURL: url, OriginURL: *origin, Token: token, EdgeURL: *edge,
+		Paths: *paths, Roots: *roots, Seed: *seed, GCArgs: strings.Fields(*gcArgs),
+		Uploaders: *uploaders, UploadRate: *uploadRate, NarSize: *narSize, GarbageShare: *garbage,
+		LookupRate: *lookupRate, LookupConnections: *conns, HitRatio: *hitRatio,
+		Baseline: *baseline, Timeout: *timeout,
 	})
 	if res != nil {
 		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
