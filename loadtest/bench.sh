@@ -372,6 +372,21 @@ wait_http() {
 	die "$url did not answer 200 within $secs s"
 }
 
+# start_dev NAME DIR PORT PG_PORT: starts `narthex dev` (PostgreSQL and an
+# origin, no edge) on DIR in the background as NAME, recorded as
+# setup-NAME (with - for _), and waits until it is ready.
+start_dev() {
+	local name=$1 dir=$2 port=$3 pg=$4
+	record "setup-${name//_/-}" "$BIN" dev --dir "$dir" --port "$port" --edges 0 --postgres-port "$pg"
+	start_bg "$name" "$BIN" dev --dir "$dir" --port "$port" --edges 0 --postgres-port "$pg"
+	for _ in $(seq 1200); do
+		grep -qx ready "$LOGS/$name.log" && break
+		kill -0 "${PIDS[$name]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/$name.log")"
+		sleep 0.1
+	done
+	grep -qx ready "$LOGS/$name.log" || die "narthex dev not ready after 120 s"
+}
+
 # mem EDGE STAGE PID: one line of memory.jsonl, the VmRSS and VmHWM of PID
 # in bytes, as /proc/PID/status has them.
 mem() {
@@ -527,14 +542,7 @@ DEV=$T/dev
 ORIGIN_URL=http://127.0.0.1:$ORIGIN_PORT
 ORIGIN_DB="postgres://postgres@127.0.0.1:$PG_PORT/narthex?sslmode=disable"
 log "starting narthex dev (PostgreSQL + origin, no edge) on $ORIGIN_URL, PostgreSQL on $PG_PORT"
-record setup-dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
-start_bg dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
-for _ in $(seq 1200); do
-	grep -qx ready "$LOGS/dev.log" && break
-	kill -0 "${PIDS[dev]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/dev.log")"
-	sleep 0.1
-done
-grep -qx ready "$LOGS/dev.log" || die "narthex dev not ready after 120 s"
+start_dev dev "$DEV" "$ORIGIN_PORT" "$PG_PORT"
 
 # ---------------------------------------------------------------- subscriber
 

@@ -17,14 +17,7 @@ gc_section() {
 	local db="postgres://postgres@127.0.0.1:$GC_PG_PORT/gc?sslmode=disable"
 	local origin=http://127.0.0.1:$GC_ORIGIN_PORT edge=http://127.0.0.1:$GC_EDGE_PORT
 	log "gc: starting narthex dev (PostgreSQL) on 127.0.0.1:$GC_PG_PORT for section 10"
-	record setup-gc-dev "$BIN" dev --dir "$dir" --port "$GC_DEV_PORT" --edges 0 --postgres-port "$GC_PG_PORT"
-	start_bg gc_dev "$BIN" dev --dir "$dir" --port "$GC_DEV_PORT" --edges 0 --postgres-port "$GC_PG_PORT"
-	for _ in $(seq 1200); do
-		grep -qx ready "$LOGS/gc_dev.log" && break
-		kill -0 "${PIDS[gc_dev]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/gc_dev.log")"
-		sleep 0.1
-	done
-	grep -qx ready "$LOGS/gc_dev.log" || die "narthex dev not ready after 120 s"
+	start_dev gc_dev "$dir" "$GC_DEV_PORT" "$GC_PG_PORT"
 	record_raw setup-gc-database "psql \"$admin\" -c \"CREATE DATABASE gc\""
 	psql "$admin" -XAtq -v ON_ERROR_STOP=1 -c "CREATE DATABASE gc" >/dev/null
 	note_load "gc"
