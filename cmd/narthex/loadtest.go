@@ -73,6 +73,20 @@ func report(asJSON bool, v any, table func(io.Writer) error) error {
 	return table(os.Stdout)
 }
 
+// reportPartial writes res, when the run got far enough to return one,
+// and returns the run's error, or else the report's.
+func reportPartial[T any, R interface {
+	*T
+	WriteTable(io.Writer) error
+}](asJSON bool, res R, err error) error {
+	if res != nil {
+		if rerr := report(asJSON, res, res.WriteTable); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
 // floatFlag defines a float64 flag defaulting from its environment variable.
 func floatFlag(f *flags, name string, def float64, help string) *float64 {
 	return envParsed(f, name, def, help, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, f.FlagSet.Float64)
@@ -522,12 +536,7 @@ needed a new bootstrap. The edges' slots are dropped at the end; the paths stay.
 		LookupShare: *share, LookupConnections: *lookupConns, MeasureFor: *measure, MemoryEvery: *memEvery,
 		Grace: *grace, ReadyTimeout: *readyTimeout, EdgeName: *name, Dir: *dir, Executable: *exe,
 	})
-	if res != nil {
-		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return err
+	return reportPartial(*asJSON, res, err)
 }
 
 func runDashboardBench(ctx context.Context, args []string) error {
@@ -586,12 +595,7 @@ func runGCBench(ctx context.Context, args []string) error {
 		DatabaseURL: url, Paths: *paths, Roots: *roots, Seed: *seed, StoreURL: *storeURL,
 		Grace: *grace, KeepFetchedDays: *fetched, MarkOnly: *markOnly, Runs: *runs, Timeout: *timeout,
 	})
-	if res != nil {
-		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return err
+	return reportPartial(*asJSON, res, err)
 }
 
 func runGCRun(ctx context.Context, args []string) error {
@@ -635,10 +639,5 @@ func runGCRun(ctx context.Context, args []string) error {
 		LookupRate: *lookupRate, LookupConnections: *conns, HitRatio: *hitRatio,
 		Baseline: *baseline, Timeout: *timeout,
 	})
-	if res != nil {
-		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return err
+	return reportPartial(*asJSON, res, err)
 }
