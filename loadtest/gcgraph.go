@@ -13,7 +13,10 @@ import (
 // them, each build of a package referencing its previous one and recent
 // and long-lived libraries, and a few deep chains (bootstrap stages,
 // language package ladders) hundreds of levels long. Garbage is old builds
-// nobody pins any more: it references live paths as much as other garbage.
+// nobody pins any more: it references live paths as much as other garbage,
+// but other garbage only of its own evaluation (the builds uploaded
+// together), so that an upload referencing a garbage path revives that
+// path's evaluation at most, not every older build.
 type gcGraph struct {
 	// start[i]:start[i+1] are the references of path i in to.
 	start []int32
@@ -43,6 +46,7 @@ const (
 	gcDeepLength  = 400  // paths in each deep chain at a million paths
 	gcPathsPerPkg = 500  // paths per package whose builds chain together
 	gcRecent      = 4000 // the window of recent paths a build references
+	gcEvaluation  = 2000 // paths uploaded together, which garbage references among
 )
 
 func (g *gcGraph) refs(i int) []int32 { return g.to[g.start[i]:g.start[i+1]] }
@@ -138,23 +142,30 @@ func newGCGraph(n, roots int, seed int64) (*gcGraph, error) {
 				add(int32(float64(gcBase) * u * u))
 			}
 			pkg := gcDeepChains + rng.IntN(pkgs)
+			eval := i - i%gcEvaluation // the first path of its evaluation
 			if !live {
 				pkg += pkgs
 			}
-			if last[pkg] >= 0 {
+			if last[pkg] >= 0 && (live || int(last[pkg]) >= eval) {
 				add(last[pkg])
 			}
 			last[pkg] = int32(i)
 			for range count(1.5) {
-				// Built together: a recent path, of its own kind for a
-				// live one, of either for garbage.
-				if live {
+				// Built together: a recent live path, or for garbage
+				// half the time a path of its own evaluation.
+				if live || i == eval || rng.IntN(2) == 0 {
 					add(liveIdx[len(liveIdx)-1-rng.IntN(min(len(liveIdx), gcRecent))])
 				} else {
-					add(int32(i - 1 - rng.IntN(min(i, gcRecent))))
+					add(int32(eval + rng.IntN(i-eval)))
 				}
 			}
-			for range count(1) {
+			// Long-lived libraries: garbage, which has lost its previous
+			// build, has more of them.
+			older := 1.0
+			if !live {
+				older = 1.8
+			}
+			for range count(older) {
 				add(olderLive())
 			}
 		}

@@ -39,6 +39,18 @@ func TestNewGCGraph_Shape(t *testing.T) {
 	if garbageOnLive < n/4 {
 		t.Errorf("%d garbage paths reference live ones, want most of %d", garbageOnLive, n/2)
 	}
+	// A garbage path references garbage of its own evaluation only, but
+	// for the links of deep chains.
+	for i := range n {
+		if g.live[i] || g.deep[i] {
+			continue
+		}
+		for _, j := range g.refs(i) {
+			if !g.live[j] && !g.deep[j] && int(j)/gcEvaluation != i/gcEvaluation {
+				t.Fatalf("garbage path %d references garbage %d of another evaluation", i, j)
+			}
+		}
+	}
 	if referrersOfLibc < n*8/10 {
 		t.Errorf("%d paths reference path 0, want most", referrersOfLibc)
 	}
