@@ -11,14 +11,14 @@ func TestGCTargetRows(t *testing.T) {
 	lookups := func(p99 time.Duration, wrong int64) *LookupResult {
 		return &LookupResult{Latency: Latency{P99: p99}, Errors: wrong}
 	}
-	run := func(mark, sweep float64, uploadMax time.Duration, before, during *LookupResult) *benchGC {
+	run := func(collection time.Duration, uploadMax time.Duration, before, during *LookupResult) *benchGC {
 		return &benchGC{
 			graph: &GCResult{Graph: GCGraphStats{Paths: 1000, References: 5000}},
 			run: &GCRunResult{
-				GC:       GCStats{MarkSeconds: mark, SweepSeconds: sweep},
-				Baseline: GCPhase{Lookups: before},
-				During:   GCPhase{Lookups: during, Uploads: &IngestResult{Upload: Latency{Max: uploadMax}}},
-				After:    GCAfter{Live: 500, Reachable: 500},
+				Collection: collection,
+				Baseline:   GCPhase{Lookups: before},
+				During:     GCPhase{Lookups: during, Uploads: &IngestResult{Upload: Latency{Max: uploadMax}}},
+				After:      GCAfter{Live: 500, Reachable: 500},
 			},
 		}
 	}
@@ -27,9 +27,9 @@ func TestGCTargetRows(t *testing.T) {
 		g    *benchGC
 		want []string // the verdict of each row
 	}{
-		{"all met", run(10, 20, 300*time.Millisecond, lookups(time.Millisecond, 0), lookups(1500*time.Microsecond, 0)), []string{"yes", "yes", "yes"}},
-		{"slow", run(40, 30, 2*time.Second, lookups(time.Millisecond, 0), lookups(5*time.Millisecond, 0)), []string{"no", "no", "no"}},
-		{"wrong answers", run(1, 1, time.Millisecond, lookups(time.Millisecond, 0), lookups(time.Millisecond, 3)), []string{"yes", "yes", "no"}},
+		{"all met", run(30*time.Second, 300*time.Millisecond, lookups(time.Millisecond, 0), lookups(1500*time.Microsecond, 0)), []string{"yes", "yes", "yes"}},
+		{"slow", run(70*time.Second, 2*time.Second, lookups(time.Millisecond, 0), lookups(5*time.Millisecond, 0)), []string{"no", "no", "no"}},
+		{"wrong answers", run(2*time.Second, time.Millisecond, lookups(time.Millisecond, 0), lookups(time.Millisecond, 3)), []string{"yes", "yes", "no"}},
 		{"not run", &benchGC{graph: &GCResult{}}, []string{"no"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

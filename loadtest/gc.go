@@ -340,6 +340,9 @@ var gcTables = []string{"narinfo", "reference", "nar_file", "narinfo_file", "pay
 // checkGC counts the rows of the filled database and what the unexpired
 // roots reach, and fails when the database disagrees with the graph.
 func checkGC(ctx context.Context, conn *pgx.Conn, res *GCResult) error {
+	if err := checkMark.set(ctx, conn); err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
 	for _, table := range gcTables {
 		var n int64
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {

@@ -133,14 +133,22 @@ func (w markWay) connect(ctx context.Context, databaseURL string) (*pgx.Conn, er
 	if err != nil {
 		return nil, err
 	}
+	if err := w.set(ctx, conn); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return conn, nil
+}
+
+// set gives the session of conn the way's settings.
+func (w markWay) set(ctx context.Context, conn *pgx.Conn) error {
 	for _, kv := range w.Settings {
 		name, value, _ := strings.Cut(kv, "=")
 		if _, err := conn.Exec(ctx, "SELECT set_config($1, $2, false)", name, value); err != nil {
-			conn.Close(context.Background())
-			return nil, err
+			return err
 		}
 	}
-	return conn, nil
+	return nil
 }
 
 // settings are the way's settings as the report shows them.

@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -355,13 +354,15 @@ func ignoreStopped(loadCtx, ctx context.Context, err error) error {
 	return err
 }
 
-// checkMark is the mark that looks for garbage left after a collection.
+// checkMark is the mark that looks for garbage left after a collection,
+// and the session settings of every check: without them, a recursive
+// query over the graph takes minutes (see markWays).
 var checkMark = markWay{Name: "recursive CTE", Settings: []string{"jit=off", "work_mem=256MB"}}
 
 // checkAfterGC counts what the database holds after the collection.
 func checkAfterGC(ctx context.Context, cfg GCRunConfig, g *gcGraph, uploaded []string) (GCAfter, error) {
 	a := GCAfter{Live: int64(g.Live), Accepted: int64(len(uploaded))}
-	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	conn, err := checkMark.connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return a, fmt.Errorf("gc run: %w", err)
 	}
@@ -384,12 +385,7 @@ func checkAfterGC(ctx context.Context, cfg GCRunConfig, g *gcGraph, uploaded []s
 		}
 	}
 	a.GarbageLeft = a.Narinfos - a.Reachable - a.Uploaded
-	markConn, err := checkMark.connect(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return a, fmt.Errorf("gc run: %w", err)
-	}
-	defer markConn.Close(context.Background())
-	m, err := checkMark.mark(ctx, markConn, markSeeds{grace: DefaultGCGrace}, false)
+	m, err := checkMark.mark(ctx, conn, markSeeds{grace: DefaultGCGrace}, false)
 	if err != nil {
 		return a, fmt.Errorf("gc run: mark after: %w", err)
 	}
@@ -427,6 +423,13 @@ func (r *GCRunResult) WriteTable(w io.Writer) error {
 		"%d uploaded paths of %d accepted there; %d garbage paths left, made live by uploads; a mark with the collector's seeds finds %d garbage; "+
 		"%d roots, %d NAR files, %d payload locations. Checks %s.\n",
 		a.Narinfos, a.Dangling, a.Reachable, a.Live, a.Uploaded, a.Accepted, a.GarbageLeft, a.Unreachable, a.Roots, a.NarFiles, a.Locations,
-		map[bool]string{true: "passed", false: "FAILED"}[a.Passed()])
+		passedFailed(a.Passed()))
 	return nil
+}
+
+func passedFailed(ok bool) string {
+	if ok {
+		return "passed"
+	}
+	return "FAILED"
 }
