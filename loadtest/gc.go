@@ -63,26 +63,20 @@ const (
 const gcAge = 90 * 24 * time.Hour
 
 func (c *GCConfig) setDefaults() {
-	if c.Paths == 0 {
-		c.Paths = DefaultGCPaths
-	}
-	if c.Roots == 0 {
-		c.Roots = DefaultGCRoots
-	}
-	if c.Seed == 0 {
-		c.Seed = DefaultGCSeed
-	}
-	if c.StoreURL == "" {
-		c.StoreURL = DefaultGCStoreURL
-	}
-	if c.Grace == 0 {
-		c.Grace = DefaultGCGrace
-	}
-	if c.Runs == 0 {
-		c.Runs = DefaultGCRuns
-	}
-	if c.Timeout == 0 {
-		c.Timeout = MaxDuration
+	orDefault(&c.Paths, DefaultGCPaths)
+	orDefault(&c.Roots, DefaultGCRoots)
+	orDefault(&c.Seed, DefaultGCSeed)
+	orDefault(&c.StoreURL, DefaultGCStoreURL)
+	orDefault(&c.Grace, DefaultGCGrace)
+	orDefault(&c.Runs, DefaultGCRuns)
+	orDefault(&c.Timeout, MaxDuration)
+}
+
+// orDefault sets *v to d when *v is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
 	}
 }
 

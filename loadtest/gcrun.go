@@ -75,34 +75,18 @@ const (
 )
 
 func (c *GCRunConfig) setDefaults() {
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	deff := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&c.Paths, DefaultGCPaths)
-	def(&c.Roots, DefaultGCRoots)
-	def(&c.Uploaders, DefaultGCRunUploaders)
-	def(&c.NarSize, DefaultGCRunNarSize)
-	def(&c.LookupConnections, DefaultGCRunConnections)
-	deff(&c.UploadRate, DefaultGCRunUploadRate)
-	deff(&c.GarbageShare, DefaultGCRunGarbageShare)
-	deff(&c.LookupRate, DefaultGCRunLookupRate)
-	deff(&c.HitRatio, DefaultGCRunHitRatio)
-	if c.Seed == 0 {
-		c.Seed = DefaultGCSeed
-	}
-	if c.Baseline == 0 {
-		c.Baseline = DefaultGCRunBaseline
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultGCRunTimeout
-	}
+	orDefault(&c.Paths, DefaultGCPaths)
+	orDefault(&c.Roots, DefaultGCRoots)
+	orDefault(&c.Seed, DefaultGCSeed)
+	orDefault(&c.Uploaders, DefaultGCRunUploaders)
+	orDefault(&c.NarSize, DefaultGCRunNarSize)
+	orDefault(&c.LookupConnections, DefaultGCRunConnections)
+	orDefault(&c.UploadRate, DefaultGCRunUploadRate)
+	orDefault(&c.GarbageShare, DefaultGCRunGarbageShare)
+	orDefault(&c.LookupRate, DefaultGCRunLookupRate)
+	orDefault(&c.HitRatio, DefaultGCRunHitRatio)
+	orDefault(&c.Baseline, DefaultGCRunBaseline)
+	orDefault(&c.Timeout, DefaultGCRunTimeout)
 }
 
 // Validate names the first unusable field.
