@@ -40,14 +40,12 @@ const markTimeout = 2 * time.Minute
 // another: it is made once for every level, from an estimate of ten
 // times the seeds per level, and with many seeds it is a hash join that
 // builds a hash of the whole reference table, in batches when it does not
-// fit work_mem, again at each of hundreds of levels; without hash and
-// merge joins it follows reference's primary key from each path found.
-// The walk plans each level for the table as it then is.
+// fit work_mem, again at each of hundreds of levels. The walk plans each
+// level for the table as it then is.
 var markWays = []markWay{
 	{Name: "recursive CTE"},
 	{Name: "recursive CTE", Settings: []string{"jit=off"}},
 	{Name: "recursive CTE", Settings: []string{"jit=off", "work_mem=256MB"}},
-	{Name: "recursive CTE", Settings: []string{"jit=off", "work_mem=256MB", "enable_hashjoin=off", "enable_mergejoin=off"}},
 	{Name: "walk, temporary table", Walk: true},
 	{Name: "walk, temporary table, ANALYZE", Walk: true, Analyze: true, Settings: []string{"jit=off", "work_mem=256MB", "temp_buffers=256MB"}},
 	{Name: "walk, unlogged table, ANALYZE", Walk: true, Unlogged: true, Analyze: true, Settings: []string{"jit=off", "work_mem=256MB"}},

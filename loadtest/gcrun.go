@@ -341,7 +341,7 @@ func ignoreStopped(loadCtx, ctx context.Context, err error) error {
 // checkMark is the mark that looks for garbage left after a collection,
 // and the session settings of every check: without them, a recursive
 // query over the graph takes minutes (see markWays).
-var checkMark = markWay{Name: "recursive CTE", Settings: []string{"jit=off", "work_mem=256MB", "enable_hashjoin=off", "enable_mergejoin=off"}}
+var checkMark = markWay{Name: "walk", Walk: true, Analyze: true, Settings: []string{"jit=off", "work_mem=256MB"}}
 
 // checkAfterGC counts what the database holds after the collection.
 func checkAfterGC(ctx context.Context, cfg GCRunConfig, g *gcGraph, uploaded []string) (GCAfter, error) {
