@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,8 +41,10 @@ type GCConfig struct {
 	// MarkOnly takes a database an earlier run filled with the graph of
 	// the same Paths, Roots and Seed, and checks and marks it only.
 	MarkOnly bool `json:"mark_only"`
-	// Runs is how many times each way to mark is timed.
-	Runs int `json:"runs"`
+	// Runs is how many times each way to mark is timed; MarkTimeout
+	// bounds each run (default DefaultMarkTimeout).
+	Runs        int           `json:"runs"`
+	MarkTimeout time.Duration `json:"mark_timeout_ns"`
 	// Timeout bounds the whole run.
 	Timeout time.Duration `json:"timeout_ns"`
 }
@@ -69,6 +72,7 @@ func (c *GCConfig) setDefaults() {
 	orDefault(&c.StoreURL, DefaultGCStoreURL)
 	orDefault(&c.Grace, DefaultGCGrace)
 	orDefault(&c.Runs, DefaultGCRuns)
+	orDefault(&c.MarkTimeout, DefaultMarkTimeout)
 	orDefault(&c.Timeout, MaxDuration)
 }
 
@@ -95,6 +99,8 @@ func (c GCConfig) Validate() error {
 		return fmt.Errorf("gc: KeepFetchedDays %d is outside 0-30", c.KeepFetchedDays)
 	case c.Runs < 1 || c.Runs > 100:
 		return fmt.Errorf("gc: Runs %d is outside 1-100", c.Runs)
+	case c.MarkTimeout <= 0 || c.MarkTimeout > MaxDuration:
+		return fmt.Errorf("gc: MarkTimeout %v is outside (0, %v]", c.MarkTimeout, MaxDuration)
 	case c.Timeout < 0 || c.Timeout > MaxDuration:
 		return fmt.Errorf("gc: Timeout %v is outside (0, %v]", c.Timeout, MaxDuration)
 	}
@@ -201,7 +207,7 @@ func GC(ctx context.Context, cfg GCConfig) (*GCResult, error) {
 	if err := checkGC(ctx, conn, res); err != nil {
 		return nil, err
 	}
-	res.Marks, err = compareMarks(ctx, cfg.DatabaseURL, markSeeds{grace: cfg.Grace, fetchedDays: cfg.KeepFetchedDays}, cfg.Runs)
+	res.Marks, err = compareMarks(ctx, cfg.DatabaseURL, markSeeds{grace: cfg.Grace, fetchedDays: cfg.KeepFetchedDays}, cfg.Runs, cfg.MarkTimeout)
 	return res, err
 }
 
@@ -378,5 +384,5 @@ func (r *GCResult) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "| %s | %d |\n", t, r.Rows[t])
 	}
 	fmt.Fprintln(w)
-	return writeMarks(w, r.Marks, r.Config.Runs)
+	return writeMarks(w, r.Marks, r.Config.Runs, cmp.Or(r.Config.MarkTimeout, DefaultMarkTimeout))
 }

@@ -581,6 +581,7 @@ func runGCBench(ctx context.Context, args []string) error {
 	grace := f.Duration("grace", loadtest.DefaultGCGrace, "the mark keeps paths uploaded or told present within this")
 	fetched := f.Int("keep-fetched-days", loadtest.DefaultGCKeepFetchedDays, "the mark keeps paths fetched within this many days (0: none)")
 	runs := f.Int("runs", loadtest.DefaultGCRuns, "timed runs of each way to mark")
+	markTimeout := f.Duration("mark-timeout", loadtest.DefaultMarkTimeout, "longest run of a way to mark; a slower way is reported with its plan")
 	markOnly := f.Bool("mark-only", false, "the database holds the graph of these --paths, --roots and --seed already: check and mark it only")
 	timeout := f.Duration("timeout", loadtest.MaxDuration, "longest run")
 	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
@@ -593,7 +594,7 @@ func runGCBench(ctx context.Context, args []string) error {
 	}
 	res, err := loadtest.GC(ctx, loadtest.GCConfig{
 		DatabaseURL: url, Paths: *paths, Roots: *roots, Seed: *seed, StoreURL: *storeURL,
-		Grace: *grace, KeepFetchedDays: *fetched, MarkOnly: *markOnly, Runs: *runs, Timeout: *timeout,
+		Grace: *grace, KeepFetchedDays: *fetched, MarkOnly: *markOnly, Runs: *runs, MarkTimeout: *markTimeout, Timeout: *timeout,
 	})
 	return reportPartial(*asJSON, res, err)
 }
