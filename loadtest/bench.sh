@@ -380,7 +380,7 @@ start_dev() {
 	record "setup-${name//_/-}" "$BIN" dev --dir "$dir" --port "$port" --edges 0 --postgres-port "$pg"
 	start_bg "$name" "$BIN" dev --dir "$dir" --port "$port" --edges 0 --postgres-port "$pg"
 	for _ in $(seq 1200); do
-		grep -qx ready "$LOGS/$name.log" && break
+		grep -qx ready "$LOGS/$name.log" 2>/dev/null && break
 		kill -0 "${PIDS[$name]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/$name.log")"
 		sleep 0.1
 	done

@@ -28,8 +28,11 @@ gc_section() {
 	record_raw setup-gc-token "$(shq "$BIN" token create gcbench --database-url "$db") >\$T/gc-token"
 	"$BIN" token create gcbench --database-url "$db" >"$T/gc-token" 2>"$LOGS/gc-token.log" || die "token create: $(cat "$LOGS/gc-token.log")"
 	mkdir -p "$T/gc-nars"
+	# Store maintenance off: the local store holds no bytes of the graph's
+	# NAR files, and maintenance would find each copy missing and withdraw
+	# live paths (the edge then answers them 404).
 	local origin_cmd=("$BIN" origin --database-url "$db" --listen "127.0.0.1:$GC_ORIGIN_PORT" --public-url "$origin"
-		--local-store "$T/gc-nars" --signing-key-file "$dir/cache-key.sec")
+		--local-store "$T/gc-nars" --signing-key-file "$dir/cache-key.sec" --maintain-interval 0)
 	record setup-gc-origin "${origin_cmd[@]}"
 	start_bg gc_origin "${origin_cmd[@]}"
 	local edge_cmd=("$BIN" edge --name bench_gc --database-url "$db" --replica-dir "$T/gc-edge" --listen "127.0.0.1:$GC_EDGE_PORT")
