@@ -8,7 +8,10 @@
 // narthex package.
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Error names a Config field that cannot work.
 type Error struct {
@@ -37,4 +40,21 @@ func (e *Error) Named(name func(field string) string) string {
 		s += ": " + e.Why
 	}
 	return s
+}
+
+// Duration is a Config field holding a time.Duration, for NotNegative.
+type Duration struct {
+	Field string
+	Value time.Duration
+}
+
+// NotNegative returns an *Error for the first of ds that is negative, nil
+// when none is.
+func NotNegative(ds ...Duration) error {
+	for _, d := range ds {
+		if d.Value < 0 {
+			return &Error{Field: d.Field, Value: d.Value, Problem: "must not be negative"}
+		}
+	}
+	return nil
 }

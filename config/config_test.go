@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestError_Named(t *testing.T) {
 	flags := map[string]string{"TempFileMaxAge": "--temp-file-max-age", "UploadRateWindow": "--upload-rate-window"}
@@ -26,5 +29,15 @@ func TestError_Named(t *testing.T) {
 		if got := tt.err.Named(byFlag); got != tt.cli {
 			t.Errorf("Named() = %q, want %q", got, tt.cli)
 		}
+	}
+}
+
+func TestNotNegative(t *testing.T) {
+	if err := NotNegative(Duration{"A", 0}, Duration{"B", time.Second}); err != nil {
+		t.Errorf("zero and positive: %v", err)
+	}
+	err := NotNegative(Duration{"A", time.Second}, Duration{"B", -time.Second}, Duration{"C", -time.Minute})
+	if err == nil || err.Error() != "B -1s must not be negative" {
+		t.Errorf("NotNegative = %v, want B's error", err)
 	}
 }

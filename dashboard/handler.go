@@ -140,7 +140,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, api bool) error 
 	}
 	ep, ok := endpoints[strings.TrimPrefix(r.URL.Path, "/api/stats/")]
 	if !ok {
-		return &requestError{http.StatusNotFound, "no such statistics: see /api/stats/overview, edges, countries, clients, stores, paths/top, paths/missing, paths/unfetched"}
+		return &requestError{http.StatusNotFound, "no such statistics: see /api/stats/overview, edges, countries, clients, stores, paths/top, paths/missing, paths/unfetched, gc"}
 	}
 	p, err := parseParams(r.URL.Query(), ep.params...)
 	if err != nil {
@@ -259,6 +259,9 @@ var endpoints = map[string]endpoint{
 	}},
 	"paths/unfetched": {[]string{"limit"}, func(ctx context.Context, h *Handler, p params) (any, error) {
 		return NeverFetched(ctx, h.cfg.DB, p.limit)
+	}},
+	"gc": {[]string{"limit"}, func(ctx context.Context, h *Handler, p params) (any, error) {
+		return GarbageCollections(ctx, h.cfg.DB, p.limit)
 	}},
 }
 

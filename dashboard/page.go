@@ -59,7 +59,11 @@ type pageData struct {
 	Unfetched Unfetched
 	Clients   []Client
 	Stores    StoreUsage
+	GC        Collections
 }
+
+// gcRunsShown is how many collections the page lists.
+const gcRunsShown = 5
 
 // servePage renders the dashboard over the window of p.days.
 func (h *Handler) servePage(ctx context.Context, w http.ResponseWriter, p params) error {
@@ -95,6 +99,9 @@ func (h *Handler) servePage(ctx context.Context, w http.ResponseWriter, p params
 		return err
 	}
 	if d.Stores, err = Stores(ctx, h.cfg.DB); err != nil {
+		return err
+	}
+	if d.GC, err = GarbageCollections(ctx, h.cfg.DB, gcRunsShown); err != nil {
 		return err
 	}
 	var b bytes.Buffer

@@ -24,4 +24,6 @@ var (
 	qWindowThrough     = query("window_through")
 	qStores            = query("stores")
 	qNoGoodCopy        = query("no_good_copy")
+	qGCRuns            = query("gc_runs")
+	qGCFenced          = query("gc_fenced")
 )

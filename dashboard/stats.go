@@ -395,3 +395,47 @@ func Stores(ctx context.Context, db DB) (StoreUsage, error) {
 	}
 	return u, nil
 }
+
+// Collection is one garbage collection, finished or running.
+type Collection struct {
+	ID            int64      `json:"id"`
+	Phase         string     `json:"phase"`
+	StartedAt     time.Time  `json:"started_at"`
+	FinishedAt    *time.Time `json:"finished_at"`
+	RootsExpired  int64      `json:"roots_expired"`
+	Live          int64      `json:"live"`
+	Garbage       int64      `json:"garbage"`
+	PathsSwept    int64      `json:"paths_swept"`
+	PathsKept     int64      `json:"paths_kept"`
+	FilesRetired  int64      `json:"files_retired"`
+	ObjectsFreed  int64      `json:"objects_freed"`
+	BytesFreed    int64      `json:"bytes_freed"`
+	ObjectsFenced int64      `json:"objects_fenced"`
+	BytesFenced   int64      `json:"bytes_fenced"`
+	Error         string     `json:"error"`
+}
+
+// Collections is the latest garbage collections and what waits behind the
+// edges' fence now.
+type Collections struct {
+	Runs          []Collection `json:"runs"`
+	ObjectsFenced int64        `json:"objects_fenced"`
+	BytesFenced   int64        `json:"bytes_fenced"`
+}
+
+// GarbageCollections lists the latest limit collections, newest first.
+func GarbageCollections(ctx context.Context, db DB, limit int) (Collections, error) {
+	var c Collections
+	rows, err := db.Query(ctx, qGCRuns, limit)
+	if err != nil {
+		return c, fmt.Errorf("collections: %w", err)
+	}
+	c.Runs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Collection])
+	if err != nil {
+		return c, fmt.Errorf("collections: %w", err)
+	}
+	if err := db.QueryRow(ctx, qGCFenced).Scan(&c.ObjectsFenced, &c.BytesFenced); err != nil {
+		return c, fmt.Errorf("collections: %w", err)
+	}
+	return c, nil
+}

@@ -225,6 +225,35 @@ func TestStores_UsageAndJobs(t *testing.T) {
 	}
 }
 
+// The collections panel lists real runs newest first, leaves dry runs
+// out, and says what the fence holds now.
+func TestGarbageCollections(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c, err := GarbageCollections(t.Context(), f.db, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Runs) != 0 || c.ObjectsFenced != 0 {
+		t.Fatalf("before any run: %+v", c)
+	}
+	f.exec(t, `INSERT INTO gc_run (dry_run, phase, started_at, finished_at, live, garbage, paths_swept, files_retired, bytes_freed, error) VALUES
+		(false, 'done', now() - interval '2 days', now() - interval '2 days', 10, 4, 4, 4, 4000, ''),
+		(true, 'done', now() - interval '1 day', now() - interval '1 day', 10, 9, 9, 9, 9, ''),
+		(false, 'sweep', now(), NULL, 12, 3, 1, 0, 0, '')`)
+	f.exec(t, `INSERT INTO payload_tombstone (url, store_id, key, size) SELECT 'nar/x.nar', id, 'nar/x.nar', 70 FROM store LIMIT 1`)
+	if c, err = GarbageCollections(t.Context(), f.db, 5); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Runs) != 2 || c.Runs[0].Phase != "sweep" || c.Runs[0].FinishedAt != nil ||
+		c.Runs[1].PathsSwept != 4 || c.Runs[1].BytesFreed != 4000 {
+		t.Errorf("runs %+v, want the running one, then the one of two days ago", c.Runs)
+	}
+	if c.ObjectsFenced != 1 || c.BytesFenced != 70 {
+		t.Errorf("fenced %d objects, %d bytes; want 1, 70", c.ObjectsFenced, c.BytesFenced)
+	}
+}
+
 // rows reads every row of sql as strings.
 func (f fixture) rows(t *testing.T, sql string, args ...any) [][]any {
 	t.Helper()

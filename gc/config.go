@@ -60,8 +60,8 @@ type Config struct {
 	// EdgeTimeout is how long an edge that is not streaming still holds
 	// the payload fence, counted from when it was last seen. Default 24 h.
 	EdgeTimeout time.Duration
-	// BatchSize is how many rows one sweep transaction deletes. Default
-	// 2000.
+	// BatchSize is how many paths (or objects) one sweep transaction
+	// deletes; NAR files are retired at most 200 at a time. Default 2000.
 	BatchSize int
 	// Name is how the collector shows itself to PostgreSQL: the
 	// application_name of the connection holding the lock, which a second
@@ -107,18 +107,11 @@ func (c Config) Validate() error {
 	if c.Open == nil {
 		return &config.Error{Field: "Open", Value: "nil", Problem: "is required"}
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"Grace", c.Grace},
-		{"KeepFetched", c.KeepFetched},
-		{"PayloadGrace", c.PayloadGrace},
-		{"EdgeTimeout", c.EdgeTimeout},
-	} {
-		if d.v < 0 {
-			return &config.Error{Field: d.name, Value: d.v, Problem: "must not be negative"}
-		}
+	if err := config.NotNegative(config.Duration{Field: "Grace", Value: c.Grace},
+		config.Duration{Field: "KeepFetched", Value: c.KeepFetched},
+		config.Duration{Field: "PayloadGrace", Value: c.PayloadGrace},
+		config.Duration{Field: "EdgeTimeout", Value: c.EdgeTimeout}); err != nil {
+		return err
 	}
 	if c.BatchSize < 1 {
 		return &config.Error{Field: "BatchSize", Value: c.BatchSize, Problem: "must be at least 1"}

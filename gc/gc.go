@@ -18,6 +18,10 @@ import (
 // different caches never meet.
 const lockKey int64 = 0x6e747867636f6c6c
 
+// markWorkMem is the work_mem of the mark's statement: a million-path
+// cache's live set (its hashes, about 40 MB) sorts in memory.
+const markWorkMem = "128MB"
+
 // runRetention is how long finished runs stay in gc_run.
 const runRetention = 90 * 24 * time.Hour
 
@@ -121,7 +125,7 @@ func (c *Collector) Run(ctx context.Context, opts Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	defer conn.Close(context.Background())
+	defer pglock.Unlock(conn, lockKey)
 	r := &run{c: c, conn: conn, opts: opts, rep: Report{DryRun: opts.DryRun}}
 	err = r.run(ctx)
 	if ctx.Err() != nil {
@@ -224,11 +228,23 @@ func (r *run) mark(ctx context.Context) error {
 	if _, err := r.conn.Exec(ctx, "TRUNCATE gc_garbage"); err != nil {
 		return fmt.Errorf("mark: %w", err)
 	}
-	tag, err := r.conn.Exec(ctx, qMark, r.start, r.graceCut(), r.keepCut())
+	// The mark is one statement over the whole graph: room to sort and
+	// hash its live set in memory, and no JIT compilation, which costs
+	// seconds for a plan that runs once.
+	err := pgx.BeginFunc(ctx, r.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '"+markWorkMem+"'"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, qMark, r.start, r.graceCut(), r.keepCut())
+		r.rep.Garbage = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mark: %w", err)
 	}
-	r.rep.Garbage = tag.RowsAffected()
 	var total int64
 	if err := r.conn.QueryRow(ctx, qCountPaths).Scan(&total); err != nil {
 		return fmt.Errorf("count paths: %w", err)

@@ -150,6 +150,17 @@ func (e *env) path(name string, age time.Duration, refs ...string) string {
 	return h
 }
 
+// holdingSlot makes a logical replication slot, which confirms nothing
+// past its creation, and registers an edge "holder" following it; it
+// returns the slot's name.
+func (e *env) holdingSlot() string {
+	e.t.Helper()
+	slot := "gc_hold_" + newHash()
+	e.exec(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, slot)
+	e.exec(`INSERT INTO edge (name, slot_name) VALUES ('holder', $1)`, slot)
+	return slot
+}
+
 // root roots hashes under name, expiring at expires (nil: never).
 func (e *env) root(name string, expires *time.Time, hashes ...string) {
 	e.t.Helper()

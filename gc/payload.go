@@ -8,6 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// retireBatch bounds the NAR files one retirement transaction takes. Each
+// location it deletes moves its store's usage (store_usage, kept by
+// trigger), whose row every upload into that store updates as well: the
+// row stays locked until the transaction commits, and an upload that
+// records itself meanwhile waits. A couple of hundred files commit in a
+// fraction of a second even on a busy machine.
+const retireBatch = 200
+
 // retire removes the locations of the NAR files no narinfo lists once
 // their graces have passed, giving each location's bytes a tombstone.
 func (r *run) retire(ctx context.Context) error {
@@ -20,7 +28,7 @@ func (r *run) retire(ctx context.Context) error {
 	var done int64
 	after := ""
 	for {
-		rows, err := r.conn.Query(ctx, qFilesPage, after, r.c.cfg.BatchSize)
+		rows, err := r.conn.Query(ctx, qFilesPage, after, min(r.c.cfg.BatchSize, retireBatch))
 		if err != nil {
 			return fmt.Errorf("read the files to retire: %w", err)
 		}
@@ -103,9 +111,6 @@ type tombstone struct {
 func (r *run) reap(ctx context.Context) error {
 	began := time.Now()
 	defer func() { r.rep.PayloadSeconds += time.Since(began).Seconds() }()
-	if _, err := r.conn.Exec(ctx, qSeenStreaming); err != nil {
-		return fmt.Errorf("record the edges seen streaming: %w", err)
-	}
 	fence, err := r.fence(ctx)
 	if err != nil {
 		return err

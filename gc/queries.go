@@ -36,7 +36,6 @@ var (
 	qStampTombstones      = query("stamp_tombstones")
 	qDryFiles             = query("dry_files")
 	qDryRetirable         = query("dry_retirable")
-	qSeenStreaming        = query("seen_streaming")
 	qEdges                = query("edges")
 	qFenced               = query("fenced")
 	qLockTombstones       = query("lock_tombstones")

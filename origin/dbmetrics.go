@@ -16,7 +16,8 @@ var (
 	qMetricsStores      = query("metrics_stores")
 	qMetricsNoGoodCopy  = query("metrics_no_good_copy")
 	qMetricsEdges       = query("metrics_edges")
-	dbMetricsQueryNames = []string{"stores", "no_good_copy", "edges"}
+	qMetricsGC          = query("metrics_gc")
+	dbMetricsQueryNames = []string{"stores", "no_good_copy", "edges", "gc"}
 )
 
 // dbMetricsTimeout bounds the queries of one scrape: a scrape waits no
@@ -43,6 +44,8 @@ type dbCollector struct {
 	jobItems, jobDone, jobFailed, jobBytes, jobStarted, jobUpdated *prometheus.Desc
 	noGoodCopy                                                     *prometheus.Desc
 	edgeSeen, edgeActive, edgeSlotLag, edgeFlushed                 *prometheus.Desc
+	gcEnded, gcSeconds, gcSwept, gcRetired, gcFreed, gcFailed      *prometheus.Desc
+	gcRunning, gcFencedObjects, gcFencedBytes                      *prometheus.Desc
 	queryError                                                     *prometheus.Desc
 }
 
@@ -88,15 +91,34 @@ func newDBCollector(db dbQuerier, log *slog.Logger) *dbCollector {
 			"Bytes of WAL written at the origin that a registered edge's slot has not confirmed; absent when the slot is gone.", edge, nil),
 		edgeFlushed: d("narthex_origin_edge_last_flush_timestamp_seconds",
 			"When the last batch of fetch counts kept from an edge was flushed to the origin database (Unix time); absent when none is kept.", edge, nil),
+		gcEnded: d("narthex_origin_gc_last_run_timestamp_seconds",
+			"When the last garbage collection (not a dry run) ended (Unix time); absent before the first.", nil, nil),
+		gcSeconds: d("narthex_origin_gc_last_run_duration_seconds",
+			"How long the last garbage collection took, mark, sweep and payloads.", nil, nil),
+		gcSwept: d("narthex_origin_gc_last_run_paths_swept",
+			"Paths the last garbage collection deleted.", nil, nil),
+		gcRetired: d("narthex_origin_gc_last_run_files_retired",
+			"NAR files whose locations the last garbage collection removed, past their payload grace.", nil, nil),
+		gcFreed: d("narthex_origin_gc_last_run_freed_bytes",
+			"Bytes the last garbage collection deleted from the stores.", nil, nil),
+		gcFailed: d("narthex_origin_gc_last_run_failed",
+			"1 when the last garbage collection stopped on an error (or was interrupted); its work is finished by the next.", nil, nil),
+		gcRunning: d("narthex_origin_gc_running",
+			"Garbage collections under way (0 or 1: one collector runs at a time).", nil, nil),
+		gcFencedObjects: d("narthex_origin_gc_fenced_objects",
+			"Collected payload objects whose bytes wait until every live edge has applied their deletion.", nil, nil),
+		gcFencedBytes: d("narthex_origin_gc_fenced_bytes",
+			"Bytes of the collected payloads that wait for the edges.", nil, nil),
 		queryError: d("narthex_origin_db_metrics_error",
-			"1 when the query of a group of database metrics (stores, no_good_copy, edges) failed at this scrape, whose metrics are then absent.", []string{"query"}, nil),
+			"1 when the query of a group of database metrics (stores, no_good_copy, edges, gc) failed at this scrape, whose metrics are then absent.", []string{"query"}, nil),
 	}
 }
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.storeBytes, c.storeFiles, c.storeSoftMax, c.storeMax, c.storeReserved,
 		c.jobItems, c.jobDone, c.jobFailed, c.jobBytes, c.jobStarted, c.jobUpdated, c.noGoodCopy,
-		c.edgeSeen, c.edgeActive, c.edgeSlotLag, c.edgeFlushed, c.queryError} {
+		c.edgeSeen, c.edgeActive, c.edgeSlotLag, c.edgeFlushed, c.gcEnded, c.gcSeconds, c.gcSwept, c.gcRetired,
+		c.gcFreed, c.gcFailed, c.gcRunning, c.gcFencedObjects, c.gcFencedBytes, c.queryError} {
 		ch <- d
 	}
 }
@@ -104,7 +126,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), dbMetricsTimeout)
 	defer cancel()
-	for i, collect := range []func(context.Context, chan<- prometheus.Metric) error{c.stores, c.noGood, c.edges} {
+	for i, collect := range []func(context.Context, chan<- prometheus.Metric) error{c.stores, c.noGood, c.edges, c.gc} {
 		failed := 0.0
 		if err := collect(ctx, ch); err != nil {
 			c.log.Warn("database metrics not read", "query", dbMetricsQueryNames[i], "err", err)
@@ -214,5 +236,38 @@ func (c *dbCollector) edges(ctx context.Context, ch chan<- prometheus.Metric) er
 	for _, m := range ms {
 		ch <- m
 	}
+	return nil
+}
+
+// gc sends the last collection's figures, whether one runs, and what the
+// fence holds.
+func (c *dbCollector) gc(ctx context.Context, ch chan<- prometheus.Metric) error {
+	var (
+		ended                     *time.Time
+		seconds                   *float64
+		swept, retired, freed     *int64
+		failed                    *bool
+		running, objects, waiting int64
+	)
+	if err := c.db.QueryRow(ctx, qMetricsGC).Scan(&ended, &seconds, &swept, &retired, &freed, &failed,
+		&running, &objects, &waiting); err != nil {
+		return err
+	}
+	ch <- gauge(c.gcRunning, float64(running))
+	ch <- gauge(c.gcFencedObjects, float64(objects))
+	ch <- gauge(c.gcFencedBytes, float64(waiting))
+	if ended == nil {
+		return nil
+	}
+	f := 0.0
+	if *failed {
+		f = 1
+	}
+	ch <- gauge(c.gcEnded, unix(*ended))
+	ch <- gauge(c.gcSeconds, *seconds)
+	ch <- gauge(c.gcSwept, float64(*swept))
+	ch <- gauge(c.gcRetired, float64(*retired))
+	ch <- gauge(c.gcFreed, float64(*freed))
+	ch <- gauge(c.gcFailed, f)
 	return nil
 }

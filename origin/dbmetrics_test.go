@@ -65,6 +65,7 @@ func TestDBCollector_Collect(t *testing.T) {
 		`narthex_origin_edge_slot_active{edge="fra"}`:                                        0,
 		`narthex_origin_edge_last_flush_timestamp_seconds{edge="fra"}`:                       ts(55 * time.Second),
 		`narthex_origin_db_metrics_error{query="edges"}`:                                     0,
+		`narthex_origin_db_metrics_error{query="gc"}`:                                        0,
 		`narthex_origin_db_metrics_error{query="no_good_copy"}`:                              0,
 		`narthex_origin_db_metrics_error{query="stores"}`:                                    0,
 	}
@@ -94,11 +95,52 @@ func TestDBCollector_DatabaseDown(t *testing.T) {
 	reg.MustRegister(newDBCollector(db, slog.New(slog.DiscardHandler)))
 	want := map[string]float64{
 		`narthex_origin_db_metrics_error{query="edges"}`:        1,
+		`narthex_origin_db_metrics_error{query="gc"}`:           1,
 		`narthex_origin_db_metrics_error{query="no_good_copy"}`: 1,
 		`narthex_origin_db_metrics_error{query="stores"}`:       1,
 	}
 	if diff := cmp.Diff(want, gathered(t, reg)); diff != "" {
 		t.Errorf("metrics of a database down (-want +got):\n%s", diff)
+	}
+}
+
+// The collection metrics say what the last finished run that was not a
+// dry run did, whether one runs now, and what the fence holds.
+func TestDBCollector_GarbageCollection(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	names := []string{"narthex_origin_gc_last_run_timestamp_seconds", "narthex_origin_gc_last_run_duration_seconds",
+		"narthex_origin_gc_last_run_paths_swept", "narthex_origin_gc_last_run_files_retired",
+		"narthex_origin_gc_last_run_freed_bytes", "narthex_origin_gc_last_run_failed", "narthex_origin_gc_running",
+		"narthex_origin_gc_fenced_objects", "narthex_origin_gc_fenced_bytes"}
+	before := map[string]float64{"narthex_origin_gc_running": 0, "narthex_origin_gc_fenced_objects": 0, "narthex_origin_gc_fenced_bytes": 0}
+	if diff := cmp.Diff(before, gathered(t, h.srv.metrics.registry, names...)); diff != "" {
+		t.Errorf("before any collection (-want +got):\n%s", diff)
+	}
+	for _, q := range []string{
+		`INSERT INTO gc_run (dry_run, started_at, finished_at, paths_swept, files_retired, bytes_freed)
+			VALUES (false, '2026-01-02 03:00:00+00', '2026-01-02 03:00:40+00', 7, 5, 5000),
+			       (false, '2026-01-01 03:00:00+00', '2026-01-01 03:00:10+00', 1, 1, 10),
+			       (true, '2026-01-03 03:00:00+00', '2026-01-03 03:00:01+00', 99, 99, 99),
+			       (false, now(), NULL, 0, 0, 0)`,
+		`INSERT INTO payload_tombstone (url, store_id, key, size) SELECT 'nar/x.nar', id, 'nar/x.nar', 300 FROM store WHERE name = 'local'`,
+		`INSERT INTO payload_tombstone (url, store_id, key, size) SELECT 'nar/y.nar', id, 'nar/y.nar', 20 FROM store WHERE name = 'local'`,
+	} {
+		h.exec(q)
+	}
+	want := map[string]float64{
+		"narthex_origin_gc_last_run_timestamp_seconds": float64(time.Date(2026, 1, 2, 3, 0, 40, 0, time.UTC).Unix()),
+		"narthex_origin_gc_last_run_duration_seconds":  40,
+		"narthex_origin_gc_last_run_paths_swept":       7,
+		"narthex_origin_gc_last_run_files_retired":     5,
+		"narthex_origin_gc_last_run_freed_bytes":       5000,
+		"narthex_origin_gc_last_run_failed":            0,
+		"narthex_origin_gc_running":                    1,
+		"narthex_origin_gc_fenced_objects":             2,
+		"narthex_origin_gc_fenced_bytes":               320,
+	}
+	if diff := cmp.Diff(want, gathered(t, h.srv.metrics.registry, names...)); diff != "" {
+		t.Errorf("collection metrics (-want +got):\n%s", diff)
 	}
 }
 

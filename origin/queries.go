@@ -34,4 +34,5 @@ var (
 	qCountWithdrawn      = query("count_withdrawn")
 	qExpireFetchCounts   = query("expire_fetch_counts")
 	qAdvanceFetchWindows = query("advance_fetch_windows")
+	qEdgesSeenStreaming  = query("edges_seen_streaming")
 )

@@ -43,6 +43,9 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		if rerr := s.expireFetchCounts(ctx); rerr != nil && ctx.Err() == nil {
 			s.log.Warn("removing old fetch counts failed; trying again later", "err", rerr)
 		}
+		if _, rerr := s.db.Exec(ctx, qEdgesSeenStreaming); rerr != nil && ctx.Err() == nil {
+			s.log.Warn("recording the edges seen streaming failed; trying again later", "err", rerr)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

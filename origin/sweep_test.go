@@ -38,6 +38,11 @@ func TestServe_SweepsCrashLeftovers(t *testing.T) {
 	}
 	unrecorded := newNar("renamed into place, then the origin was killed", ".zst")
 	corrupt := newNar("what the name says", ".xz")
+	// Bytes garbage collection retired, waiting behind the edges to be
+	// deleted: not a leftover to record again.
+	collected := newNar("collected, its deletion waiting for the edges", ".xz")
+	plant(collected.url, collected.data, 2*time.Hour)
+	h.exec(`INSERT INTO payload_tombstone (url, store_id, key, size) VALUES ($1, $2, $1, 10)`, collected.url, h.srv.storeID)
 	plant("nar/.tmp-1234", []byte("half an upload"), 2*time.Hour)
 	plant("nar/.tmp-5678", []byte("an upload in progress"), time.Minute)
 	plant(unrecorded.url, unrecorded.data, 2*time.Hour)
@@ -74,14 +79,14 @@ func TestServe_SweepsCrashLeftovers(t *testing.T) {
 		return !slices.Contains(files, "nar/.tmp-1234") && !slices.Contains(files, corrupt.url)
 	})
 	files := h.snapshot().Files
-	for _, kept := range []string{"nar/.tmp-5678", recorded.url, unrecorded.url} {
+	for _, kept := range []string{"nar/.tmp-5678", recorded.url, unrecorded.url, collected.url} {
 		if !slices.Contains(files, kept) {
 			t.Errorf("%s was removed; files left: %q", kept, files)
 		}
 	}
 	var rows int
-	if err := h.db.QueryRow(t.Context(), `SELECT count(*) FROM nar_file WHERE url = $1`, corrupt.url).Scan(&rows); err != nil || rows != 0 {
-		t.Errorf("the corrupt NAR file has %d rows (%v), want none", rows, err)
+	if err := h.db.QueryRow(t.Context(), `SELECT count(*) FROM nar_file WHERE url = ANY ($1)`, []string{corrupt.url, collected.url}).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("the corrupt and the collected NAR files have %d rows (%v), want none", rows, err)
 	}
 
 	// The recorded file serves a narinfo like any uploaded one.

@@ -10,7 +10,7 @@
 //	if errors.As(err, &held) {
 //		// another worker is at work; held says which
 //	}
-//	defer conn.Close(context.Background())
+//	defer pglock.Unlock(conn, key)
 package pglock
 
 import (
@@ -53,6 +53,16 @@ func (e *LockedError) Error() string {
 }
 
 func (e *LockedError) Unwrap() error { return e.Err }
+
+// Unlock lets go of lock key held by conn and closes conn. Closing alone
+// would let go too, but only once the server has noticed, which a worker
+// starting again at once might not wait for.
+func Unlock(conn *pgx.Conn, key int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
+	conn.Close(ctx)
+}
 
 // TryLock takes advisory lock key on a new connection configured by cc,
 // which shows itself to PostgreSQL as name, and returns that connection:

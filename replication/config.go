@@ -108,13 +108,8 @@ func (c Config) Validate() error {
 	if !validPublication.MatchString(c.Publication) {
 		return &config.Error{Field: "Publication", Value: fmt.Sprintf("%q", c.Publication), Problem: "must be a lower-case SQL identifier"}
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"StatusInterval", c.StatusInterval}, {"ReceiveTimeout", c.ReceiveTimeout}, {"MaxBackoff", c.MaxBackoff}, {"SwitchGrace", c.SwitchGrace}} {
-		if d.v < 0 {
-			return &config.Error{Field: d.name, Value: d.v, Problem: "must not be negative"}
-		}
-	}
-	return nil
+	return config.NotNegative(config.Duration{Field: "StatusInterval", Value: c.StatusInterval},
+		config.Duration{Field: "ReceiveTimeout", Value: c.ReceiveTimeout},
+		config.Duration{Field: "MaxBackoff", Value: c.MaxBackoff},
+		config.Duration{Field: "SwitchGrace", Value: c.SwitchGrace})
 }

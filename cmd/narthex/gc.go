@@ -30,7 +30,7 @@ func defineGCFlags(f *flags, prefix string, localStore *string) *gcFlags {
 	g.keepFetchedDays = f.Int(prefix+"keep-fetched-days", 0, "also keep every path fetched (narinfo hits and NAR redirects counted by the edges)\nwithin this many days, with its closure; 0 keeps nothing by use")
 	g.payloadGrace = f.Duration(prefix+"payload-grace", gc.DefaultPayloadGrace, "how long a NAR file stays downloadable after its last narinfo was collected, so that a\nclient holding the narinfo still gets it; at least the edges' hit Cache-Control max-age")
 	g.edgeTimeout = f.Duration(prefix+"edge-timeout", gc.DefaultEdgeTimeout, "how long an edge that stopped streaming holds back the deletion of payload bytes,\ncounted from when it was last seen; past it the edge is reported and no longer waited for")
-	g.batchSize = f.Int(prefix+"batch-size", gc.DefaultBatchSize, "rows deleted per transaction: paths, NAR files or objects")
+	g.batchSize = f.Int(prefix+"batch-size", gc.DefaultBatchSize, "paths (or objects) deleted per transaction; NAR files go at most 200 at a time")
 	return g
 }
 
@@ -172,19 +172,19 @@ func printGCReport(w io.Writer, rep gc.Report) {
 
 // gcProgress logs a run's progress at most every few seconds.
 type gcProgress struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	last time.Time
-	pha  string
+	log   *slog.Logger
+	mu    sync.Mutex
+	last  time.Time
+	phase string
 }
 
 func (p *gcProgress) update(pr gc.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pr.Phase == p.pha && time.Since(p.last) < 5*time.Second {
+	if pr.Phase == p.phase && time.Since(p.last) < 5*time.Second {
 		return
 	}
-	p.pha, p.last = pr.Phase, time.Now()
+	p.phase, p.last = pr.Phase, time.Now()
 	if pr.Total > 0 {
 		p.log.Info("collection progress", "phase", pr.Phase, "done", pr.Done, "total", pr.Total)
 	} else {

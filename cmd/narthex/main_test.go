@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -205,12 +206,24 @@ func tempDir(t *testing.T) string {
 }
 
 // uploadPath puts data as an uncompressed NAR file and a narinfo of a new
-// path listing it, unsigned, to the origin at base with token, failing
-// the test unless both are accepted; it returns the path's hash, the
-// file's key and the narinfo's text.
-func uploadPath(t *testing.T, base, token string, data []byte) (hash, key, narinfo string) {
+// path named p listing it and referring to the paths refs (hashes of
+// paths also named p), unsigned, to the origin at base with token,
+// failing the test unless both are accepted; it returns the path's hash,
+// the file's key and the narinfo's text.
+func uploadPath(t *testing.T, base, token string, data []byte, refs ...string) (hash, key, narinfo string) {
 	t.Helper()
-	put := func(path string, body []byte) {
+	hash, key, narinfo, status, body := tryUploadPath(t, base, token, data, refs...)
+	if status != http.StatusOK {
+		t.Fatalf("upload of %s = %d %s", hash, status, body)
+	}
+	return hash, key, narinfo
+}
+
+// tryUploadPath is uploadPath, returning the narinfo upload's status and
+// body instead of failing on a refusal. The NAR file must be accepted.
+func tryUploadPath(t *testing.T, base, token string, data []byte, refs ...string) (hash, key, narinfo string, status int, body string) {
+	t.Helper()
+	put := func(path string, body []byte) (int, string) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, base+"/"+path, bytes.NewReader(body))
 		if err != nil {
@@ -221,18 +234,23 @@ func uploadPath(t *testing.T, base, token string, data []byte) (hash, key, narin
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("PUT %s = %d", path, resp.StatusCode)
-		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
 	}
 	sum := sha256.Sum256(data)
 	digest := nixbase32.EncodeToString(sum[:])
 	key = "nar/" + digest + ".nar"
-	put(key, data)
+	if status, body := put(key, data); status != http.StatusOK {
+		t.Fatalf("PUT %s = %d %s", key, status, body)
+	}
 	hash = testutil.RandomHash()
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r + "-p"
+	}
 	narinfo = fmt.Sprintf("StorePath: /nix/store/%s-p\nURL: %s\nCompression: none\nFileHash: sha256:%s\nFileSize: %d\n"+
-		"NarHash: sha256:%s\nNarSize: %d\nReferences: \n", hash, key, digest, len(data), digest, len(data))
-	put(hash+".narinfo", []byte(narinfo))
-	return hash, key, narinfo
+		"NarHash: sha256:%s\nNarSize: %d\nReferences: %s\n", hash, key, digest, len(data), digest, len(data), strings.Join(names, " "))
+	status, body = put(hash+".narinfo", []byte(narinfo))
+	return hash, key, narinfo, status, body
 }

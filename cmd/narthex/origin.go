@@ -170,9 +170,6 @@ func runOrigin(ctx context.Context, args []string) error {
 	if *o.gcInterval < 0 {
 		return fmt.Errorf("--gc-interval %s must not be negative", *o.gcInterval)
 	}
-	if err := sql.MigrateURL(ctx, dbURL); err != nil {
-		return err
-	}
 	db, err := openPool(ctx, dbURL)
 	if err != nil {
 		return err
@@ -180,9 +177,12 @@ func runOrigin(ctx context.Context, args []string) error {
 	defer db.Close()
 	var collector *gc.Collector
 	if *o.gcInterval != 0 {
-		if collector, err = o.gc.collector(db, "gc-", log, nil); err != nil {
+		if collector, err = o.gc.collector(db, "gc-", log, (&gcProgress{log: log}).update); err != nil {
 			return err
 		}
+	}
+	if err := sql.MigrateURL(ctx, dbURL); err != nil {
+		return err
 	}
 	if err := startPprof(ctx, log, *o.pprofListen); err != nil {
 		return err

@@ -31,9 +31,13 @@ func TestOrigin_ConfigErrorsNameFlags(t *testing.T) {
 		{"--store-dir", "/nix/store/", `--store-dir "/nix/store/"`},
 		{"--min-upload-rate", "-5", "--min-upload-rate -5 must not be negative"},
 		{"--maintain-interval", "-1m", "--maintain-interval -1m0s must not be negative"},
+		{"--gc-interval", "-1h", "--gc-interval -1h0m0s must not be negative"},
+		{"--gc-batch-size", "-1", "--gc-batch-size -1 must be at least 1"},
+		{"--gc-payload-grace", "-1s", "--gc-payload-grace -1s must not be negative"},
+		{"--gc-keep-fetched-days", "-2", "--gc-keep-fetched-days -2 must not be negative"},
 	}
 	for _, tt := range tests {
-		cmd := exec.Command(os.Args[0], "origin", "--database-url", "postgres://127.0.0.1:1/none", tt.flag, tt.value)
+		cmd := exec.Command(os.Args[0], "origin", "--database-url", "postgres://127.0.0.1:1/none", "--gc-interval", "1h", tt.flag, tt.value)
 		cmd.Env = append(os.Environ(), "NARTHEX_TEST_AS_MAIN=1")
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), tt.want) {

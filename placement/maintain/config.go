@@ -123,17 +123,7 @@ func (c Config) Validate() error {
 	if c.Jobs < 0 {
 		return &config.Error{Field: "Jobs", Value: c.Jobs, Problem: "must not be negative"}
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"TempMaxAge", c.TempMaxAge},
-		{"JobRetention", c.JobRetention},
-		{"JobUpdateInterval", c.JobUpdateInterval},
-	} {
-		if d.v < 0 {
-			return &config.Error{Field: d.name, Value: d.v, Problem: "must not be negative"}
-		}
-	}
-	return nil
+	return config.NotNegative(config.Duration{Field: "TempMaxAge", Value: c.TempMaxAge},
+		config.Duration{Field: "JobRetention", Value: c.JobRetention},
+		config.Duration{Field: "JobUpdateInterval", Value: c.JobUpdateInterval})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/narthex-cache/narthex/pglock"
 	"github.com/narthex-cache/narthex/placement"
 )
 
@@ -61,7 +62,7 @@ func (m *Maintainer) RunOnce(ctx context.Context, onlyStore string) (Summary, er
 	if err != nil {
 		return Summary{}, err
 	}
-	defer lock.Close(context.Background())
+	defer pglock.Unlock(lock, lockKey)
 
 	if _, err := m.db.Exec(ctx, qCloseInterruptedJobs); err != nil {
 		return Summary{}, fmt.Errorf("close interrupted jobs: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/narthex-cache/narthex/internal/testutil"
+	"github.com/narthex-cache/narthex/narinfo"
 )
 
 // A populated store gets exactly the files it lacks, each from the best
@@ -258,5 +259,36 @@ func TestMaintainer_PopulateRecordFails(t *testing.T) {
 	}
 	if j := jobOf(t, sum, "mirror", KindPopulate); j.Done != files || j.Bytes != 0 {
 		t.Errorf("second populate job %+v, want %d done, 0 bytes written", j, files)
+	}
+}
+
+// A copy into a store where garbage collection left a key's old bytes to
+// delete (a tombstone behind the edges' fence) drops that decision first:
+// the new copy is never deleted by it.
+func TestMaintainer_PopulateDropsTombstoneOfItsKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.store("src", "download_priority = 10")
+	e.store("mirror", "populate = true")
+	n := e.file(900, time.Hour)
+	e.put("src", n)
+	e.exec(`INSERT INTO payload_tombstone (url, store_id, key, size, lsn) VALUES ($1, $2, $3, 900, '0/1')`,
+		n.url, e.ids["mirror"], narinfo.URLKey(n.url))
+	e.exec(`INSERT INTO payload_tombstone (url, store_id, key, size, lsn) VALUES ($1, $2, $3, 900, '0/1')`,
+		n.url, e.ids["src"], "nar/another-key")
+	e.run(e.maintainer(Config{VerifySample: VerifyNone}), "")
+	e.holds("mirror", n)
+	var left []string
+	rows, err := e.db.Query(t.Context(), `SELECT key FROM payload_tombstone ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		left = append(left, k)
+	}
+	if len(left) != 1 || left[0] != "nar/another-key" {
+		t.Errorf("tombstones after the copy: %v, want only the other store's", left)
 	}
 }
