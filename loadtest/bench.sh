@@ -2,7 +2,7 @@
 # bench.sh: the side-by-side benchmark of narthex and its peers on this
 # machine, written to BENCHMARKS.md.
 #
-#   bash loadtest/bench.sh [--quick] [--lookups-only | --stores-only | --dashboard-only] [--out FILE] [--keep-tmp]
+#   bash loadtest/bench.sh [--quick] [--lookups-only | --stores-only | --dashboard-only | --gc-only] [--out FILE] [--keep-tmp]
 #
 # One run, on loopback only, in a temporary folder removed at the end:
 #
@@ -61,6 +61,14 @@
 #      database of its own on a third `narthex dev`), each timed 9 times
 #      after a first run; about 15 minutes, --quick or not.
 #      --dashboard-only makes only this section and keeps the others.
+#  10. garbage collection (loadtest/bench/gc.sh): a graph of 1,000,000
+#      store paths (100,000 with --quick), 5 references each on average,
+#      half of it garbage (`narthex loadtest gc`, in a database of its own
+#      on a fourth `narthex dev`), the ways to mark it timed 3 times each;
+#      then `narthex gc` collects it while uploads go to a `narthex origin`
+#      and lookups to a `narthex edge` on that database, after a baseline
+#      of the same load (`narthex loadtest gcrun`). About 30 minutes.
+#      --gc-only makes only this section and keeps the others.
 #
 # Every cell is repeated 3 times (1 with --quick, but the lookups: 3 runs
 # of 2 s) and reported as the median; the soak runs once. The script only
@@ -84,6 +92,7 @@ QUICK=0
 LOOKUPS_ONLY=0
 STORES_ONLY=0
 DASHBOARD_ONLY=0
+GC_ONLY=0
 KEEP_TMP=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/BENCHMARKS.md
@@ -93,6 +102,7 @@ while [ $# -gt 0 ]; do
 	--lookups-only) LOOKUPS_ONLY=1 ;;
 	--stores-only) STORES_ONLY=1 ;;
 	--dashboard-only) DASHBOARD_ONLY=1 ;;
+	--gc-only) GC_ONLY=1 ;;
 	--keep-tmp) KEEP_TMP=1 ;;
 	--out) OUT=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -100,7 +110,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ $((LOOKUPS_ONLY + STORES_ONLY + DASHBOARD_ONLY)) -gt 1 ] && { echo "bench.sh: --lookups-only, --stores-only and --dashboard-only exclude each other" >&2; exit 2; }
+[ $((LOOKUPS_ONLY + STORES_ONLY + DASHBOARD_ONLY + GC_ONLY)) -gt 1 ] && { echo "bench.sh: --lookups-only, --stores-only, --dashboard-only and --gc-only exclude each other" >&2; exit 2; }
 
 # Every narthex flag defaults from NARTHEX_<FLAG>: none may leak in. Nor
 # may GOMAXPROCS: the report says the edges but one run Go code on every
@@ -128,6 +138,14 @@ REDIRECT_KEYS=10000
 BF_JOBS=8
 BF_LARGE_SIZE=64MiB
 IMPORT_SIZE=1KiB
+# Section 10: the paths of the graph, and how long the load runs alone
+# before the collection.
+GC_BASELINE=60s
+if [ $QUICK = 1 ]; then
+	GC_PATHS=100000
+else
+	GC_PATHS=1000000
+fi
 if [ $QUICK = 1 ]; then
 	BF_SMALL=2000
 	BF_LARGE=4
@@ -354,6 +372,21 @@ wait_http() {
 	die "$url did not answer 200 within $secs s"
 }
 
+# start_dev NAME DIR PORT PG_PORT: starts `narthex dev` (PostgreSQL and an
+# origin, no edge) on DIR in the background as NAME, recorded as
+# setup-NAME (with - for _), and waits until it is ready.
+start_dev() {
+	local name=$1 dir=$2 port=$3 pg=$4
+	record "setup-${name//_/-}" "$BIN" dev --dir "$dir" --port "$port" --edges 0 --postgres-port "$pg"
+	start_bg "$name" "$BIN" dev --dir "$dir" --port "$port" --edges 0 --postgres-port "$pg"
+	for _ in $(seq 1200); do
+		grep -qx ready "$LOGS/$name.log" 2>/dev/null && break
+		kill -0 "${PIDS[$name]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/$name.log")"
+		sleep 0.1
+	done
+	grep -qx ready "$LOGS/$name.log" || die "narthex dev not ready after 120 s"
+}
+
 # mem EDGE STAGE PID: one line of memory.jsonl, the VmRSS and VmHWM of PID
 # in bytes, as /proc/PID/status has them.
 mem() {
@@ -373,20 +406,20 @@ write_report() {
 	local runtime=$((($(date +%s%N) - START_NS) / 1000000000)) loads
 	log "writing $OUT"
 	loads=$(printf '%s\n' "${LOADS[@]}" | jq -R . | jq -s .)
-	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")$([ $STORES_ONLY = 1 ] && echo " --stores-only")$([ $DASHBOARD_ONLY = 1 ] && echo " --dashboard-only")" \
+	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")$([ $STORES_ONLY = 1 ] && echo " --stores-only")$([ $DASHBOARD_ONLY = 1 ] && echo " --dashboard-only")$([ $GC_ONLY = 1 ] && echo " --gc-only")" \
 		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --argjson memory_kib "$FACT_MEM_KIB" \
 		--arg os "$FACT_OS" --arg kernel "$FACT_KERNEL" --arg go "$FACT_GO" --arg nginx "$FACT_NGINX" \
 		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
 		--arg edge_engine "$EDGE_ENGINE" --arg edge_engine_fallback "$EDGE_ENGINE_FALLBACK" --argjson edges "$(edges_json)" \
-		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" --argjson stores_only "$STORES_ONLY" --argjson dashboard_only "$DASHBOARD_ONLY" \
+		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" --argjson stores_only "$STORES_ONLY" --argjson dashboard_only "$DASHBOARD_ONLY" --argjson gc_only "$GC_ONLY" \
 		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
 		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}],
 		edge_engine: $edge_engine, edge_engine_fallback: $edge_engine_fallback, edges: $edges,
-		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}, stores_only: ($stores_only == 1), dashboard_only: ($dashboard_only == 1)}' >"$RES/facts.json"
+		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}, stores_only: ($stores_only == 1), dashboard_only: ($dashboard_only == 1), gc_only: ($gc_only == 1)}' >"$RES/facts.json"
 	[ -f "$OUT" ] && cp "$OUT" "$T/BENCHMARKS.md"
 	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
 	mv "$T/BENCHMARKS.md" "$OUT"
@@ -483,10 +516,19 @@ edges_json() {
 # Section 9 too.
 # shellcheck source=loadtest/bench/dashboard.sh
 . "$REPO/loadtest/bench/dashboard.sh"
-if [ $STORES_ONLY = 1 ] || [ $DASHBOARD_ONLY = 1 ]; then
+# And section 10.
+# shellcheck source=loadtest/bench/gc.sh
+. "$REPO/loadtest/bench/gc.sh"
+if [ $STORES_ONLY = 1 ] || [ $DASHBOARD_ONLY = 1 ] || [ $GC_ONLY = 1 ]; then
 	# What the report's facts name of sections it does not make.
 	NGINX_NOFILE=0 NGINX_CACHE_MAX=0 EDGE_ENGINE_FALLBACK="" EDGES=""
-	if [ $STORES_ONLY = 1 ]; then stores_section; else dashboard_section; fi
+	if [ $STORES_ONLY = 1 ]; then
+		stores_section
+	elif [ $DASHBOARD_ONLY = 1 ]; then
+		dashboard_section
+	else
+		gc_section
+	fi
 	note_load "end"
 	write_report
 	exit 0
@@ -500,14 +542,7 @@ DEV=$T/dev
 ORIGIN_URL=http://127.0.0.1:$ORIGIN_PORT
 ORIGIN_DB="postgres://postgres@127.0.0.1:$PG_PORT/narthex?sslmode=disable"
 log "starting narthex dev (PostgreSQL + origin, no edge) on $ORIGIN_URL, PostgreSQL on $PG_PORT"
-record setup-dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
-start_bg dev "$BIN" dev --dir "$DEV" --port "$ORIGIN_PORT" --edges 0 --postgres-port "$PG_PORT"
-for _ in $(seq 1200); do
-	grep -qx ready "$LOGS/dev.log" && break
-	kill -0 "${PIDS[dev]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/dev.log")"
-	sleep 0.1
-done
-grep -qx ready "$LOGS/dev.log" || die "narthex dev not ready after 120 s"
+start_dev dev "$DEV" "$ORIGIN_PORT" "$PG_PORT"
 
 # ---------------------------------------------------------------- subscriber
 
@@ -990,6 +1025,10 @@ stores_section
 # ---------------------------------------------------------------- dashboard
 
 dashboard_section
+
+# ---------------------------------------------------------------- gc
+
+gc_section
 
 # ---------------------------------------------------------------- report
 

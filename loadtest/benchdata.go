@@ -59,6 +59,8 @@ type BenchFacts struct {
 	// DashboardOnly tells a run that made section 9 alone
 	// (--dashboard-only).
 	DashboardOnly bool `json:"dashboard_only"`
+	// GCOnly tells a run that made section 10 alone (--gc-only).
+	GCOnly bool `json:"gc_only"`
 }
 
 // BenchEdge is one edge of the lookups and what sets it apart from the
@@ -145,6 +147,7 @@ type BenchResults struct {
 	lagLookups []lagLookupRun
 	stores     *benchStores     // section 8; nil when the run did not make it
 	dashboard  *DashboardResult // section 9; nil when the run did not make it
+	gc         *benchGC         // section 10; nil when the run did not make it
 }
 
 // ReadBenchResults reads facts.json, lookups.jsonl and lag-lookups.jsonl
@@ -165,7 +168,10 @@ func ReadBenchResults(dir string) (*BenchResults, error) {
 	if r.dashboard, err = readBenchDashboard(dir); err != nil {
 		return nil, err
 	}
-	if !r.Facts.StoresOnly && !r.Facts.DashboardOnly {
+	if r.gc, err = readBenchGC(dir); err != nil {
+		return nil, err
+	}
+	if !r.Facts.StoresOnly && !r.Facts.DashboardOnly && !r.Facts.GCOnly {
 		if err := r.readRuns(filepath.Join(dir, "lookups.jsonl")); err != nil {
 			return nil, err
 		}

@@ -24,7 +24,7 @@ var (
 	ceilingOf = map[string]string{"hits": "ceiling", "misses": "ceiling-miss"}
 	// carriedHeading matches the headings of the sections this report does
 	// not write but carries over from the previous file.
-	carriedHeading = regexp.MustCompile(`^## ([2-9]\.|Warnings)`)
+	carriedHeading = regexp.MustCompile(`^## ([2-9]\.|10\.|Warnings)`)
 	runDate        = regexp.MustCompile(`on (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)`)
 	markDate       = regexp.MustCompile(`\*Not re-run: from the run of (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)`)
 )
@@ -44,6 +44,12 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 		return writeSolo(w, r, previous, s)
 	case r.Facts.DashboardOnly:
 		s, err := r.dashboardSolo()
+		if err != nil {
+			return err
+		}
+		return writeSolo(w, r, previous, s)
+	case r.Facts.GCOnly:
+		s, err := r.gcSolo()
 		if err != nil {
 			return err
 		}
@@ -84,6 +90,9 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 		}
 		if r.dashboard != nil {
 			r.writeDashboard(&b, r.dashboard)
+		}
+		if r.gc != nil {
+			r.writeGC(&b, r.gc)
 		}
 		r.writeWarnings(&b, l)
 	case carried:

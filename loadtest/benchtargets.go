@@ -42,6 +42,9 @@ func (r *BenchResults) writeTargets(b *bytes.Buffer, previous []byte, carried bo
 		if r.dashboard != nil {
 			b.WriteString(strings.Join(dashboardTargetRows(r.dashboard, ""), "\n") + "\n")
 		}
+		if r.gc != nil {
+			b.WriteString(strings.Join(gcTargetRows(r.gc, ""), "\n") + "\n")
+		}
 	case carried:
 		for _, row := range carriedTargets(previous) {
 			if !strings.Contains(row, "(run of ") {

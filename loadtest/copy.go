@@ -25,6 +25,9 @@ type chunkWriter struct {
 	skipTriggers bool
 	tables       []TableCopy // nar_file, narinfo, narinfo_file, reference
 	pending      *chunk      // paths committed, references not yet
+	// createdAt, when set, is the upload time of path i, written into
+	// created_at of its narinfo and NAR file; else the time of the COPY.
+	createdAt func(i int) time.Time
 }
 
 func openChunkWriter(ctx context.Context, url string) (*chunkWriter, error) {
@@ -83,6 +86,29 @@ func (w *chunkWriter) write(ctx context.Context, ch *chunk) error {
 	return nil
 }
 
+// writeAll writes paths [0, count) of synth in chunks of size, generated
+// by workers (see generateChunks), and returns the bytes of their bodies.
+func (w *chunkWriter) writeAll(ctx context.Context, synth *Synth, count, size, workers int, static *staticDir) (int64, error) {
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	var bodyBytes int64
+	chunks := generateChunks(genCtx, synth, count, size, workers, static)
+	for ch := range chunks {
+		<-ch.done
+		err := ch.err
+		if err == nil {
+			err = w.write(ctx, ch)
+		}
+		if err != nil {
+			stopGen()
+			drain(chunks)
+			return 0, err
+		}
+		bodyBytes += ch.bodyBytes
+	}
+	return bodyBytes, w.flush(ctx)
+}
+
 // flush commits the references of the last chunk.
 func (w *chunkWriter) flush(ctx context.Context) error {
 	if w.pending == nil {
@@ -94,18 +120,30 @@ func (w *chunkWriter) flush(ctx context.Context) error {
 }
 
 func (w *chunkWriter) writePaths(ctx context.Context, ch *chunk) error {
-	paths, row := ch.paths, make([]any, 0, 7)
+	paths, row := ch.paths, make([]any, 0, 8)
+	fileCols := []string{"url", "file_hash", "file_size", "compression"}
+	pathCols := []string{"hash", "name", "nar_hash", "nar_size", "deriver", "sigs", "body"}
+	if w.createdAt != nil {
+		fileCols = append(fileCols, "created_at")
+		pathCols = append(pathCols, "created_at")
+	}
+	created := func(row []any, i int) []any {
+		if w.createdAt == nil {
+			return row
+		}
+		return append(row, w.createdAt(ch.first+i))
+	}
 	err := w.tx(ctx, w.paths, func(tx pgx.Tx) error {
-		err := copyRows(ctx, tx, &w.tables[0], []string{"url", "file_hash", "file_size", "compression"}, len(paths), func(i int) []any {
+		err := copyRows(ctx, tx, &w.tables[0], fileCols, len(paths), func(i int) []any {
 			f := &paths[i].Info.Files[0]
-			return append(row[:0], f.URL, f.FileHash, int64(f.FileSize), f.Compression)
+			return created(append(row[:0], f.URL, f.FileHash, int64(f.FileSize), f.Compression), i)
 		})
 		if err != nil {
 			return err
 		}
-		err = copyRows(ctx, tx, &w.tables[1], []string{"hash", "name", "nar_hash", "nar_size", "deriver", "sigs", "body"}, len(paths), func(i int) []any {
+		err = copyRows(ctx, tx, &w.tables[1], pathCols, len(paths), func(i int) []any {
 			ni := paths[i].Info
-			return append(row[:0], ni.Hash, ni.Name, ni.NarHash, int64(ni.NarSize), ni.Deriver, ni.Sigs, paths[i].Body)
+			return created(append(row[:0], ni.Hash, ni.Name, ni.NarHash, int64(ni.NarSize), ni.Deriver, ni.Sigs, paths[i].Body), i)
 		})
 		if err != nil {
 			return err

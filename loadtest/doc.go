@@ -10,8 +10,11 @@
 // time and memory of an edge's bootstrap (Bootstrap); uploads through the
 // origin's PUT API (Ingest); and a soak of lookups, commits and an edge
 // killed again and again, checked for failed lookups, lost or torn
-// transactions and growing memory (Soak); and BENCHMARKS.md from the
-// results folder of loadtest/bench.sh (ReadBenchResults, WriteBenchmarks).
+// transactions and growing memory (Soak); a reference graph of a cache
+// to collect, half of it garbage, written, checked and marked in two ways
+// (GC), and its collection by `narthex gc` while uploads and lookups run
+// (GCRun); and BENCHMARKS.md from the results folder of loadtest/bench.sh
+// (ReadBenchResults, WriteBenchmarks).
 //
 // Everything synthetic is derived from a seed: path i of a seed has the
 // hash Hash(seed, i) and the same body on every run, so populate and
@@ -28,7 +31,7 @@
 // servers they measure, so the lookup loop allocates nothing per request
 // (BenchmarkLookup_Request shows it). It never imports the origin, edge or
 // replication packages: it talks to them over HTTP, SQL and their command
-// line only.
+// line only; nor the gc package, whose collector it runs as `narthex gc`.
 //
 // A typical comparison, after populating the origin with 100000 paths of
 // seed 1:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,18 @@ type IngestConfig struct {
 	Duration time.Duration
 	// Timeout bounds each request. Default one minute.
 	Timeout time.Duration
+	// References, when set, gives the store path base names
+	// ("<hash>-<name>") upload k references; they must be in the cache.
+	// It is called from every uploader at once.
+	References func(k int) []string
+	// Rate, when above 0, spreads the uploads on a fixed timeline of Rate
+	// uploads per second in total; 0 starts each uploader's next upload
+	// when its last is done.
+	Rate float64
+	// AllowRefused counts a narinfo PUT answered 4xx as refused rather
+	// than as an error: what an upload referencing a path that a
+	// collection deletes meanwhile gets.
+	AllowRefused bool
 }
 
 func (c *IngestConfig) setDefaults() {
@@ -80,6 +93,8 @@ func (c IngestConfig) Validate() error {
 		return fmt.Errorf("ingest: Duration %v is outside (0, %v]", c.Duration, MaxDuration)
 	case c.Timeout < 0:
 		return errors.New("ingest: Timeout is negative")
+	case !(c.Rate >= 0) || c.Rate > 1e6:
+		return fmt.Errorf("ingest: Rate %v is outside 0-1000000", c.Rate)
 	}
 	if _, err := CheckURL(c.URL); err != nil {
 		return fmt.Errorf("ingest: %w", err)
@@ -94,11 +109,14 @@ type IngestResult struct {
 	NarSize     int           `json:"nar_size"`
 	Elapsed     time.Duration `json:"elapsed_ns"`
 	// Uploads were begun; Succeeded had both PUTs answered 2xx.
-	Uploads    int64   `json:"uploads"`
-	Succeeded  int64   `json:"succeeded"`
-	Errors     int64   `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
-	PerSec     float64 `json:"uploads_per_sec"` // Succeeded over Elapsed
+	Uploads    int64  `json:"uploads"`
+	Succeeded  int64  `json:"succeeded"`
+	Errors     int64  `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	// Refused counts the narinfo PUTs answered 4xx, with AllowRefused.
+	Refused      int64   `json:"refused"`
+	FirstRefusal string  `json:"first_refusal,omitempty"`
+	PerSec       float64 `json:"uploads_per_sec"` // Succeeded over Elapsed
 	// Latencies of successful uploads: the whole upload, and each PUT.
 	Upload  Latency `json:"upload_latency"`
 	Nar     Latency `json:"nar_latency"`
@@ -145,6 +163,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	for i := range workers {
 		w := &ingestWorker{
 			client: client, host: u.Host, prefix: prefix, auth: auth, synth: synth,
+			refs: cfg.References, allowRefused: cfg.AllowRefused,
 			nar:    make([]byte, cfg.NarSize),
 			rng:    rand.NewChaCha8(digest(domainIngest, synth.Seed, -int64(i)-1)),
 			upload: newHistogram(), narHist: newHistogram(), infoHist: newHistogram(),
@@ -155,6 +174,14 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 				k := next.Add(1) - 1
 				if k >= int64(cfg.Count) {
 					return
+				}
+				if cfg.Rate > 0 {
+					due := start.Add(time.Duration(float64(k) / cfg.Rate * float64(time.Second)))
+					select {
+					case <-time.After(time.Until(due)):
+					case <-runCtx.Done():
+						return
+					}
 				}
 				w.one(int(k))
 			}
@@ -169,9 +196,13 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 		info.merge(w.infoHist)
 		res.Uploads += w.uploads
 		res.Errors += w.errors
+		res.Refused += w.refused
 		res.Hashes = append(res.Hashes, w.hashes...)
 		if w.firstErr != nil && res.FirstError == "" {
 			res.FirstError = w.firstErr.Error()
+		}
+		if w.firstRefusal != nil && res.FirstRefusal == "" {
+			res.FirstRefusal = w.firstRefusal.Error()
 		}
 	}
 	res.Succeeded = int64(len(res.Hashes))
@@ -188,9 +219,11 @@ type ingestWorker struct {
 	nar                       []byte
 	rng                       *rand.ChaCha8
 	upload, narHist, infoHist histogram
-	uploads, errors           int64
-	firstErr                  error
+	uploads, errors, refused  int64
+	firstErr, firstRefusal    error
 	hashes                    []string
+	refs                      func(k int) []string
+	allowRefused              bool
 }
 
 // one uploads path k: its NAR file, then its narinfo.
@@ -201,12 +234,18 @@ func (w *ingestWorker) one(k int) {
 	fileHash := "sha256:" + nixbase32.EncodeToString(sum[:])
 	url := "nar/" + fileHash[len("sha256:"):] + ".nar.xz"
 	hash, name := w.synth.Hash(k), w.synth.Name(k)
+	var refs []string
+	if w.refs != nil {
+		refs = slices.Clone(w.refs(k))
+		// Nix writes references in store path order.
+		slices.Sort(refs)
+	}
 	ni := &narinfo.NarInfo{
 		StorePath:  narinfo.NixStoreDir + "/" + hash + "-" + name,
 		Files:      []narinfo.File{{URL: url, Compression: "xz", FileHash: fileHash, FileSize: uint64(len(w.nar))}},
 		NarHash:    fileHash,
 		NarSize:    uint64(len(w.nar)),
-		References: nil,
+		References: refs,
 		Deriver:    hashOf(domainDeriver, w.synth.Seed, int64(k)) + "-" + derivationName(name) + ".drv",
 	}
 	start := time.Now()
@@ -216,6 +255,14 @@ func (w *ingestWorker) one(k int) {
 	}
 	narDone := time.Now()
 	if err := w.put("/"+hash+".narinfo", "text/x-nix-narinfo", ni.Render()); err != nil {
+		var st statusError
+		if w.allowRefused && errors.As(err, &st) && st.code >= 400 && st.code < 500 {
+			w.refused++
+			if w.firstRefusal == nil {
+				w.firstRefusal = err
+			}
+			return
+		}
 		w.fail(err)
 		return
 	}
@@ -240,10 +287,18 @@ func (w *ingestWorker) put(path, contentType string, body []byte) error {
 		return fmt.Errorf("PUT %s: %w", path, err)
 	}
 	if code := resp.StatusCode(); code < 200 || code > 299 {
-		return fmt.Errorf("PUT %s: %d %s", path, code, strings.TrimSpace(string(resp.Body())))
+		return fmt.Errorf("PUT %s: %w", path, statusError{code, strings.TrimSpace(string(resp.Body()))})
 	}
 	return nil
 }
+
+// statusError is an answer other than 2xx, with its body.
+type statusError struct {
+	code int
+	body string
+}
+
+func (e statusError) Error() string { return fmt.Sprintf("%d %s", e.code, e.body) }
 
 func (w *ingestWorker) fail(err error) {
 	w.errors++
@@ -256,11 +311,14 @@ func (w *ingestWorker) fail(err error) {
 func (r *IngestResult) WriteTable(w io.Writer) error {
 	head := newTable(fmt.Sprintf("ingest %s  (%d in flight, NAR files of %s)", r.URL, r.Concurrency, fmtBytes(int64(r.NarSize))))
 	head.add("elapsed", fmtDuration(r.Elapsed))
-	head.add("uploads", fmt.Sprintf("%d begun, %d succeeded, %d errors", r.Uploads, r.Succeeded, r.Errors))
+	head.add("uploads", fmt.Sprintf("%d begun, %d succeeded, %d refused, %d errors", r.Uploads, r.Succeeded, r.Refused, r.Errors))
 	head.add("uploads/s", fmtRate(r.PerSec))
 	head.add("NAR bytes/s", fmtBytes(int64(r.PerSec*float64(r.NarSize)))+"/s")
 	if r.FirstError != "" {
 		head.add("first error", r.FirstError)
+	}
+	if r.FirstRefusal != "" {
+		head.add("first refusal", r.FirstRefusal)
 	}
 	t := newTable("latency", append([]string{"request"}, latencyHeader...)...)
 	t.add(append([]string{"upload (both PUTs)"}, r.Upload.cells()...)...)

@@ -30,9 +30,17 @@ type keySet struct {
 
 // newKeySet computes Hash(seed, i) and MissHash(seed, i) for i < n, on
 // every core.
-func newKeySet(seed int64, n int) (*keySet, error) {
+func newKeySet(seed int64, n int) (*keySet, error) { return newPathKeySet(seed, n, nil) }
+
+// newPathKeySet is newKeySet with the hit keys of the paths of hitPaths,
+// when not nil, rather than the first n: hit key i is Hash(seed,
+// hitPaths[i]), and n must be len(hitPaths).
+func newPathKeySet(seed int64, n int, hitPaths []int) (*keySet, error) {
 	if n < 1 || n > MaxKeys {
 		return nil, fmt.Errorf("keys: %d is outside 1-%d", n, MaxKeys)
+	}
+	if hitPaths != nil && len(hitPaths) != n {
+		return nil, fmt.Errorf("keys: %d hit paths for %d keys", len(hitPaths), n)
 	}
 	k := &keySet{n: n, hits: make([]byte, n*HashLen), misses: make([]byte, n*HashLen)}
 	workers := runtime.GOMAXPROCS(0)
@@ -41,7 +49,11 @@ func newKeySet(seed int64, n int) (*keySet, error) {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
 				// Appending to an empty slice of the array writes in place.
-				appendHash(k.hits[i*HashLen:i*HashLen], domainHit, seed, int64(i))
+				p := i
+				if hitPaths != nil {
+					p = hitPaths[i]
+				}
+				appendHash(k.hits[i*HashLen:i*HashLen], domainHit, seed, int64(p))
 				appendHash(k.misses[i*HashLen:i*HashLen], domainMiss, seed, int64(i))
 			}
 		})

@@ -40,6 +40,10 @@ type LookupConfig struct {
 	// i < Keys); as many miss keys are drawn from MissHash.
 	Keys int
 	Seed int64
+	// HitPaths, when set, are the paths the hits ask for instead of the
+	// first Keys (Hash(Seed, p) for each p): the live paths of a cache
+	// being collected. Keys must be its length.
+	HitPaths []int
 	// HitRatio is the share of requests for hit keys, 0 to 1.
 	HitRatio float64
 	// Dist picks key indices; default DistUniform. ZipfExponent is its s
@@ -85,6 +89,8 @@ func (c LookupConfig) Validate() error {
 		return errors.New("lookup: no URL")
 	case c.Keys < 1 || c.Keys > MaxKeys:
 		return fmt.Errorf("lookup: Keys %d is outside 1-%d", c.Keys, MaxKeys)
+	case c.HitPaths != nil && len(c.HitPaths) != c.Keys:
+		return fmt.Errorf("lookup: %d HitPaths for %d Keys", len(c.HitPaths), c.Keys)
 	case !(c.HitRatio >= 0 && c.HitRatio <= 1):
 		return fmt.Errorf("lookup: HitRatio %v is outside 0-1", c.HitRatio)
 	case c.Dist != "" && c.Dist != DistUniform && c.Dist != DistZipf:
@@ -199,7 +205,7 @@ func Lookup(ctx context.Context, cfg LookupConfig) ([]*LookupResult, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	keys, err := newKeySet(cfg.Seed, cfg.Keys)
+	keys, err := newPathKeySet(cfg.Seed, cfg.Keys, cfg.HitPaths)
 	if err != nil {
 		return nil, err
 	}

@@ -151,23 +151,7 @@ func Populate(ctx context.Context, cfg PopulateConfig) (*PopulateResult, error) 
 		PublicKey: synth.Key.Public().String(), TriggersSkipped: w.skipTriggers,
 	}
 	start := time.Now()
-	genCtx, stopGen := context.WithCancel(ctx)
-	defer stopGen()
-	chunks := generateChunks(genCtx, synth, cfg.Count, cfg.ChunkSize, cfg.Workers, static)
-	for ch := range chunks {
-		<-ch.done
-		err := ch.err
-		if err == nil {
-			err = w.write(ctx, ch)
-		}
-		if err != nil {
-			stopGen()
-			drain(chunks)
-			return nil, err
-		}
-		res.BodyBytes += ch.bodyBytes
-	}
-	if err := w.flush(ctx); err != nil {
+	if res.BodyBytes, err = w.writeAll(ctx, synth, cfg.Count, cfg.ChunkSize, cfg.Workers, static); err != nil {
 		return nil, err
 	}
 	res.Elapsed = time.Since(start)

@@ -40,6 +40,9 @@ type Synth struct {
 	RefsMax int // largest number of references of a path
 	Key     narinfo.SecretKey
 	domain  domain // of the store path hashes: domainHit for populate's
+	// graph, when set, gives the references of path i (all below i)
+	// instead of the draw RefsMax bounds.
+	graph func(i int) []int
 }
 
 // NewSynth makes the synthetic cache of seed, signed with SigningKey(seed):
@@ -72,7 +75,12 @@ func (s *Synth) Path(i int) SynthPath {
 	fileSize := max(1, uint64(float64(narSize)*(0.15+0.3*rng.Float64())))
 	fileHash := sha256Of(domainFile, s.Seed, int64(i))
 
-	refs := s.refs(rng, i)
+	var refs []int
+	if s.graph != nil {
+		refs = s.graph(i)
+	} else {
+		refs = s.refs(rng, i)
+	}
 	refNames := make([]string, len(refs))
 	for k, j := range refs {
 		h, n := s.baseName(digest(s.domain, s.Seed, int64(j)))

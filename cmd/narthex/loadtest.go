@@ -33,6 +33,8 @@ Modes (every one targets loopback only and prints a table, or JSON with --json):
   ingest     synthetic uploads through the origin's PUT API
   soak       lookups, commits and an edge killed every minute, for minutes; checks nothing is lost
   dashboard  fill an empty database with a year of fetch counts and time the dashboard's queries
+  gc         fill an empty database with a graph of --paths paths, half garbage, and time ways to mark it
+  gcrun      collect that database with narthex gc while uploads go to its origin and lookups to its edge
   report     write BENCHMARKS.md from the results folder of loadtest/bench.sh
 
 Run "narthex loadtest <mode> -h" for a mode's flags.
@@ -53,6 +55,8 @@ var loadtestModes = map[string]command{
 	"soak":      runSoak,
 	"report":    runReport,
 	"dashboard": runDashboardBench,
+	"gc":        runGCBench,
+	"gcrun":     runGCRun,
 }
 
 func runLoadtest(ctx context.Context, args []string) error {
@@ -67,6 +71,20 @@ func report(asJSON bool, v any, table func(io.Writer) error) error {
 		return enc.Encode(v)
 	}
 	return table(os.Stdout)
+}
+
+// reportPartial writes res, when the run got far enough to return one,
+// and returns the run's error, or else the report's.
+func reportPartial[T any, R interface {
+	*T
+	WriteTable(io.Writer) error
+}](asJSON bool, res R, err error) error {
+	if res != nil {
+		if rerr := report(asJSON, res, res.WriteTable); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // floatFlag defines a float64 flag defaulting from its environment variable.
@@ -518,12 +536,7 @@ needed a new bootstrap. The edges' slots are dropped at the end; the paths stay.
 		LookupShare: *share, LookupConnections: *lookupConns, MeasureFor: *measure, MemoryEvery: *memEvery,
 		Grace: *grace, ReadyTimeout: *readyTimeout, EdgeName: *name, Dir: *dir, Executable: *exe,
 	})
-	if res != nil {
-		if rerr := report(*asJSON, res, res.WriteTable); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return err
+	return reportPartial(*asJSON, res, err)
 }
 
 func runDashboardBench(ctx context.Context, args []string) error {
@@ -556,4 +569,76 @@ func runDashboardBench(ctx context.Context, args []string) error {
 		return err
 	}
 	return report(*asJSON, res, res.WriteTable)
+}
+
+func runGCBench(ctx context.Context, args []string) error {
+	f := newFlags("loadtest gc", "Migrates an empty database and fills it with a reference graph of --paths store paths\n(about 5 references each: bottom dependencies most paths share, package builds chained\non their previous build, deep chains), half of them garbage, reachable from --roots\nroots; checks the fill with SQL, and times each way to mark it --runs times.")
+	dbURL := f.databaseURL("PostgreSQL connection string of an empty database (loopback)")
+	paths := f.Int("paths", loadtest.DefaultGCPaths, "number of store paths, half of them garbage")
+	roots := f.Int("roots", loadtest.DefaultGCRoots, "number of unexpired roots")
+	seed := f.Int64("seed", loadtest.DefaultGCSeed, "seed of the graph and the paths")
+	storeURL := f.String("store-url", loadtest.DefaultGCStoreURL, "download base URL of the local store the NAR files are recorded in")
+	grace := f.Duration("grace", loadtest.DefaultGCGrace, "the mark keeps paths uploaded or told present within this")
+	fetched := f.Int("keep-fetched-days", loadtest.DefaultGCKeepFetchedDays, "the mark keeps paths fetched within this many days (0: none)")
+	runs := f.Int("runs", loadtest.DefaultGCRuns, "timed runs of each way to mark")
+	markTimeout := f.Duration("mark-timeout", loadtest.DefaultMarkTimeout, "longest run of a way to mark; a slower way is reported with its plan")
+	markOnly := f.Bool("mark-only", false, "the database holds the graph of these --paths, --roots and --seed already: check and mark it only")
+	timeout := f.Duration("timeout", loadtest.MaxDuration, "longest run")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.GC(ctx, loadtest.GCConfig{
+		DatabaseURL: url, Paths: *paths, Roots: *roots, Seed: *seed, StoreURL: *storeURL,
+		Grace: *grace, KeepFetchedDays: *fetched, MarkOnly: *markOnly, Runs: *runs, MarkTimeout: *markTimeout, Timeout: *timeout,
+	})
+	return reportPartial(*asJSON, res, err)
+}
+
+func runGCRun(ctx context.Context, args []string) error {
+	f := newFlags("loadtest gcrun", "Runs uploads (a NAR file and a narinfo referencing live paths and, now and then, a\ngarbage one) against the origin and narinfo lookups (live paths and misses) against the\nedge of a database `loadtest gc` filled, for --baseline; then the same load while\n`narthex gc --json` collects the database; then checks the database with SQL.")
+	dbURL := f.databaseURL("PostgreSQL connection string of the database loadtest gc filled (loopback)")
+	origin := f.String("origin-url", "", "origin base URL on that database, http:// on loopback (required)")
+	tokenFile := f.String("token-file", "", "file holding an upload token of the origin (required)")
+	edge := f.String("edge-url", "", "edge base URL on that database, http:// on loopback (required)")
+	paths := f.Int("paths", loadtest.DefaultGCPaths, "--paths of the loadtest gc run")
+	roots := f.Int("roots", loadtest.DefaultGCRoots, "--roots of the loadtest gc run")
+	seed := f.Int64("seed", loadtest.DefaultGCSeed, "--seed of the loadtest gc run")
+	gcArgs := f.String("gc-args", "", "flags of narthex gc beyond --json, space-separated (the database comes in its environment)")
+	uploaders := f.Int("uploaders", loadtest.DefaultGCRunUploaders, "uploads in flight at most")
+	uploadRate := floatFlag(f, "upload-rate", loadtest.DefaultGCRunUploadRate, "uploads per second")
+	narSize := f.Int("nar-size", loadtest.DefaultGCRunNarSize, "bytes per NAR file")
+	garbage := floatFlag(f, "garbage-share", loadtest.DefaultGCRunGarbageShare, "share of the uploads that also reference a garbage path")
+	lookupRate := floatFlag(f, "lookup-rate", loadtest.DefaultGCRunLookupRate, "narinfo lookups per second")
+	conns := f.Int("lookup-connections", loadtest.DefaultGCRunConnections, "connections of the lookups")
+	hitRatio := floatFlag(f, "hit-ratio", loadtest.DefaultGCRunHitRatio, "share of the lookups for live paths")
+	baseline := f.Duration("baseline", loadtest.DefaultGCRunBaseline, "how long the load runs before the collection")
+	timeout := f.Duration("timeout", loadtest.DefaultGCRunTimeout, "longest collection")
+	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	url, err := dbURL()
+	if err != nil {
+		return err
+	}
+	if *tokenFile == "" {
+		return errors.New("--token-file is required")
+	}
+	token, err := readSecret("token-file", *tokenFile)
+	if err != nil {
+		return err
+	}
+	res, err := loadtest.GCRun(ctx, loadtest.GCRunConfig{
+		DatabaseURL: url, OriginURL: *origin, Token: token, EdgeURL: *edge,
+		Paths: *paths, Roots: *roots, Seed: *seed, GCArgs: strings.Fields(*gcArgs),
+		Uploaders: *uploaders, UploadRate: *uploadRate, NarSize: *narSize, GarbageShare: *garbage,
+		LookupRate: *lookupRate, LookupConnections: *conns, HitRatio: *hitRatio,
+		Baseline: *baseline, Timeout: *timeout,
+	})
+	return reportPartial(*asJSON, res, err)
 }

@@ -11,14 +11,7 @@ dashboard_section() {
 	local admin="postgres://postgres@127.0.0.1:$DB_PG_PORT/postgres?sslmode=disable"
 	local db="postgres://postgres@127.0.0.1:$DB_PG_PORT/dashboard?sslmode=disable"
 	log "dashboard: starting narthex dev (PostgreSQL + origin) on 127.0.0.1:$DB_ORIGIN_PORT for section 9"
-	record setup-dashboard-dev "$BIN" dev --dir "$dir" --port "$DB_ORIGIN_PORT" --edges 0 --postgres-port "$DB_PG_PORT"
-	start_bg dashboard_dev "$BIN" dev --dir "$dir" --port "$DB_ORIGIN_PORT" --edges 0 --postgres-port "$DB_PG_PORT"
-	for _ in $(seq 1200); do
-		grep -qx ready "$LOGS/dashboard_dev.log" && break
-		kill -0 "${PIDS[dashboard_dev]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/dashboard_dev.log")"
-		sleep 0.1
-	done
-	grep -qx ready "$LOGS/dashboard_dev.log" || die "narthex dev not ready after 120 s"
+	start_dev dashboard_dev "$dir" "$DB_ORIGIN_PORT" "$DB_PG_PORT"
 	record_raw setup-dashboard-database "psql \"$admin\" -c \"CREATE DATABASE dashboard\""
 	psql "$admin" -XAtq -v ON_ERROR_STOP=1 -c "CREATE DATABASE dashboard" >/dev/null
 	note_load "dashboard"

@@ -17,14 +17,7 @@ stores_section() {
 	SDEV=$T/stores-dev
 	ST_DB="postgres://postgres@127.0.0.1:$ST_PG_PORT/narthex?sslmode=disable"
 	log "stores: starting narthex dev (PostgreSQL + origin) on 127.0.0.1:$ST_ORIGIN_PORT for section 8"
-	record setup-stores-dev "$BIN" dev --dir "$SDEV" --port "$ST_ORIGIN_PORT" --edges 0 --postgres-port "$ST_PG_PORT"
-	start_bg stores_dev "$BIN" dev --dir "$SDEV" --port "$ST_ORIGIN_PORT" --edges 0 --postgres-port "$ST_PG_PORT"
-	for _ in $(seq 1200); do
-		grep -qx ready "$LOGS/stores_dev.log" && break
-		kill -0 "${PIDS[stores_dev]}" 2>/dev/null || die "narthex dev exited: $(tail -n 5 "$LOGS/stores_dev.log")"
-		sleep 0.1
-	done
-	grep -qx ready "$LOGS/stores_dev.log" || die "narthex dev not ready after 120 s"
+	start_dev stores_dev "$SDEV" "$ST_ORIGIN_PORT" "$ST_PG_PORT"
 	st_sql() { psql "$ST_DB" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
 	# ------------------------------------------------------------ redirects
