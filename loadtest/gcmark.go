@@ -36,12 +36,11 @@ const DefaultMarkTimeout = 2 * time.Minute
 // defaults runs it, then with what makes it faster. JIT compilation is
 // one: the planner's cost of a mark over a large graph is far past
 // jit_above_cost, and compiling its expressions with inlining and
-// optimization takes longer than the mark. The recursive query's plan is
-// another: it is made once for every level, from an estimate of ten
-// times the seeds per level, and with many seeds it is a hash join that
-// builds a hash of the whole reference table, in batches when it does not
-// fit work_mem, again at each of hundreds of levels. The walk plans each
-// level for the table as it then is.
+// optimization takes longer than the mark. The recursive query follows
+// each path's references through the index, as the collector's mark does
+// (a plain join there is planned once for every level, and with many
+// seeds it hashes the whole reference table again at each of hundreds of
+// levels); the walk plans each level for the table as it then is.
 var markWays = []markWay{
 	{Name: "recursive CTE"},
 	{Name: "recursive CTE", Settings: []string{"jit=off"}},
