@@ -25,7 +25,7 @@ Usage:
   narthex import   SOURCE [PATH...] [flags]   bulk-load an existing binary cache into the origin
   narthex roots    add|list|remove [NAME] [PATH...] [flags]   manage the origin's garbage-collection roots
   narthex gc       [flags]   collect paths and payloads no root and no recent use keeps alive
-  narthex loadtest <mode> [flags]   populate|lookup|wrk|ceiling|lag|bootstrap|ingest|soak|locations|payloads|filecache|geoip|report:
+  narthex loadtest <mode> [flags]   populate|lookup|wrk|ceiling|lag|bootstrap|ingest|soak|locations|payloads|filecache|geoip|dashboard|gc|gcrun|report:
                                     measure narthex on loopback
 
 Flags may come before or after a command's arguments. Every flag can also be
