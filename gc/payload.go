@@ -55,16 +55,14 @@ func (r *run) retire(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("retire a batch of %d files: %w", len(batch), err)
 		}
-		// Committed: the tombstones get a WAL position past the commit.
-		if _, err := r.conn.Exec(ctx, qStampTombstones); err != nil {
-			return fmt.Errorf("stamp tombstones: %w", err)
-		}
 		r.rep.FilesRetired += files
 		done += int64(len(batch))
 		r.progress("retire", done, total)
 		r.record(ctx, "retire", nil, false)
 	}
-	// Tombstones a killed run committed and never stamped.
+	// Every retirement has committed: the tombstones get a WAL position
+	// past the last commit, and so past each (also those of a killed run,
+	// which committed and never stamped them).
 	if _, err := r.conn.Exec(ctx, qStampTombstones); err != nil {
 		return fmt.Errorf("stamp tombstones: %w", err)
 	}
