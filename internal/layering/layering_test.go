@@ -72,6 +72,7 @@ var rules = []struct {
 	{"narinfo", "the narinfo model is shared by every role", append([]string{"replication", "replica", "stores", "sql"}, roles...)},
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
+	{"certstore", "certificate storage is a building block of the origin and the edges", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
 	{"pglock", "the advisory lock knows nothing of what it guards", append([]string{"replication", "replica", "stores", "narinfo", "placement"}, roles...)},
 	{"gc", "the collector works on the database and the stores; it never runs another role", []string{"origin", "edge", "loadtest", "replication", "replica", "cmd/narthex"}},
 	{"pgcluster", "the throwaway PostgreSQL knows nothing of narthex", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
