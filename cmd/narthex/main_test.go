@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -162,35 +163,47 @@ func (p *proc) kill() {
 	<-p.exited
 }
 
-// freePorts finds a base port with n consecutive free ports on 127.0.0.1.
+// freePorts finds a base port with n consecutive free ports on 127.0.0.1,
+// below the kernel's ephemeral range (from 32768), so that no outgoing
+// connection takes one of them while a test stops and starts a server on
+// it, and never one this test process handed out before, so that two
+// tests running at once never share one.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if base+n > 65535 {
-			continue
-		}
+	const low, high = 20000, 32700
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for try := 0; try < 200; try++ {
+		base := low + rand.IntN(high-low-n)
 		ok := true
 		for i := 0; i < n && ok; i++ {
+			if portsTaken[base+i] {
+				ok = false
+				break
+			}
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
 			if err != nil {
 				ok = false
-				continue
+				break
 			}
 			l.Close()
 		}
 		if ok {
+			for i := range n {
+				portsTaken[base+i] = true
+			}
 			return base
 		}
 	}
 	t.Fatal("no free port range")
 	return 0
 }
+
+// portsTaken are the ports freePorts handed out in this process.
+var (
+	portsMu    sync.Mutex
+	portsTaken = map[int]bool{}
+)
 
 // tempDir is a temporary directory the postgres user can use too.
 func tempDir(t *testing.T) string {
