@@ -180,25 +180,31 @@ func TestStorage_LockIsExclusive(t *testing.T) {
 	}
 }
 
-// A holder renews its lease: it keeps the lock well past one lease. A
-// holder that dies (stops renewing, never lets go) loses it once the
-// lease has lapsed, and another node takes it.
+// A holder renews its lease: it keeps the lock past the end of its first
+// lease. A holder that dies (stops renewing, never lets go) loses it once
+// the lease has lapsed, and another node takes it.
 func TestStorage_LeaseRenewedAndLapses(t *testing.T) {
 	t.Parallel()
 	db := newPool(t)
-	lease := 3 * time.Second
+	lease := 6 * time.Second
 	a, b := newStorage(t, db, lease), newStorage(t, db, lease)
 	ctx := t.Context()
 	if err := a.Lock(ctx, "renew"); err != nil {
 		t.Fatal(err)
 	}
-	// Held across two leases while renewed.
-	deadline := time.Now().Add(2 * lease)
-	for time.Now().Before(deadline) {
-		if ok, err := b.TryLock(ctx, "renew"); ok || err != nil {
-			t.Fatalf("a renewed lock was taken: %v, %v", ok, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var first time.Time
+	if err := db.QueryRow(ctx, `SELECT expires_at FROM cert_lock WHERE name = 'renew'`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	// Past the first lease's end (by the database's clock), the lock is
+	// still held, its lease moved on.
+	testutil.Eventually(t, "the first lease's end", time.Minute, func() bool {
+		var past bool
+		db.QueryRow(ctx, `SELECT now() > $1`, first).Scan(&past)
+		return past
+	})
+	if ok, err := b.TryLock(ctx, "renew"); ok || err != nil {
+		t.Fatalf("a renewed lock was taken past its first lease: %v, %v", ok, err)
 	}
 	// The holder dies: its renewal stops, and it never lets go.
 	a.mu.Lock()

@@ -96,7 +96,7 @@ func (r *run) retirable(ctx context.Context) (n int64, graceCut, payloadCut time
 // tombstone is a row of lock_tombstones.sql.
 type tombstone struct {
 	id          int64
-	url, key    string
+	key         string
 	size        int64
 	storeID     int32
 	store, kind string
@@ -129,7 +129,7 @@ func (r *run) reap(ctx context.Context) error {
 				return err
 			}
 			var t tombstone
-			_, err = pgx.ForEachRow(rows, []any{&t.id, &t.url, &t.key, &t.size, &t.storeID, &t.store, &t.kind,
+			_, err = pgx.ForEachRow(rows, []any{&t.id, &t.key, &t.size, &t.storeID, &t.store, &t.kind,
 				&t.baseURL, &t.settings, &t.recorded}, func() error {
 				batch = append(batch, t)
 				return nil

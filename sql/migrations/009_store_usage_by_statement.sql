@@ -10,48 +10,45 @@
 DROP TRIGGER store_usage_location ON payload_location;
 DROP FUNCTION store_usage_location();
 
--- Adds what moved, by store, to store_usage: bytes and files in, as each
+-- Each trigger sums what its statement moved by store, in or out, as each
 -- location counts (every one but a missing one; a location without a
--- size counts no bytes), and out.
-CREATE FUNCTION store_usage_move(moved jsonb) RETURNS void LANGUAGE plpgsql AS $$
+-- size counts no bytes), and updates each store's row once, in store
+-- order.
+CREATE FUNCTION store_usage_after_location_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     m record;
 BEGIN
-    FOR m IN SELECT (e->>'store_id')::integer AS store_id, (e->>'bytes')::bigint AS bytes, (e->>'files')::bigint AS files
-             FROM jsonb_array_elements(moved) e ORDER BY 1 LOOP
+    FOR m IN SELECT store_id, coalesce(sum(size), 0) AS bytes, count(*) AS files
+             FROM new_rows WHERE state <> 'missing' GROUP BY store_id ORDER BY store_id LOOP
         UPDATE store_usage SET bytes = bytes + m.bytes, files = files + m.files WHERE store_id = m.store_id;
     END LOOP;
-END $$;
-
-CREATE FUNCTION store_usage_after_location_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM store_usage_move(coalesce((
-        SELECT jsonb_agg(jsonb_build_object('store_id', store_id, 'bytes', bytes, 'files', files))
-        FROM (SELECT store_id, coalesce(sum(size), 0) AS bytes, count(*) AS files
-              FROM new_rows WHERE state <> 'missing' GROUP BY store_id) d), '[]'));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION store_usage_after_location_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    m record;
 BEGIN
-    PERFORM store_usage_move(coalesce((
-        SELECT jsonb_agg(jsonb_build_object('store_id', store_id, 'bytes', -bytes, 'files', -files))
-        FROM (SELECT store_id, coalesce(sum(size), 0) AS bytes, count(*) AS files
-              FROM old_rows WHERE state <> 'missing' GROUP BY store_id) d), '[]'));
+    FOR m IN SELECT store_id, coalesce(sum(size), 0) AS bytes, count(*) AS files
+             FROM old_rows WHERE state <> 'missing' GROUP BY store_id ORDER BY store_id LOOP
+        UPDATE store_usage SET bytes = bytes - m.bytes, files = files - m.files WHERE store_id = m.store_id;
+    END LOOP;
     RETURN NULL;
 END $$;
 
 -- An update moves what OLD counted out and what NEW counts in; most
 -- updates (a verification's time) move nothing and update no row.
 CREATE FUNCTION store_usage_after_location_update() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    m record;
 BEGIN
-    PERFORM store_usage_move(coalesce((
-        SELECT jsonb_agg(jsonb_build_object('store_id', store_id, 'bytes', bytes, 'files', files))
-        FROM (SELECT store_id, sum(bytes) AS bytes, sum(files) AS files FROM (
-                  SELECT store_id, coalesce(size, 0) AS bytes, 1 AS files FROM new_rows WHERE state <> 'missing'
-                  UNION ALL
-                  SELECT store_id, -coalesce(size, 0), -1 FROM old_rows WHERE state <> 'missing') x
-              GROUP BY store_id HAVING sum(bytes) <> 0 OR sum(files) <> 0) d), '[]'));
+    FOR m IN SELECT store_id, sum(bytes) AS bytes, sum(files) AS files FROM (
+                 SELECT store_id, coalesce(size, 0) AS bytes, 1 AS files FROM new_rows WHERE state <> 'missing'
+                 UNION ALL
+                 SELECT store_id, -coalesce(size, 0), -1 FROM old_rows WHERE state <> 'missing') moved
+             GROUP BY store_id HAVING sum(bytes) <> 0 OR sum(files) <> 0 ORDER BY store_id LOOP
+        UPDATE store_usage SET bytes = bytes + m.bytes, files = files + m.files WHERE store_id = m.store_id;
+    END LOOP;
     RETURN NULL;
 END $$;
 
