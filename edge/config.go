@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/replica"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 )
 
 // Defaults for the zero values of Config fields.
@@ -149,11 +152,26 @@ type Config struct {
 	// requests by client family, by hour and by the client's country
 	// (with the GeoIP database; unknown without one).
 	Analytics *analytics.Counter
+	// ACMEChallenge, if set, may answer a GET under
+	// /.well-known/acme-challenge/ (ACME HTTP-01) and reports whether it
+	// did; paths it leaves are answered 404.
+	ACMEChallenge func(ctx *fasthttp.RequestCtx) bool
+	// HTTPS, if set, is served beside the plain listener of Serve, by
+	// fasthttp (whatever Engine serves plain HTTP) over crypto/tls.
+	HTTPS *HTTPS
 	// Collectors are metrics of other parts (the flusher of Analytics)
 	// served at /metrics beside the edge's own.
 	Collectors []prometheus.Collector
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+}
+
+// HTTPS is where and how an edge serves HTTPS.
+type HTTPS struct {
+	// Listener is the TCP listener of HTTPS; Serve closes it.
+	Listener net.Listener
+	// TLS serves its certificates.
+	TLS *tls.Config
 }
 
 // withDefaults returns c with its zero values replaced by the defaults.
@@ -227,6 +245,9 @@ func (c Config) Validate() error {
 		return &config.Error{Field: "NearBandKm", Value: c.NearBandKm, Problem: "must be a distance in km, not negative"}
 	case c.GeoIPPollInterval < 0:
 		return &config.Error{Field: "GeoIPPollInterval", Value: c.GeoIPPollInterval, Problem: "must not be negative"}
+	}
+	if c.HTTPS != nil && (c.HTTPS.Listener == nil || c.HTTPS.TLS == nil) {
+		return &config.Error{Field: "HTTPS", Value: "incomplete", Problem: "needs a listener and a TLS configuration"}
 	}
 	for _, p := range c.TrustedProxies {
 		if !p.IsValid() {

@@ -15,25 +15,27 @@ import (
 const storeKindS3 = "s3"
 
 var (
-	narinfoSuffix   = []byte(".narinfo")
-	narPrefix       = []byte("/nar/")
-	typeNarinfo     = []byte("text/x-nix-narinfo")
-	typeCacheInfo   = []byte("text/x-nix-cache-info")
-	typeText        = []byte("text/plain; charset=utf-8")
-	headerCacheCtl  = []byte("Cache-Control")
-	headerAllow     = []byte("Allow")
-	allowGetHead    = []byte("GET, HEAD")
-	bodyNotFound    = []byte("not found\n")
-	bodyBadMethod   = []byte("method not allowed: the edge is read-only; upload to the origin\n")
-	bodyOK          = []byte("ok\n")
-	bodyFound       = []byte("found\n")
-	bodyReady       = []byte("ready\n")
-	bodyNoReplica   = []byte("not ready: replica not bootstrapped yet\n")
-	bodyCorrupt     = []byte("not ready: the replica is corrupt on disk and is being rebuilt\n")
-	bodyUnavailable = []byte("replica not bootstrapped yet\n")
-	bodyReadFailed  = []byte("replica read failed; try again\n")
-	headerLocation  = []byte("Location")
-	bodyUnreachable = []byte("no store holding the file can be reached from this edge; try again\n")
+	narinfoSuffix = []byte(".narinfo")
+	narPrefix     = []byte("/nar/")
+	// acmeChallengePrefix is the path of ACME HTTP-01 challenges.
+	acmeChallengePrefix = []byte("/.well-known/acme-challenge/")
+	typeNarinfo         = []byte("text/x-nix-narinfo")
+	typeCacheInfo       = []byte("text/x-nix-cache-info")
+	typeText            = []byte("text/plain; charset=utf-8")
+	headerCacheCtl      = []byte("Cache-Control")
+	headerAllow         = []byte("Allow")
+	allowGetHead        = []byte("GET, HEAD")
+	bodyNotFound        = []byte("not found\n")
+	bodyBadMethod       = []byte("method not allowed: the edge is read-only; upload to the origin\n")
+	bodyOK              = []byte("ok\n")
+	bodyFound           = []byte("found\n")
+	bodyReady           = []byte("ready\n")
+	bodyNoReplica       = []byte("not ready: replica not bootstrapped yet\n")
+	bodyCorrupt         = []byte("not ready: the replica is corrupt on disk and is being rebuilt\n")
+	bodyUnavailable     = []byte("replica not bootstrapped yet\n")
+	bodyReadFailed      = []byte("replica read failed; try again\n")
+	headerLocation      = []byte("Location")
+	bodyUnreachable     = []byte("no store holding the file can be reached from this edge; try again\n")
 )
 
 // isHash is a lookup table of the nixbase32 alphabet.
@@ -92,6 +94,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) route {
 	case "/metrics":
 		s.promHandler(ctx)
 		return routeMetrics
+	}
+	if s.cfg.ACMEChallenge != nil && bytes.HasPrefix(path, acmeChallengePrefix) && s.cfg.ACMEChallenge(ctx) {
+		return routeOther
 	}
 	s.notFound(ctx)
 	return routeOther

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,9 @@ type Server struct {
 	// storeLog logs stores passed over by redirects.
 	storeLog storeLog
 	http     *fasthttp.Server
+	// https serves HTTPS (Config.HTTPS), whatever the engine of plain
+	// HTTP; nil without it.
+	https *fasthttp.Server
 
 	cacheInfo                 []byte
 	hitCacheCtl, missCacheCtl []byte
@@ -83,19 +87,9 @@ func New(cfg Config, src Source) (*Server, error) {
 		registry:     reg,
 	}
 	s.geo = newGeoIP(cfg.GeoIPDB, cfg.GeoIPPollInterval, s.log, reg)
-	s.http = &fasthttp.Server{
-		Handler:                       s.Handle,
-		NoDefaultServerHeader:         true,
-		DisablePreParseMultipartForm:  true,
-		DisableHeaderNamesNormalizing: true,
-		NoDefaultDate:                 true,
-		NoDefaultContentType:          true,
-		ReadTimeout:                   cfg.ReadTimeout,
-		WriteTimeout:                  writeTimeout,
-		IdleTimeout:                   cfg.IdleTimeout,
-		MaxRequestBodySize:            maxRequestBody,
-		ErrorHandler:                  requestError,
-		Logger:                        fasthttpLogger{s.log},
+	s.http = s.newFastHTTP()
+	if cfg.HTTPS != nil {
+		s.https = s.newFastHTTP()
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "narthex_edge_connections",
@@ -104,34 +98,78 @@ func New(cfg Config, src Source) (*Server, error) {
 	return s, nil
 }
 
-// openConns is the number of client connections open.
-func (s *Server) openConns() int64 {
-	if s.cfg.Engine == EngineFastHTTP {
-		return int64(s.http.GetOpenConnectionsCount())
+// newFastHTTP is a fasthttp server answering with Handle.
+func (s *Server) newFastHTTP() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                       s.Handle,
+		NoDefaultServerHeader:         true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		ReadTimeout:                   s.cfg.ReadTimeout,
+		WriteTimeout:                  writeTimeout,
+		IdleTimeout:                   s.cfg.IdleTimeout,
+		MaxRequestBodySize:            maxRequestBody,
+		ErrorHandler:                  requestError,
+		Logger:                        fasthttpLogger{s.log},
 	}
-	return s.conns.Load()
 }
 
-// Serve answers requests on ln until ctx ends, then shuts down gracefully.
-// An error after ctx ended means requests may still be running, so the
-// replica must stay open.
+// openConns is the number of client connections open.
+func (s *Server) openConns() int64 {
+	n := s.conns.Load()
+	if s.cfg.Engine == EngineFastHTTP {
+		n = int64(s.http.GetOpenConnectionsCount())
+	}
+	if s.https != nil {
+		n += int64(s.https.GetOpenConnectionsCount())
+	}
+	return n
+}
+
+// Serve answers requests on ln, and on Config.HTTPS's listener, until ctx
+// ends, then shuts down gracefully. An error after ctx ended means
+// requests may still be running, so the replica must stay open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	watch, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { s.geo.watch(watch); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
+	if s.https == nil {
+		return s.servePlain(ctx, ln)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serveFastHTTP(ctx, s.https, tls.NewListener(s.cfg.HTTPS.Listener, s.cfg.HTTPS.TLS))
+	}()
+	err := s.servePlain(ctx, ln)
+	cancel() // one listener failing ends the other
+	return errors.Join(err, <-errc)
+}
+
+// servePlain answers plain HTTP on ln with the configured engine.
+func (s *Server) servePlain(ctx context.Context, ln net.Listener) error {
 	if s.cfg.Engine != EngineFastHTTP {
 		return s.serveLoops(ctx, ln)
 	}
+	return serveFastHTTP(ctx, s.http, ln)
+}
+
+// serveFastHTTP serves srv on ln until ctx ends, then shuts it down
+// gracefully.
+func serveFastHTTP(ctx context.Context, srv *fasthttp.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		if err := s.http.ShutdownWithContext(sctx); err != nil {
+		if err := srv.ShutdownWithContext(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		return nil

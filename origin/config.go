@@ -2,11 +2,15 @@ package origin
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/narinfo"
@@ -134,6 +138,16 @@ type Config struct {
 	// origin's listener, checking its own credentials; without it those
 	// paths are 404 there.
 	Dashboard http.Handler
+	// ACMEChallenge, if set, may answer a request (an ACME HTTP-01
+	// challenge) before the origin's routes do, and reports whether it
+	// did.
+	ACMEChallenge func(w http.ResponseWriter, r *http.Request) bool
+	// HTTPS, if set, is served beside the plain listener of Serve, with
+	// the same routes and bounds.
+	HTTPS *HTTPS
+	// Collectors are metrics of other parts (TLS) served at /metrics
+	// beside the origin's own.
+	Collectors []prometheus.Collector
 	// Logger receives the origin's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -195,6 +209,9 @@ func (c Config) withDefaults() Config {
 // work, as a *config.Error.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	if c.HTTPS != nil && (c.HTTPS.Listener == nil || c.HTTPS.TLS == nil) {
+		return &config.Error{Field: "HTTPS", Value: "incomplete", Problem: "needs a listener and a TLS configuration"}
+	}
 	if err := narinfo.CheckStoreDir(c.StoreDir); err != nil {
 		return &config.Error{Field: "StoreDir", Value: fmt.Sprintf("%q", c.StoreDir), Problem: "must be a clean absolute directory", Why: err.Error()}
 	}
@@ -250,4 +267,12 @@ func (c Config) Validate() error {
 			Other: "UploadRateWindow", OtherValue: c.UploadRateWindow, Why: "the files of live uploads would be removed"}
 	}
 	return nil
+}
+
+// HTTPS is where and how an origin serves HTTPS.
+type HTTPS struct {
+	// Listener is the TCP listener of HTTPS; Serve closes it.
+	Listener net.Listener
+	// TLS serves its certificates.
+	TLS *tls.Config
 }

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -30,19 +31,32 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.sweepLoop(sweepCtx) })
 	wg.Go(func() { s.renewLoop(sweepCtx) })
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(s.limitListener(ln)) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		defer cancel()
-		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return nil
+	servers := []*http.Server{hs}
+	if h := s.cfg.HTTPS; h != nil {
+		hss := s.httpServer()
+		hss.TLSConfig = h.TLS
+		servers = append(servers, hss)
+		go func() { errc <- hss.Serve(tls.NewListener(s.limitListener(h.Listener), h.TLS)) }()
 	}
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	// Either listener failing, or ctx ending, stops both.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, context.DeadlineExceeded) && err == nil {
+			err = serr
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }
 
 // httpServer is the HTTP server of the origin, with its time bounds.

@@ -75,6 +75,11 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 		Name: "narthex_origin_narinfos_withdrawn",
 		Help: "Narinfos out of service because a NAR file they list has no good copy clients can download (NaN when the database cannot be read).",
 	}, s.countWithdrawn), newDBCollector(db, s.log))
+	for _, c := range cfg.Collectors {
+		if err := s.metrics.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
 	s.verifyKeys = append(s.verifyKeys, cfg.TrustedKeys...)
 	for _, k := range cfg.SigningKeys {
 		s.verifyKeys = append(s.verifyKeys, k.Public())
@@ -103,6 +108,9 @@ func (s *Server) countWithdrawn() float64 {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ACMEChallenge != nil && s.cfg.ACMEChallenge(w, r) {
+		return
+	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, body: s.limitBody(w, r)}
 	rt, err := parseRoute(r.URL.EscapedPath(), r.URL.Path)

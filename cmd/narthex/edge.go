@@ -42,7 +42,7 @@ func runEdge(ctx context.Context, args []string) error {
 	missCC := f.String("miss-cache-control", edge.DefaultMissCacheControl, "Cache-Control of narinfos not found")
 	maxLag := f.Duration("max-lag", edge.DefaultMaxLag, "replica staleness above which /readyz answers 503")
 	memCache := f.Int("memory-cache", replication.DefaultMemoryCacheBytes, "bytes of recently served narinfos and NAR locations kept in memory (0: off); the Go\nheap's soft limit is this plus 64 MiB (and twice the GeoIP database) unless GOMEMLIMIT is set")
-	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: uring (io_uring loops, Linux 6.1+; evloop where the kernel refuses io_uring), evloop (epoll loops, Linux) or fasthttp (a goroutine per connection)")
+	engine := f.String("http-engine", edge.DefaultEngine, "HTTP server: uring (io_uring loops, Linux 6.1+; evloop where the kernel refuses io_uring), evloop (epoll loops, Linux) or fasthttp (a goroutine per connection);\nHTTPS (--https-listen) is served by fasthttp over crypto/tls whatever this is")
 	loops := f.Int("event-loops", edge.DefaultEventLoops, "event loops of --http-engine uring or evloop")
 	geoipDB := f.String("geoip-db", "", "MaxMind-format City database (GeoLite2-City.mmdb or the like) placing clients, so that\nNAR downloads go to the nearest store; reloaded when the file changes. Empty, or a file\nthat cannot be loaded: stores are ranked by download priority alone")
 	trusted := f.String("trusted-proxies", "", "comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names\nthe client; empty: the header is ignored")
@@ -50,6 +50,7 @@ func runEdge(ctx context.Context, args []string) error {
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	countEvery := f.Duration("analytics-interval", analytics.DefaultInterval, "how often the edge sends its fetch counts (hits, misses, redirects, client families,\nby hour and country) to the origin database; a crash loses at most this much; 0: nothing is counted")
 	maxKeys := f.Int("analytics-max-keys", analytics.DefaultMaxKeys, "distinct keys counted between two sends; past it, counts go under \"other\"")
+	tlsf := defineTLSFlags(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -98,8 +99,18 @@ func runEdge(ctx context.Context, args []string) error {
 		return err
 	}
 	limitHeap(log, int64(*memCache)+edgeHeapBytes+geoIPHeapBytes(*geoipDB))
+	tn, err := tlsf.setUp(ctx, log, nil, url, *listen)
+	if err != nil {
+		return err
+	}
+	defer tn.close()
+	tn.edge(&ecfg)
 	ln, err := edge.Listen(ctx, *listen, log)
 	if err != nil {
+		return err
+	}
+	if err := tn.start(ctx); err != nil {
+		ln.Close()
 		return err
 	}
 	return serveEdge(ctx, log, ln, rcfg, ecfg, count, nil)

@@ -31,6 +31,7 @@ type originFlags struct {
 	maintainInterval, gcInterval                                 *time.Duration
 	gc                                                           *gcFlags
 	dashboard                                                    *dashboardFlags
+	tls                                                          *tlsFlags
 }
 
 func defineOriginFlags(f *flags) *originFlags {
@@ -61,6 +62,7 @@ func defineOriginFlags(f *flags) *originFlags {
 	o.gc = defineGCFlags(f, "gc-", o.localStore)
 	o.pprofListen = f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	o.dashboard = defineDashboardFlags(f)
+	o.tls = defineTLSFlags(f)
 	return o
 }
 
@@ -191,8 +193,18 @@ func runOrigin(ctx context.Context, args []string) error {
 	if cfg.Dashboard, admin, err = o.dashboard.setUp(db, log); err != nil {
 		return err
 	}
+	tn, err := o.tls.setUp(ctx, log, db, dbURL, *o.listen)
+	if err != nil {
+		return err
+	}
+	defer tn.close()
+	tn.origin(&cfg)
 	ln, err := net.Listen("tcp", *o.listen)
 	if err != nil {
+		return err
+	}
+	if err := tn.start(ctx); err != nil {
+		ln.Close()
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
