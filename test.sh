@@ -2,7 +2,8 @@
 # Runs all of narthex's tests on this machine. First it installs, with
 # apt-get (as root, or through sudo), what the tests need and the machine
 # lacks: the Nix client (nix-bin), the wrk load generator, the gzip, zstd
-# and lzip compressors (Guix's NAR files), headless Chromium (the
+# and lzip compressors (Guix's NAR files), pebble (a test ACME CA, with
+# pebble-challtestsrv as its DNS), headless Chromium (the
 # dashboard's page test) and a PostgreSQL 15, 16 or 17
 # server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
 # pg_config or /usr/lib/postgresql/<version>/bin). Then:
@@ -40,6 +41,7 @@ postgres_package() {
 need=()
 command -v nix >/dev/null 2>&1 || need+=(nix-bin)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 for tool in gzip zstd lzip; do
   command -v $tool >/dev/null 2>&1 || need+=($tool)

@@ -51,7 +51,7 @@ func listModule(t *testing.T) map[string]pkg {
 var roles = []string{"origin", "edge", "gc", "loadtest", "cmd/narthex"}
 
 // testOnly are the packages that exist for tests.
-var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "replica/replicatest", "replica/replicafill"}
+var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "replica/replicatest", "replica/replicafill", "internal/pebbletest"}
 
 // rules says, for a package (or every package under a prefix ending in
 // "/"), which packages it must never depend on, directly or not.
@@ -73,6 +73,7 @@ var rules = []struct {
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
 	{"certstore", "certificate storage is a building block of the origin and the edges", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
+	{"tlsconf", "TLS is a building block of the origin and the edges", append([]string{"replication", "replica", "stores", "placement", "sql"}, roles...)},
 	{"pglock", "the advisory lock knows nothing of what it guards", append([]string{"replication", "replica", "stores", "narinfo", "placement"}, roles...)},
 	{"gc", "the collector works on the database and the stores; it never runs another role", []string{"origin", "edge", "loadtest", "replication", "replica", "cmd/narthex"}},
 	{"pgcluster", "the throwaway PostgreSQL knows nothing of narthex", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
