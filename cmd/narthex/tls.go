@@ -100,6 +100,9 @@ func (t *tlsFlags) setUp(ctx context.Context, log *slog.Logger, db *pgxpool.Pool
 	m, err := tlsconf.New(ctx, cfg)
 	if err != nil {
 		n.close()
+		if cfg.CertFile != "" && cfg.Validate() == nil {
+			return nil, fmt.Errorf("--tls-cert-file, --tls-key-file: %w", err)
+		}
 		return nil, flagError(err, tlsFlagNames)
 	}
 	n.manager = m

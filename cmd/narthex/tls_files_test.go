@@ -1,0 +1,122 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/internal/testutil"
+)
+
+// writeCert writes a self-signed certificate for name and its key into
+// dir, as base.crt and base.key, and returns their paths and the
+// certificate.
+func writeCert(t *testing.T, dir, base, name string) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour).Truncate(time.Second),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile, cert
+}
+
+// Bad TLS settings are refused at start with a one-line reason naming
+// the flag: a certificate that does not match its key among them.
+func TestEdge_TLSFlagErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert1, key1, _ := writeCert(t, dir, "one", "cache.example")
+	_, key2, _ := writeCert(t, dir, "two", "cache.example")
+	url := "postgres://edge@127.0.0.1:1/narthex"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert-file", cert1, "--tls-key-file", key2}, "--tls-cert-file, --tls-key-file: certificate " + cert1 + " and key " + key2 + ": tls: private key does not match public key"},
+		{[]string{"--tls-cert-file", cert1}, `--tls-key-file "" is required with the other of the certificate and key files`},
+		{[]string{"--tls-cert-file", filepath.Join(dir, "none.crt"), "--tls-key-file", key1}, "--tls-cert-file, --tls-key-file: certificate " + filepath.Join(dir, "none.crt") + " and key " + key1 + ": open"},
+		{[]string{"--domain", "*.cache.example"}, "--domain *.cache.example must not contain a wildcard"},
+		{[]string{"--domain", "https://cache.example"}, "--domain https://cache.example must contain host names only"},
+		{[]string{"--domain", "cache"}, "--domain cache must contain fully qualified names"},
+		{[]string{"--domain", "cache.example", "--tls-cert-file", cert1, "--tls-key-file", key1}, "--domain cache.example must be empty with a certificate file"},
+		{[]string{"--domain", "cache.example", "--acme-ca", "http://ca.example/dir"}, "--acme-ca http://ca.example/dir must be an https:// URL"},
+		{[]string{"--domain", "cache.example", "--tls-lock-lease", "1s"}, "--tls-lock-lease 1s must be at least 3s"},
+		{[]string{"--domain", "cache.example", "--acme-ca-root", cert1 + ".missing"}, "--acme-ca-root: open"},
+		{[]string{"--https-listen", "127.0.0.1:0"}, "--https-listen needs --domain or --tls-cert-file"},
+	} {
+		p := startNarthex(t, append([]string{"edge", "--name", "tls", "--replica-dir", tempDir(t), "--database-url", url,
+			"--listen", "127.0.0.1:0", "--https-listen", "127.0.0.1:0"}, tc.args...)...)
+		if code := p.waitExit(t, edgeWait); code != 1 {
+			t.Errorf("%v: exit code %d, want 1", tc.args, code)
+		}
+		logs := strings.TrimSpace(p.logs())
+		if !strings.Contains(logs, "narthex edge: "+tc.want) || strings.Contains(logs, "\n") {
+			t.Errorf("%v: stderr %q, want one line saying %q", tc.args, logs, tc.want)
+		}
+	}
+}
+
+// An origin given a certificate and its key serves HTTPS with them, and
+// plain HTTP beside it; /metrics tells when the certificate expires.
+func TestOrigin_TLSCertFile(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewOriginDatabase(t)
+	certFile, keyFile, cert := writeCert(t, t.TempDir(), "origin", "origin.example")
+	port := freePorts(t, 2)
+	plain, https := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)
+	startNarthex(t, "origin", "--database-url", url, "--local-store", tempDir(t), "--listen", plain,
+		"--https-listen", https, "--tls-cert-file", certFile, "--tls-key-file", keyFile)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "origin.example"}}}
+	var body string
+	testutil.Eventually(t, "origin serving HTTPS", edgeWait, func() bool {
+		resp, err := client.Get("https://" + https + "/nix-cache-info")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == 200
+	})
+	if !strings.Contains(body, "StoreDir: /nix/store") {
+		t.Errorf("HTTPS nix-cache-info = %q", body)
+	}
+	if code, _ := getStatus("http://" + plain + "/nix-cache-info"); code != 200 {
+		t.Errorf("plain HTTP nix-cache-info = %d", code)
+	}
+	_, metrics := getStatus("http://" + plain + "/metrics")
+	want := fmt.Sprintf(`narthex_tls_certificate_expiry_timestamp_seconds{name="origin.example"} %g`, float64(cert.NotAfter.Unix()))
+	if !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s:\n%s", want, metrics)
+	}
+}
