@@ -3,6 +3,7 @@ package tlsconf
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -123,11 +124,11 @@ func (m *Manager) Start(ctx context.Context) error {
 }
 
 // repair removes the stored certificate of domain when it cannot be
-// loaded (truncated, or not a certificate), under the lock its ordering
-// takes, so that it is ordered anew instead of failing at every start.
+// loaded (truncated, not a certificate, not matching its key), under the
+// lock its ordering takes, so that it is ordered anew instead of failing
+// at every start.
 func (m *Manager) repair(ctx context.Context, domain string) error {
-	_, err := m.magic.CacheManagedCertificate(ctx, domain)
-	if err == nil || errors.Is(err, fs.ErrNotExist) {
+	if err := m.checkStored(ctx, domain); err == nil {
 		return nil
 	}
 	lock := "issue_cert_" + domain // certmagic's own, held while it orders
@@ -139,7 +140,8 @@ func (m *Manager) repair(ctx context.Context, domain string) error {
 			m.log.Warn("could not release a certificate lock", "lock", lock, "err", err)
 		}
 	}()
-	if _, err = m.magic.CacheManagedCertificate(ctx, domain); err == nil || errors.Is(err, fs.ErrNotExist) {
+	err := m.checkStored(ctx, domain)
+	if err == nil {
 		return nil // another node repaired it meanwhile
 	}
 	m.log.Error("stored certificate unusable; ordering a new one", "domain", domain, "err", err)
@@ -147,6 +149,42 @@ func (m *Manager) repair(ctx context.Context, domain string) error {
 	prefix := certmagic.StorageKeys.CertsSitePrefix(m.issuer.IssuerKey(), domain)
 	if err := m.cfg.Storage.Delete(ctx, prefix); err != nil {
 		return fmt.Errorf("delete unusable certificate %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// checkStored reports what is wrong with the stored certificate of
+// domain, without caching it (certmagic manages only what it cached
+// itself); none stored is nothing wrong.
+func (m *Manager) checkStored(ctx context.Context, domain string) error {
+	issuer := m.issuer.IssuerKey()
+	load := func(key string) ([]byte, error) {
+		b, err := m.cfg.Storage.Load(ctx, key)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err // the database, not the certificate
+		}
+		return b, nil
+	}
+	crt, err := load(certmagic.StorageKeys.SiteCert(issuer, domain))
+	if err != nil {
+		return nil
+	}
+	key, err := load(certmagic.StorageKeys.SitePrivateKey(issuer, domain))
+	if err != nil {
+		return nil
+	}
+	meta, err := load(certmagic.StorageKeys.SiteMeta(issuer, domain))
+	if err != nil {
+		return nil
+	}
+	if crt == nil && key == nil && meta == nil {
+		return nil
+	}
+	if _, err := tls.X509KeyPair(crt, key); err != nil {
+		return err
+	}
+	if !json.Valid(meta) {
+		return errors.New("metadata is not JSON")
 	}
 	return nil
 }

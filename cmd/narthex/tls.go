@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 type tlsFlags struct {
 	domains, httpsListen, ca, email, caRoot, certFile, keyFile *string
 	lockLease                                                  *time.Duration
+	renewalRatio                                               *float64
 }
 
 func defineTLSFlags(f *flags) *tlsFlags {
@@ -35,6 +37,8 @@ func defineTLSFlags(f *flags) *tlsFlags {
 		certFile:    f.String("tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with, instead of ACME; turns HTTPS on"),
 		keyFile:     f.String("tls-key-file", "", "PEM private key of --tls-cert-file"),
 		lockLease:   f.Duration("tls-lock-lease", certstore.DefaultLease, "how long the certificate lock of a node that died mid-order keeps other nodes waiting"),
+		renewalRatio: envParsed(f, "acme-renewal-ratio", tlsconf.DefaultRenewalWindowRatio, "share of a certificate's lifetime, before its expiry, in which it is renewed",
+			func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, f.FlagSet.Float64),
 	}
 }
 
@@ -46,6 +50,8 @@ var tlsFlagNames = map[string]string{
 	"CertFile": "--tls-cert-file",
 	"KeyFile":  "--tls-key-file",
 	"Lease":    "--tls-lock-lease",
+
+	"RenewalWindowRatio": "--acme-renewal-ratio",
 }
 
 // tlsNode is the HTTPS of a running node: its certificates, its HTTPS
@@ -65,7 +71,7 @@ type tlsNode struct {
 // ordered before start.
 func (t *tlsFlags) setUp(ctx context.Context, log *slog.Logger, db *pgxpool.Pool, dbURL, plain string) (*tlsNode, error) {
 	cfg := tlsconf.Config{CA: *t.ca, Email: *t.email, CertFile: *t.certFile, KeyFile: *t.keyFile,
-		HTTPAddr: plain, HTTPSAddr: *t.httpsListen, Logger: log}
+		HTTPAddr: plain, HTTPSAddr: *t.httpsListen, RenewalWindowRatio: *t.renewalRatio, Logger: log}
 	for _, d := range strings.Split(*t.domains, ",") {
 		if d = strings.TrimSpace(d); d != "" {
 			cfg.Domains = append(cfg.Domains, strings.ToLower(d))

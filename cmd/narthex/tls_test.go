@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,15 +34,16 @@ type tlsTest struct {
 	domain          string
 }
 
-// newTLSTest starts pebble, resolving every name to node resolveTo.
-func newTLSTest(t *testing.T, resolveTo int) *tlsTest {
+// newTLSTest starts pebble, resolving every name to node resolveTo and
+// issuing certificates valid for validity (0: pebble's default).
+func newTLSTest(t *testing.T, resolveTo int, validity time.Duration) *tlsTest {
 	t.Helper()
 	base := freePorts(t, 6)
 	tt := &tlsTest{url: pgtest.NewOriginDatabase(t), httpPort: base + 4, https: base + 5,
 		net:    fmt.Sprintf("127.%d.%d.", 1+rand.IntN(250), 1+rand.IntN(250)),
 		domain: "cache.narthex.test"}
 	tt.pebble = pebbletest.Start(t, pebbletest.Config{BasePort: base, HTTPPort: tt.httpPort, TLSPort: tt.https,
-		Address: tt.addr(resolveTo)})
+		Address: tt.addr(resolveTo), Validity: validity})
 	return tt
 }
 
@@ -132,7 +134,7 @@ func (tt *tlsTest) storedCerts(t *testing.T) int {
 // not reach.
 func TestEdge_TLSTwoEdgesOneOrder(t *testing.T) {
 	t.Parallel()
-	tt := newTLSTest(t, 2)
+	tt := newTLSTest(t, 2, 0)
 	a := tt.edge(t, 1, "tls_a")
 	b := tt.edge(t, 2, "tls_b")
 	roots := tt.pebble.Roots(t)
@@ -188,7 +190,7 @@ func TestEdge_TLSTwoEdgesOneOrder(t *testing.T) {
 // and serves the certificate.
 func TestEdge_TLSHolderKilledMidOrder(t *testing.T) {
 	t.Parallel()
-	tt := newTLSTest(t, 3)
+	tt := newTLSTest(t, 3, 0)
 	// Node 3 takes connections and never answers: validations stall.
 	for _, port := range []int{tt.httpPort, tt.https} {
 		ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", tt.addr(3), port))
@@ -240,7 +242,7 @@ func TestEdge_TLSHolderKilledMidOrder(t *testing.T) {
 // as a failure, while plain HTTP keeps serving.
 func TestEdge_TLSFailedValidationKeepsPlainHTTP(t *testing.T) {
 	t.Parallel()
-	tt := newTLSTest(t, 9)
+	tt := newTLSTest(t, 9, 0)
 	p := tt.edge(t, 1, "tls_fail")
 	p.waitLog(t, "certificate not obtained; retried with backoff", certWait)
 	p.waitLog(t, "domain="+tt.domain, certWait)
@@ -254,5 +256,43 @@ func TestEdge_TLSFailedValidationKeepsPlainHTTP(t *testing.T) {
 	}
 	if n := tt.pebble.Issued(); n != 0 {
 		t.Errorf("pebble issued %d certificates, want none", n)
+	}
+}
+
+// A certificate due for renewal is renewed once, by one of the nodes
+// that find it due as they start; the other, waiting on the lock, finds
+// the renewed certificate stored and serves it too.
+func TestEdge_TLSRenewedOnce(t *testing.T) {
+	t.Parallel()
+	tt := newTLSTest(t, 1, time.Hour)
+	a := tt.edge(t, 1, "tls_a")
+	roots := tt.pebble.Roots(t)
+	first := tt.waitCert(t, a, 1, roots, nil)
+	a.stop(t)
+	// Due once older than due; a certificate renewed now is not due for
+	// another 10s, ample for the other node to find it stored.
+	due := time.Since(first.NotBefore) + 10*time.Second
+	ratio := 1 - due.Seconds()/first.NotAfter.Sub(first.NotBefore).Seconds()
+	time.Sleep(time.Until(first.NotBefore.Add(due + 5*time.Second)))
+	r := strconv.FormatFloat(ratio, 'g', -1, 64)
+	a = tt.edge(t, 1, "tls_a", "--acme-renewal-ratio", r)
+	b := tt.edge(t, 2, "tls_b", "--acme-renewal-ratio", r)
+	certA := tt.waitCert(t, a, 1, roots, first)
+	certB := tt.waitCert(t, b, 2, roots, first)
+	if certA.SerialNumber.Cmp(certB.SerialNumber) != 0 {
+		t.Errorf("edges serve renewed certificates %x and %x, want the same", certA.SerialNumber, certB.SerialNumber)
+	}
+	if n := tt.pebble.Issued(); n != 2 {
+		t.Errorf("pebble issued %d certificates, want 2 (one order, one renewal):\n%s", n, tt.pebble.Log())
+	}
+	renewals := 0
+	for node := 1; node <= 2; node++ {
+		_, metrics := getStatus(tt.plain(node) + "/metrics")
+		if strings.Contains(metrics, `narthex_tls_certificates_obtained_total{kind="renew"} 1`) {
+			renewals++
+		}
+	}
+	if renewals != 1 {
+		t.Errorf("%d nodes count a renewal in their metrics, want 1", renewals)
 	}
 }
