@@ -1,0 +1,148 @@
+package edge
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// selfSigned is a TLS configuration serving a self-signed certificate for
+// "edge.test", and the roots that trust it.
+func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "edge.test"},
+		DNSNames: []string{"edge.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}, roots
+}
+
+// serveHTTPS runs an edge with cfg over rep serving HTTPS too, and
+// returns the plain and HTTPS addresses and the roots to trust.
+func serveHTTPS(t *testing.T, cfg Config) (plain, https string, roots *x509.CertPool) {
+	t.Helper()
+	tcfg, roots := selfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPS = &HTTPS{Listener: ln, TLS: tcfg}
+	plain, _ = serve(t, cfg, &source{rep: newReplica(t)})
+	return plain, ln.Addr().String(), roots
+}
+
+// HTTPS answers as plain HTTP does, on its own listener, whatever engine
+// serves plain HTTP; a challenge hook answers only under
+// /.well-known/acme-challenge/ on plain HTTP, and the rest stays 404.
+func TestServer_HTTPS(t *testing.T) {
+	for _, engine := range []string{EngineFastHTTP, EngineEventLoop} {
+		t.Run(engine, func(t *testing.T) {
+			challenge := func(ctx *fasthttp.RequestCtx) bool {
+				if string(ctx.Path()) != "/.well-known/acme-challenge/token" {
+					return false
+				}
+				ctx.SetBodyString("key-authorization")
+				return true
+			}
+			plain, https, roots := serveHTTPS(t, Config{Engine: engine, ACMEChallenge: challenge})
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "edge.test"}}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			for _, tc := range []struct {
+				url, body string
+				code      int
+			}{
+				{"https://" + https + "/" + hitHash + ".narinfo", hitBody, 200},
+				{"https://" + https + "/0000000000000000000000000000000a.narinfo", "not found\n", 404},
+				{"http://" + plain + "/" + hitHash + ".narinfo", hitBody, 200},
+				{"http://" + plain + "/.well-known/acme-challenge/token", "key-authorization", 200},
+				{"http://" + plain + "/.well-known/acme-challenge/other", "not found\n", 404},
+			} {
+				resp, err := client.Get(tc.url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.code || string(b) != tc.body {
+					t.Errorf("GET %s = %d %q, want %d %q", tc.url, resp.StatusCode, b, tc.code, tc.body)
+				}
+			}
+		})
+	}
+}
+
+// A narinfo lookup over a kept-alive HTTPS connection allocates nothing
+// per request past crypto/tls: fasthttp and the lookup reuse their
+// buffers. crypto/tls itself allocates one small reader per record it
+// reads (Conn.readFromUntil's atLeastReader), once in the server and once
+// in this test's client: two per round trip, and no more.
+func TestServer_HTTPSLookupAllocatesNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("allocation counts mean nothing under the race detector")
+	}
+	_, https, roots := serveHTTPS(t, Config{Engine: EngineEventLoop})
+	c, err := tls.Dial("tcp", https, &tls.Config{RootCAs: roots, ServerName: "edge.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	req := []byte("GET /" + hitHash + ".narinfo HTTP/1.1\r\nHost: edge.test\r\n\r\n")
+	// The first answer, read whole, tells the length of each.
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var raw strings.Builder
+	resp, err := http.ReadResponse(bufio.NewReader(io.TeeReader(c, &raw)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != hitBody {
+		t.Fatalf("first answer %d %q", resp.StatusCode, b)
+	}
+	buf := make([]byte, raw.Len())
+	roundTrip := func() {
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 {
+		roundTrip() // warm
+	}
+	if !strings.HasSuffix(string(buf), hitBody) {
+		t.Fatalf("answer %q, want the narinfo", buf)
+	}
+	const tlsRecordReads = 2
+	if n := testing.AllocsPerRun(200, roundTrip); n > tlsRecordReads {
+		t.Fatalf("%v allocations per HTTPS round trip, want at most crypto/tls's %d", n, tlsRecordReads)
+	}
+}
