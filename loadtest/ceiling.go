@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,9 @@ type CeilingConfig struct {
 	// headers and body. Given the Location the edge sends, the answers are
 	// the same bytes: the bound for redirects, without ranking any store.
 	Redirect string
+	// TLS, when set, serves HTTPS with it instead of plain HTTP, as an edge
+	// serves its HTTPS listener (fasthttp over crypto/tls).
+	TLS *tls.Config
 }
 
 // MaxSinkBody bounds an upload to a sink.
@@ -207,7 +211,11 @@ func (c *Ceiling) Run(ctx context.Context) (*CeilingResult, error) {
 		defer cancel()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- c.srv.Serve(c.ln) }()
+	ln := c.ln
+	if c.cfg.TLS != nil {
+		ln = tls.NewListener(ln, c.cfg.TLS)
+	}
+	go func() { errc <- c.srv.Serve(ln) }()
 	var err error
 	select {
 	case err = <-errc:

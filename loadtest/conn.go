@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +20,10 @@ const dialTimeout = 5 * time.Second
 // request it allocates nothing. It reconnects after an error or an answer
 // with "Connection: close". Not safe for concurrent use.
 type httpConn struct {
-	addr     string    // host:port
-	source   net.Addr  // the local address to connect from; nil for any
-	deadline time.Time // no read or write may go past it
+	addr     string      // host:port
+	source   net.Addr    // the local address to connect from; nil for any
+	tls      *tls.Config // HTTPS when set
+	deadline time.Time   // no read or write may go past it
 	nc       net.Conn
 	br       *bufio.Reader
 	resp     fasthttp.Response
@@ -41,6 +43,14 @@ func (c *httpConn) dial() error {
 	if err := nc.SetDeadline(c.deadline); err != nil {
 		nc.Close()
 		return err
+	}
+	if c.tls != nil {
+		tc := tls.Client(nc, c.tls)
+		if err := tc.Handshake(); err != nil {
+			nc.Close()
+			return fmt.Errorf("tls handshake: %w", err)
+		}
+		nc = tc
 	}
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(nc, 16<<10)

@@ -3,6 +3,8 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -80,6 +82,9 @@ type LookupConfig struct {
 	// 127.1.0.1, which a GeoIP database may place; empty lets the system
 	// choose (127.0.0.1).
 	Source string
+	// TLSRoots are the roots trusted for https:// URLs, each connection's
+	// handshake done before the run; nil: the system's.
+	TLSRoots *x509.CertPool
 }
 
 // Validate names the first unusable field.
@@ -120,7 +125,7 @@ func (c LookupConfig) Validate() error {
 		}
 	}
 	for _, u := range c.URLs {
-		if _, err := CheckURL(u); err != nil {
+		if _, err := CheckLookupURL(u); err != nil {
 			return fmt.Errorf("lookup: %w", err)
 		}
 	}
@@ -211,7 +216,7 @@ func Lookup(ctx context.Context, cfg LookupConfig) ([]*LookupResult, error) {
 	}
 	var results []*LookupResult
 	for i, raw := range cfg.URLs {
-		u, _ := CheckURL(raw)
+		u, _ := CheckLookupURL(raw)
 		pid := 0
 		if len(cfg.ServerPIDs) > 0 {
 			pid = cfg.ServerPIDs[i]
@@ -272,6 +277,9 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 			hitStatus: hitStatus,
 		}
 		w.conn.source = source
+		if u.Scheme == "https" {
+			w.conn.tls = &tls.Config{RootCAs: cfg.TLSRoots, ServerName: u.Hostname()}
+		}
 		if cfg.WantLocation != "" {
 			w.wantLoc = []byte(cfg.WantLocation)
 		}

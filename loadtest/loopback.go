@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,12 +28,19 @@ func loopbackHost(host string) bool {
 // CheckURL parses an http:// URL and refuses it unless its host is on
 // loopback. The URL's path, if any, is the prefix requests go under.
 func CheckURL(raw string) (*url.URL, error) {
+	return checkURL(raw, "http")
+}
+
+// CheckLookupURL is CheckURL for lookups, which may go over https:// too.
+func CheckLookupURL(raw string) (*url.URL, error) { return checkURL(raw, "http", "https") }
+
+func checkURL(raw string, schemes ...string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("URL %q: %w", raw, err)
 	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("URL %q: only http:// is supported", raw)
+	if !slices.Contains(schemes, u.Scheme) {
+		return nil, fmt.Errorf("URL %q: only %s:// is supported", raw, strings.Join(schemes, ":// and "))
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("URL %q has no host", raw)
@@ -46,8 +54,12 @@ func CheckURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// hostPort returns u's host:port, with port 80 when it names none.
+// hostPort returns u's host:port, with port 80 (443 for https) when it
+// names none.
 func hostPort(u *url.URL) string {
+	if u.Port() == "" && u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
 	if u.Port() == "" {
 		return net.JoinHostPort(u.Hostname(), "80")
 	}

@@ -115,7 +115,7 @@ func (c WrkConfig) Validate() error {
 	}
 	for _, raw := range c.URLs {
 		// The paths in the list are absolute.
-		if u, _ := CheckURL(raw); strings.Trim(u.Path, "/") != "" {
+		if u, _ := CheckLookupURL(raw); strings.Trim(u.Path, "/") != "" {
 			return fmt.Errorf("wrk: %s has a path prefix, which wrk's requests would not carry", raw)
 		}
 	}

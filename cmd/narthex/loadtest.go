@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,7 +243,8 @@ func runGeoIP(_ context.Context, args []string) error {
 
 func runLookup(ctx context.Context, args []string) error {
 	f := newFlags("loadtest lookup", "Sends narinfo GETs to each --url in turn with the same settings: hits for the --keys\npaths populate made with --seed, misses for hashes nobody makes. A hit not answered 200\nor a miss not answered 404 is an error. --rate 0 is a closed loop (maximum throughput);\n--rate R sends R requests/s on a fixed timeline, latency counted from each intended send.")
-	urls := f.String("url", "", "comma-separated base URLs, http:// on loopback, each with an optional path prefix (required)")
+	urls := f.String("url", "", "comma-separated base URLs, http:// or https:// on loopback, each with an optional path prefix (required)")
+	caFile := f.String("ca-file", "", "PEM roots to trust for https:// URLs (default the system's); each connection's\nhandshake is done before the run")
 	keys := f.Int("keys", 0, "number of paths populate created (required)")
 	seed := f.Int64("seed", 1, "seed populate used")
 	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of requests for existing paths, 0 to 1")
@@ -272,10 +275,14 @@ func runLookup(ctx context.Context, args []string) error {
 			return fmt.Errorf("--source %q is not a loopback address", *source)
 		}
 	}
+	roots, err := readRoots("ca-file", *caFile)
+	if err != nil {
+		return err
+	}
 	results, err := loadtest.Lookup(ctx, loadtest.LookupConfig{
 		URLs: list(*urls), Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist), ZipfExponent: *zipfS,
 		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout, ServerPIDs: serverPIDs,
-		NAR: *nar, WantLocation: *wantLoc, Source: *source,
+		NAR: *nar, WantLocation: *wantLoc, Source: *source, TLSRoots: roots,
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
@@ -288,7 +295,7 @@ func runLookup(ctx context.Context, args []string) error {
 
 func runWrk(ctx context.Context, args []string) error {
 	f := newFlags("loadtest wrk", "Runs wrk (-t --threads -c --connections -d --duration) against each --url in turn with a\nlist of request paths drawn as lookup draws its keys (--keys, --seed, --hit-ratio, --dist).\nwrk does not tell which answers were right: non-2xx answers are counted and compared with\nthe share of misses in the list. With --server-pid, reports each server's CPU time per answer.")
-	urls := f.String("url", "", "comma-separated base URLs, http:// on loopback, without a path prefix (required)")
+	urls := f.String("url", "", "comma-separated base URLs, http:// or https:// (wrk checks no certificate) on loopback, without a\npath prefix (required)")
 	keys := f.Int("keys", 0, "number of paths populate created (required)")
 	seed := f.Int64("seed", 1, "seed populate used")
 	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of requests for existing paths, 0 to 1")
@@ -390,6 +397,8 @@ func runCeiling(ctx context.Context, args []string) error {
 	miss := f.Bool("miss", false, "answer every request 404 as the edge answers a miss")
 	redirect := f.String("redirect", "", "answer every request 302 to this URL as the edge redirects a NAR download (give the\nLocation the edge sends, for answers of the same size)")
 	duration := f.Duration("duration", 0, "stop after this long (0: at SIGINT/SIGTERM; at most 1h)")
+	certFile := f.String("tls-cert-file", "", "PEM certificate to serve HTTPS with instead of HTTP, as an edge's --https-listen does")
+	keyFile := f.String("tls-key-file", "", "PEM private key of --tls-cert-file")
 	asJSON := f.Bool("json", false, "print one JSON object instead of a table")
 	if err := f.parse(args); err != nil {
 		return err
@@ -397,11 +406,22 @@ func runCeiling(ctx context.Context, args []string) error {
 	if *redirect != "" && (*sink || *miss) {
 		return errors.New("--redirect excludes --sink and --miss")
 	}
-	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink, Miss: *miss, Redirect: *redirect})
+	ccfg := loadtest.CeilingConfig{Listen: *listen, Duration: *duration, Sink: *sink, Miss: *miss, Redirect: *redirect}
+	scheme := "http"
+	if *certFile != "" || *keyFile != "" {
+		pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert-file, --tls-key-file: %w", err)
+		}
+		// As the edge's HTTPS: HTTP/1.1, TLS 1.2 or later.
+		ccfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	}
+	c, err := loadtest.NewCeiling(ccfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "ceiling listening on http://%s\n", c.Addr())
+	fmt.Fprintf(os.Stderr, "ceiling listening on %s://%s\n", scheme, c.Addr())
 	res, err := c.Run(ctx)
 	if err != nil {
 		return err
@@ -641,4 +661,20 @@ func runGCRun(ctx context.Context, args []string) error {
 		Baseline: *baseline, Timeout: *timeout,
 	})
 	return reportPartial(*asJSON, res, err)
+}
+
+// readRoots reads a PEM file of roots given by --flagName; nil for none.
+func readRoots(flagName, path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--%s %s: no PEM certificate in it", flagName, path)
+	}
+	return pool, nil
 }

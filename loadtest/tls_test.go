@@ -1,0 +1,72 @@
+package loadtest_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/narthex-cache/narthex/loadtest"
+)
+
+// loopbackCert is a self-signed certificate for 127.0.0.1 and the roots
+// that trust it.
+func loopbackCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, roots
+}
+
+// A ceiling serves HTTPS with its TLS configuration, and lookups over
+// https:// check the server's certificate against the roots they are
+// given: every answer right with them, no run without them.
+func TestCeiling_TLS(t *testing.T) {
+	cert, roots := loopbackCert(t)
+	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0",
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := c.Run(ctx); err != nil {
+			t.Errorf("ceiling: %v", err)
+		}
+	}()
+	defer func() { cancel(); <-done }()
+	url := "https://" + c.Addr()
+	results, err := loadtest.Lookup(t.Context(), loadtest.LookupConfig{URLs: []string{url}, Keys: 10, Seed: 1, HitRatio: 1,
+		Connections: 2, Duration: time.Minute, Requests: 100, TLSRoots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Requests != 100 || r.Errors != 0 {
+		t.Errorf("over HTTPS: %d requests, %d errors; want 100 and none", r.Requests, r.Errors)
+	}
+	_, err = loadtest.Lookup(t.Context(), loadtest.LookupConfig{URLs: []string{url}, Keys: 10, Seed: 1, HitRatio: 1,
+		Connections: 1, Duration: time.Second, Requests: 1})
+	if err == nil || !strings.Contains(err.Error(), "tls handshake") {
+		t.Errorf("without the roots: %v, want a handshake error", err)
+	}
+}
