@@ -2,7 +2,7 @@
 # bench.sh: the side-by-side benchmark of narthex and its peers on this
 # machine, written to BENCHMARKS.md.
 #
-#   bash loadtest/bench.sh [--quick] [--lookups-only | --stores-only | --dashboard-only | --gc-only] [--out FILE] [--keep-tmp]
+#   bash loadtest/bench.sh [--quick] [--lookups-only | --stores-only | --dashboard-only | --gc-only | --https-only] [--out FILE] [--keep-tmp]
 #
 # One run, on loopback only, in a temporary folder removed at the end:
 #
@@ -69,6 +69,11 @@
 #      and lookups to a `narthex edge` on that database, after a baseline
 #      of the same load (`narthex loadtest gcrun`). About 30 minutes.
 #      --gc-only makes only this section and keeps the others.
+#  11. HTTPS lookups (loadtest/bench/https.sh): an edge's --https-listen
+#      vs the ceilings serving HTTPS, hits and misses of the hot set,
+#      64 kept-alive connections, both generators; about 2 minutes.
+#      Only with --https-only, which makes only this section and keeps
+#      the others.
 #
 # Every cell is repeated 3 times (1 with --quick, but the lookups: 3 runs
 # of 2 s) and reported as the median; the soak runs once. The script only
@@ -93,6 +98,7 @@ LOOKUPS_ONLY=0
 STORES_ONLY=0
 DASHBOARD_ONLY=0
 GC_ONLY=0
+HTTPS_ONLY=0
 KEEP_TMP=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/BENCHMARKS.md
@@ -103,6 +109,7 @@ while [ $# -gt 0 ]; do
 	--stores-only) STORES_ONLY=1 ;;
 	--dashboard-only) DASHBOARD_ONLY=1 ;;
 	--gc-only) GC_ONLY=1 ;;
+	--https-only) HTTPS_ONLY=1 ;;
 	--keep-tmp) KEEP_TMP=1 ;;
 	--out) OUT=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -110,7 +117,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ $((LOOKUPS_ONLY + STORES_ONLY + DASHBOARD_ONLY + GC_ONLY)) -gt 1 ] && { echo "bench.sh: --lookups-only, --stores-only, --dashboard-only and --gc-only exclude each other" >&2; exit 2; }
+[ $((LOOKUPS_ONLY + STORES_ONLY + DASHBOARD_ONLY + GC_ONLY + HTTPS_ONLY)) -gt 1 ] && { echo "bench.sh: --lookups-only, --stores-only, --dashboard-only, --gc-only and --https-only exclude each other" >&2; exit 2; }
 
 # Every narthex flag defaults from NARTHEX_<FLAG>: none may leak in. Nor
 # may GOMAXPROCS: the report says the edges but one run Go code on every
@@ -406,20 +413,20 @@ write_report() {
 	local runtime=$((($(date +%s%N) - START_NS) / 1000000000)) loads
 	log "writing $OUT"
 	loads=$(printf '%s\n' "${LOADS[@]}" | jq -R . | jq -s .)
-	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")$([ $STORES_ONLY = 1 ] && echo " --stores-only")$([ $DASHBOARD_ONLY = 1 ] && echo " --dashboard-only")$([ $GC_ONLY = 1 ] && echo " --gc-only")" \
+	jq -n --arg command "bash loadtest/bench.sh$([ $QUICK = 1 ] && echo " --quick")$([ $LOOKUPS_ONLY = 1 ] && echo " --lookups-only")$([ $STORES_ONLY = 1 ] && echo " --stores-only")$([ $DASHBOARD_ONLY = 1 ] && echo " --dashboard-only")$([ $GC_ONLY = 1 ] && echo " --gc-only")$([ $HTTPS_ONLY = 1 ] && echo " --https-only")" \
 		--arg date "$FACT_DATE" --argjson nproc "$FACT_NPROC" --arg cpu "$FACT_CPU" --argjson memory_kib "$FACT_MEM_KIB" \
 		--arg os "$FACT_OS" --arg kernel "$FACT_KERNEL" --arg go "$FACT_GO" --arg nginx "$FACT_NGINX" \
 		--arg pg "$FACT_PG" --arg nix "$FACT_NIX" --arg commit "$FACT_GIT" --argjson dirty "$FACT_DIRTY" \
 		--argjson runtime "$runtime" --argjson loads "$loads" --argjson reps "$LOOKUP_REPS" --arg duration "$LOOKUP_DUR" \
 		--argjson nofile "$NGINX_NOFILE" --argjson cachemax "$NGINX_CACHE_MAX" --argjson hot "$HOT_KEYS" --argjson uniform "$LOOKUP_KEYS" \
 		--arg edge_engine "$EDGE_ENGINE" --arg edge_engine_fallback "$EDGE_ENGINE_FALLBACK" --argjson edges "$(edges_json)" \
-		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" --argjson stores_only "$STORES_ONLY" --argjson dashboard_only "$DASHBOARD_ONLY" --argjson gc_only "$GC_ONLY" \
+		--arg ll_lag "$LAG_LOOKUPS_DUR" --arg ll_lookup "$LAG_LOOKUPS_LOOKUP_DUR" --arg ll_head "${LAG_LOOKUPS_HEAD}s" --argjson stores_only "$STORES_ONLY" --argjson dashboard_only "$DASHBOARD_ONLY" --argjson gc_only "$GC_ONLY" --argjson https_only "$HTTPS_ONLY" \
 		'{command: $command, date: $date, nproc: $nproc, cpu: $cpu, memory_kib: $memory_kib, os: $os, kernel: $kernel, go: $go,
 		nginx: $nginx, postgresql: $pg, nix: $nix, commit: $commit, dirty: $dirty, runtime_s: $runtime, loads: $loads,
 		reps: $reps, duration: $duration, nginx_nofile: $nofile, nginx_cache_max: $cachemax,
 		sets: [{name: "hot", keys: $hot}, {name: "uniform", keys: $uniform}],
 		edge_engine: $edge_engine, edge_engine_fallback: $edge_engine_fallback, edges: $edges,
-		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}, stores_only: ($stores_only == 1), dashboard_only: ($dashboard_only == 1), gc_only: ($gc_only == 1)}' >"$RES/facts.json"
+		lag_lookups: {lag_duration: $ll_lag, lookup_duration: $ll_lookup, head_start: $ll_head}, stores_only: ($stores_only == 1), dashboard_only: ($dashboard_only == 1), gc_only: ($gc_only == 1), https_only: ($https_only == 1)}' >"$RES/facts.json"
 	[ -f "$OUT" ] && cp "$OUT" "$T/BENCHMARKS.md"
 	"$BIN" loadtest report --results "$RES" --out "$T/BENCHMARKS.md" || die "loadtest report"
 	mv "$T/BENCHMARKS.md" "$OUT"
@@ -519,13 +526,18 @@ edges_json() {
 # And section 10.
 # shellcheck source=loadtest/bench/gc.sh
 . "$REPO/loadtest/bench/gc.sh"
-if [ $STORES_ONLY = 1 ] || [ $DASHBOARD_ONLY = 1 ] || [ $GC_ONLY = 1 ]; then
+# And section 11.
+# shellcheck source=loadtest/bench/https.sh
+. "$REPO/loadtest/bench/https.sh"
+if [ $STORES_ONLY = 1 ] || [ $DASHBOARD_ONLY = 1 ] || [ $GC_ONLY = 1 ] || [ $HTTPS_ONLY = 1 ]; then
 	# What the report's facts name of sections it does not make.
 	NGINX_NOFILE=0 NGINX_CACHE_MAX=0 EDGE_ENGINE_FALLBACK="" EDGES=""
 	if [ $STORES_ONLY = 1 ]; then
 		stores_section
 	elif [ $DASHBOARD_ONLY = 1 ]; then
 		dashboard_section
+	elif [ $HTTPS_ONLY = 1 ]; then
+		https_section
 	else
 		gc_section
 	fi

@@ -61,6 +61,8 @@ type BenchFacts struct {
 	DashboardOnly bool `json:"dashboard_only"`
 	// GCOnly tells a run that made section 10 alone (--gc-only).
 	GCOnly bool `json:"gc_only"`
+	// HTTPSOnly tells a run that made section 11 alone (--https-only).
+	HTTPSOnly bool `json:"https_only"`
 }
 
 // BenchEdge is one edge of the lookups and what sets it apart from the

@@ -24,7 +24,7 @@ var (
 	ceilingOf = map[string]string{"hits": "ceiling", "misses": "ceiling-miss"}
 	// carriedHeading matches the headings of the sections this report does
 	// not write but carries over from the previous file.
-	carriedHeading = regexp.MustCompile(`^## ([2-9]\.|10\.|Warnings)`)
+	carriedHeading = regexp.MustCompile(`^## ([2-9]\.|1[01]\.|Warnings)`)
 	runDate        = regexp.MustCompile(`on (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)`)
 	markDate       = regexp.MustCompile(`\*Not re-run: from the run of (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)`)
 )
@@ -50,6 +50,12 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 		return writeSolo(w, r, previous, s)
 	case r.Facts.GCOnly:
 		s, err := r.gcSolo()
+		if err != nil {
+			return err
+		}
+		return writeSolo(w, r, previous, s)
+	case r.Facts.HTTPSOnly:
+		s, err := r.httpsSolo()
 		if err != nil {
 			return err
 		}
@@ -94,6 +100,7 @@ func WriteBenchmarks(w io.Writer, r *BenchResults, previous []byte) error {
 		if r.gc != nil {
 			r.writeGC(&b, r.gc)
 		}
+		r.writeOrCarryHTTPS(&b, previous)
 		r.writeWarnings(&b, l)
 	case carried:
 		b.Write(carrySections(previous, oldDate))
