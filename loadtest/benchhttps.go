@@ -37,11 +37,12 @@ func (r *BenchResults) writeHTTPS(b *bytes.Buffer) {
 		"`--http-engine` serves plain HTTP) from a replica of the hot set (3000 paths of seed 1), and\n" +
 		"two ceilings serving HTTPS the same way (`narthex loadtest ceiling --tls-cert-file`): every\n" +
 		"request answered as the edge answers a hit (200, an 800-byte narinfo) or, with `--miss`, a\n" +
-		"miss. One self-signed P-256 certificate (ECDHE, TLS 1.3, AES-GCM as Go negotiates it) for\n" +
-		"all three. 64 kept-alive connections, each handshake done before the run (`loadtest lookup`)\n" +
-		"or within wrk's first moments (`wrk`): the figures are of requests over established TLS\n" +
-		"sessions, not of handshakes, which were not measured. Each figure is the median of the\n" +
-		"repetitions; the servers take turns within a command, and each repetition starts with another.\n\n")
+		"miss. One self-signed P-256 certificate for all three (TLS 1.3, with the cipher each client\n" +
+		"agrees on with Go). 64 kept-alive connections, each handshake done before the run\n" +
+		"(`loadtest lookup`) or in wrk's first moments (`wrk`, 64 handshakes in a run): the figures\n" +
+		"are of requests over established TLS sessions; handshakes per second were not measured.\n" +
+		"Each figure is the median of the repetitions; the servers take turns within a command, and\n" +
+		"each repetition starts with another.\n\n")
 	b.WriteString("| scenario | generator | CPU/answer edge | ceiling | edge ÷ ceiling CPU | req/s edge | ceiling | edge ÷ ceiling | p50 / p99 edge | ceiling | wrong answers edge / ceiling |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var cmds []string
