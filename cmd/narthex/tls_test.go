@@ -296,3 +296,41 @@ func TestEdge_TLSRenewedOnce(t *testing.T) {
 		t.Errorf("%d nodes count a renewal in their metrics, want 1", renewals)
 	}
 }
+
+// An origin orders its certificate while the CA reaches an edge alone (an
+// edge managing another name): the edge answers the origin's HTTP-01 or
+// TLS-ALPN-01 challenge from what the origin stored in the database, and
+// the origin serves its certificate over HTTPS.
+func TestOrigin_TLSOrderAnsweredByEdge(t *testing.T) {
+	t.Parallel()
+	tt := newTLSTest(t, 2, 0)
+	roots := tt.pebble.Roots(t)
+	// The last --domain given is the edge's.
+	b := tt.edge(t, 2, "tls_b", "--domain", "other.narthex.test")
+	// The edge's own order, for another name, resolves to it too.
+	testutil.Eventually(t, "the edge's own certificate", certWait, func() bool {
+		if _, err := tt.servedCert(2, "other.narthex.test", roots); err != nil {
+			select {
+			case <-b.exited:
+				t.Fatalf("edge exited:\n%s", b.logs())
+			default:
+			}
+			return false
+		}
+		return true
+	})
+	o := startNarthex(t, "origin", "--database-url", tt.url, "--local-store", tempDir(t),
+		"--listen", fmt.Sprintf("%s:%d", tt.addr(1), tt.httpPort), "--https-listen", fmt.Sprintf("%s:%d", tt.addr(1), tt.https),
+		"--domain", tt.domain, "--acme-ca", tt.pebble.DirectoryURL, "--acme-ca-root", tt.pebble.RootFile)
+	tt.waitCert(t, o, 1, roots, nil)
+	o.waitLog(t, "certificate stored for every node", certWait)
+	if n := tt.pebble.Issued(); n != 2 {
+		t.Errorf("pebble issued %d certificates, want 2 (the edge's name, the origin's)", n)
+	}
+	if code, body := tt.httpsGet(t, 1, "/nix-cache-info", roots); code != 200 || !strings.Contains(body, "StoreDir: /nix/store") {
+		t.Errorf("HTTPS nix-cache-info of the origin = %d %q", code, body)
+	}
+	if strings.Contains(b.logs(), "op=obtain domain="+tt.domain) {
+		t.Errorf("the edge ordered the origin's name:\n%s", b.logs())
+	}
+}
