@@ -29,7 +29,7 @@ type Manager struct {
 	metrics *metrics
 	// fileNames are the names of the certificate from files.
 	fileNames []string
-	fast    fasthttp.RequestHandler // the HTTP-01 handler for fasthttp
+	fast      fasthttp.RequestHandler // the HTTP-01 handler for fasthttp
 }
 
 // ChallengePrefix is the path under which HTTP-01 challenges are asked.
