@@ -300,7 +300,8 @@ func TestEdge_TLSRenewedOnce(t *testing.T) {
 // An origin orders its certificate while the CA reaches an edge alone (an
 // edge managing another name): the edge answers the origin's HTTP-01 or
 // TLS-ALPN-01 challenge from what the origin stored in the database, and
-// the origin serves its certificate over HTTPS.
+// the origin serves its certificate over HTTPS. The other way round, the
+// origin answers the challenge of an edge's order.
 func TestOrigin_TLSOrderAnsweredByEdge(t *testing.T) {
 	t.Parallel()
 	tt := newTLSTest(t, 2, 0)
@@ -332,5 +333,22 @@ func TestOrigin_TLSOrderAnsweredByEdge(t *testing.T) {
 	}
 	if strings.Contains(b.logs(), "op=obtain domain="+tt.domain) {
 		t.Errorf("the edge ordered the origin's name:\n%s", b.logs())
+	}
+
+	tt.pebble.SetAddress(t, "third.narthex.test", tt.addr(1))
+	c := tt.edge(t, 3, "tls_c", "--domain", "third.narthex.test")
+	testutil.Eventually(t, "the third node's certificate, validated at the origin", certWait, func() bool {
+		if _, err := tt.servedCert(3, "third.narthex.test", roots); err != nil {
+			select {
+			case <-c.exited:
+				t.Fatalf("edge exited:\n%s", c.logs())
+			default:
+			}
+			return false
+		}
+		return true
+	})
+	if n := tt.pebble.Issued(); n != 3 {
+		t.Errorf("pebble issued %d certificates, want 3", n)
 	}
 }
