@@ -73,6 +73,8 @@ var rules = []struct {
 	{"config", "the shared configuration error knows no part", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
 	{"certstore", "certificate storage is a building block of the origin and the edges", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
+	{"registry", "the edge registry is a building block of the edge and the tools", append([]string{"replication", "replica", "stores", "placement", "geodns"}, roles...)},
+	{"geodns", "GeoDNS configuration only renders what it is given", append([]string{"replication", "replica", "stores", "placement", "registry", "pgcluster"}, roles...)},
 	{"pglock", "the advisory lock knows nothing of what it guards", append([]string{"replication", "replica", "stores", "narinfo", "placement"}, roles...)},
 	{"gc", "the collector works on the database and the stores; it never runs another role", []string{"origin", "edge", "loadtest", "replication", "replica", "cmd/narthex"}},
 	{"pgcluster", "the throwaway PostgreSQL knows nothing of narthex", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
