@@ -48,8 +48,9 @@ type Config struct {
 	// Name is the record served, relative to Zone ("@" for the zone
 	// itself, "cache" for cache.<Zone>). Default DefaultName.
 	Name string
-	// TTL of the answers. Default DefaultTTL; whole seconds from 5s
-	// (gdnsd's min_ttl) to a day.
+	// TTL of the answers. Default DefaultTTL; whole seconds from 10s
+	// (halved while an edge is down, it stays at gdnsd's min_ttl of 5s or
+	// above) to a day.
 	TTL time.Duration
 	// Nameservers are the host names of the zone's name servers, for its
 	// SOA and NS records. Required.
@@ -130,8 +131,8 @@ func (c Config) Validate() error {
 	if c.Name != "@" && !hostName.MatchString(c.Name) {
 		return &config.Error{Field: "Name", Value: fmt.Sprintf("%q", c.Name), Problem: `must be "@" (the zone itself) or a name relative to the zone, such as cache`}
 	}
-	if c.TTL < 5*time.Second || c.TTL > 24*time.Hour || c.TTL%time.Second != 0 {
-		return &config.Error{Field: "TTL", Value: c.TTL, Problem: "must be whole seconds from 5s to 24h"}
+	if c.TTL < 10*time.Second || c.TTL > 24*time.Hour || c.TTL%time.Second != 0 {
+		return &config.Error{Field: "TTL", Value: c.TTL, Problem: "must be whole seconds from 10s to 24h"}
 	}
 	if len(c.Nameservers) == 0 {
 		return &config.Error{Field: "Nameservers", Value: `""`, Problem: "is required: the host names of the zone's name servers"}

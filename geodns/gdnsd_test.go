@@ -90,7 +90,7 @@ func TestGdnsd_Refuses(t *testing.T) {
 		{func(c *Config) { c.Zone = "" }, "Zone"},
 		{func(c *Config) { c.Zone = "cache example.org" }, "Zone"},
 		{func(c *Config) { c.Name = "-x" }, "Name"},
-		{func(c *Config) { c.TTL = time.Second }, "TTL"},
+		{func(c *Config) { c.TTL = 9 * time.Second }, "TTL"},
 		{func(c *Config) { c.TTL = 1500 * time.Millisecond }, "TTL"},
 		{func(c *Config) { c.Nameservers = nil }, "Nameservers"},
 		{func(c *Config) { c.Nameservers = []string{"ns1"} }, "Nameservers"},

@@ -26,7 +26,7 @@ func runGeoDNS(ctx context.Context, args []string) error {
 	format := f.String("format", "", "configuration to write: gdnsd (required)")
 	out := f.String("out", "", "directory to write the files into; empty: standard output")
 	dbURL := f.databaseURL(dbHelp)
-	geoipDB := f.String("geoip-db", "", "MaxMind City database (GeoLite2-City.mmdb or the like) placing clients, as a path on\nthe DNS server (required)")
+	geoipDB := f.String("geoip-db", "", "MaxMind City database (GeoLite2-City.mmdb or the like) placing clients (required); gdnsd\nreads it from this path and reloads it when it changes, so run narthex geodns on the DNS server")
 	zone := f.String("zone", "", "DNS zone the server is authoritative for, such as cache.example.org (required)")
 	name := f.String("name", geodns.DefaultName, "record served, relative to --zone: @ for the zone itself, or a name such as cache")
 	ttl := f.Duration("ttl", geodns.DefaultTTL, "TTL of the answers (gdnsd halves it while an edge of the answer is down)")
