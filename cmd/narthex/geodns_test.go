@@ -87,32 +87,39 @@ func digA(t *testing.T, dig, addr string, port int, subnet, name string) []strin
 	return got
 }
 
-// Two real edges, in Frankfurt and Singapore, on two loopback addresses
-// and one port, each registering itself; narthex geodns makes a gdnsd
-// configuration of them that a real gdnsd loads. A client in Europe and
-// one in Asia (EDNS Client Subnet) are each answered with their nearest
-// edge; when the Frankfurt edge stops, its /readyz fails and Europe gets
-// Singapore; when both are down, everyone gets the last resort: both
-// edges' addresses.
+// Three real edges on three loopback addresses and one port, each
+// registering itself: one in Frankfurt whose replica is never fresh
+// enough for its --max-lag (its /readyz answers 503), one in Amsterdam
+// and one in Singapore. narthex geodns makes a gdnsd configuration of
+// them that a real gdnsd loads. A client in Frankfurt (EDNS Client
+// Subnet) is answered with Amsterdam, the nearest edge that is ready, and
+// one in Asia with Singapore; when the Amsterdam edge stops, Europe gets
+// Singapore; when Singapore stops too, everyone gets the last resort:
+// every edge's addresses.
 func TestGeoDNS_Gdnsd(t *testing.T) {
 	t.Parallel()
 	gdnsd := testutil.Tool(t, "gdnsd")
 	dig := testutil.Tool(t, "dig")
 	url := pgtest.NewOriginDatabase(t)
-	const euAddr, asiaAddr, dnsAddr = "127.0.77.1", "127.0.77.2", "127.0.77.53"
+	const amsAddr, asiaAddr, fraAddr, dnsAddr = "127.0.77.1", "127.0.77.2", "127.0.77.3", "127.0.77.53"
 	port := freePorts(t, 2)
 	httpPort, dnsPort := port, port+1
-	eu := startNarthex(t, "edge", "--name", "fra1", "--replica-dir", tempDir(t), "--database-url", url,
-		"--listen", fmt.Sprintf("%s:%d", euAddr, httpPort), "--heartbeat-interval", "1s",
-		"--latitude", fmt.Sprint(geotest.FrankfurtLat), "--longitude", fmt.Sprint(geotest.FrankfurtLon), "--public-address", euAddr)
-	asia := startNarthex(t, "edge", "--name", "sin1", "--replica-dir", tempDir(t), "--database-url", url,
-		"--listen", fmt.Sprintf("%s:%d", asiaAddr, httpPort), "--heartbeat-interval", "1s",
-		"--latitude", fmt.Sprint(geotest.SingaporeLat), "--longitude", fmt.Sprint(geotest.SingaporeLon), "--public-address", asiaAddr)
-	testutil.Eventually(t, "both edges registered and ready", edgeWait, func() bool {
-		list := edgesList(t, url)
-		return len(list) == 2 && !slices.ContainsFunc(list, func(e registry.Edge) bool {
-			return e.State != registry.StateReady || len(e.PublicAddresses) != 1 || e.Latitude == nil
-		})
+	edge := func(name, addr string, lat, lon float64, more ...string) *proc {
+		return startNarthex(t, append([]string{"edge", "--name", name, "--replica-dir", tempDir(t), "--database-url", url,
+			"--listen", fmt.Sprintf("%s:%d", addr, httpPort), "--heartbeat-interval", "1s",
+			"--latitude", fmt.Sprint(lat), "--longitude", fmt.Sprint(lon), "--public-address", addr}, more...)...)
+	}
+	ams := edge("ams1", amsAddr, geotest.AmsterdamLat, geotest.AmsterdamLon)
+	asia := edge("sin1", asiaAddr, geotest.SingaporeLat, geotest.SingaporeLon)
+	edge("fra1", fraAddr, geotest.FrankfurtLat, geotest.FrankfurtLon, "--max-lag", "1ns")
+	testutil.Eventually(t, "the edges registered: two ready, the one in Frankfurt lagging", edgeWait, func() bool {
+		states := map[string]registry.State{}
+		for _, e := range edgesList(t, url) {
+			if len(e.PublicAddresses) == 1 && e.Latitude != nil {
+				states[e.Name] = e.State
+			}
+		}
+		return states["ams1"] == registry.StateReady && states["sin1"] == registry.StateReady && states["fra1"] == registry.StateLagging
 	})
 
 	dir := tempDir(t)
@@ -141,16 +148,16 @@ func TestGeoDNS_Gdnsd(t *testing.T) {
 			return slices.Equal(got, addrs)
 		})
 	}
-	want("Europe answered with Frankfurt", europe, euAddr)
+	want("Europe answered with Amsterdam, Frankfurt's edge lagging", europe, amsAddr)
 	want("Asia answered with Singapore", asiaNet, asiaAddr)
 
-	eu.stop(t)
-	want("Europe answered with Singapore once Frankfurt's /readyz fails", europe, asiaAddr)
+	ams.stop(t)
+	want("Europe answered with Singapore once Amsterdam's /readyz fails", europe, asiaAddr)
 	want("Asia still answered with Singapore", asiaNet, asiaAddr)
 
 	asia.stop(t)
-	want("Europe answered with the last resort once both edges are down", europe, euAddr, asiaAddr)
-	want("Asia answered with the last resort", asiaNet, euAddr, asiaAddr)
+	want("Europe answered with the last resort once every edge is down", europe, amsAddr, asiaAddr, fraAddr)
+	want("Asia answered with the last resort", asiaNet, amsAddr, asiaAddr, fraAddr)
 	if !strings.Contains(logs.String(), "DOWN") {
 		t.Errorf("gdnsd logged no edge going down:\n%s", logs.String())
 	}
