@@ -23,6 +23,9 @@ const (
 	DefaultRetryInterval = time.Second
 )
 
+// beatTimeout bounds one beat, a one-row UPDATE, connecting included.
+const beatTimeout = 30 * time.Second
+
 // Health is what an edge says of its replica at a heartbeat.
 type Health struct {
 	// Ready is what its /readyz answers.
@@ -108,8 +111,12 @@ func NewHeartbeat(cfg HeartbeatConfig, db Execer) (*Heartbeat, error) {
 }
 
 // Beat writes the registration and health once; ErrNotRegistered when the
-// edge has no row yet.
+// edge has no row yet. It gives up after beatTimeout: an origin that
+// stopped answering must not hold the heartbeat for longer than the
+// kernel's TCP timeouts.
 func (h *Heartbeat) Beat(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, beatTimeout)
+	defer cancel()
 	r, health := h.cfg.Registration, h.cfg.Health()
 	var lag *int64
 	if health.LagKnown {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/narthex-cache/narthex/config"
 	"github.com/narthex-cache/narthex/internal/pgtest"
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/sql"
 )
 
@@ -178,4 +180,43 @@ func deref[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// Run keeps trying while the edge has no row, registers it soon after
+// its replicator makes one, and stops when its context ends.
+func TestHeartbeat_Run(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewOriginDatabase(t)
+	admin := pgtest.Connect(t, url)
+	pool, err := pgxpool.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	hb, err := NewHeartbeat(HeartbeatConfig{Registration: Registration{Name: "sin1", Region: "ap-southeast"},
+		Health: func() Health { return Health{Ready: true} }, Interval: time.Hour, RetryInterval: 10 * time.Millisecond}, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hb.Run(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // a few beats find no row
+	if _, err := admin.Exec(t.Context(), `INSERT INTO edge (name, slot_name) VALUES ('sin1', 'narthex_sin1_00000000')`); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the edge registered", time.Minute, func() bool {
+		var region string
+		err := admin.QueryRow(t.Context(), `SELECT region FROM edge WHERE name = 'sin1'`).Scan(&region)
+		return err == nil && region == "ap-southeast"
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not stop when its context ended")
+	}
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // dnsWait bounds each wait for gdnsd to see an edge's /readyz change:
-// a few checks two seconds apart, on a machine that may be busy.
+// a few checks four seconds apart, on a machine that may be busy.
 const dnsWait = 2 * time.Minute
 
 // lockedBuffer collects a process's output as it is written.
@@ -132,7 +132,7 @@ func TestGeoDNS_Gdnsd(t *testing.T) {
 	conf := filepath.Join(dir, "gdnsd")
 	_, errOut, code := narthex(t, "geodns", "--format", "gdnsd", "--out", conf, "--database-url", url, "--geoip-db", db,
 		"--zone", "cache.test", "--nameservers", "ns1.example.net,ns2.example.net", "--ttl", "10s",
-		"--health-port", fmt.Sprint(httpPort), "--health-interval", "2s", "--health-down-after", "2", "--health-up-after", "2",
+		"--health-port", fmt.Sprint(httpPort), "--health-interval", "4s", "--health-down-after", "2", "--health-up-after", "2",
 		"--gdnsd-options", options)
 	if code != 0 || strings.Contains(errOut, "warning") {
 		t.Fatalf("narthex geodns: exit %d: %s", code, errOut)
