@@ -209,6 +209,33 @@ func TestGeoDNS_LeavesOutEdgesItCannotPlace(t *testing.T) {
 	if strings.Contains(out, "nowhere") || strings.Contains(out, "mute") {
 		t.Errorf("an edge left out is in the configuration:\n%s", out)
 	}
+
+	// --out writes config and zones/<zone>, and a second run replaces
+	// them, leaving nothing else behind.
+	conf := filepath.Join(dir, "gdnsd")
+	for _, ttl := range []string{"60s", "30s"} {
+		if _, errOut, code := narthex(t, append(args, "--out", conf, "--ttl", ttl)...); code != 0 {
+			t.Fatalf("--out %s: exit %d: %s", conf, code, errOut)
+		}
+	}
+	zone, err := os.ReadFile(filepath.Join(conf, "zones", "cache.test"))
+	if err != nil || !strings.Contains(string(zone), "@ 30 DYNA metafo!narthex") {
+		t.Errorf("zone after the second run: %v\n%s", err, zone)
+	}
+	if c, err := os.ReadFile(filepath.Join(conf, "config")); err != nil || !strings.Contains(string(c), "fra1 => [ 50.1, 8.7 ]") {
+		t.Errorf("config: %v\n%s", err, c)
+	}
+	var names []string
+	filepath.WalkDir(conf, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(conf, path)
+			names = append(names, rel)
+		}
+		return nil
+	})
+	if want := []string{"config", filepath.Join("zones", "cache.test")}; !slices.Equal(names, want) {
+		t.Errorf("files in --out: %q, want %q", names, want)
+	}
 }
 
 // Bad flags get one line naming the flag, and nothing is written.
