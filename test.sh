@@ -3,7 +3,9 @@
 # apt-get (as root, or through sudo), what the tests need and the machine
 # lacks: the Nix client (nix-bin), the wrk load generator, the gzip, zstd
 # and lzip compressors (Guix's NAR files), headless Chromium (the
-# dashboard's page test) and a PostgreSQL 15, 16 or 17
+# dashboard's page test), systemd-analyze (the deploy units' test, from
+# systemd), psql (the relay test applies deploy/relay/relay.sql with it)
+# and a PostgreSQL 15, 16 or 17
 # server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
 # pg_config or /usr/lib/postgresql/<version>/bin). Then:
 #   go vet ./...
@@ -41,6 +43,8 @@ need=()
 command -v nix >/dev/null 2>&1 || need+=(nix-bin)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 for tool in gzip zstd lzip; do
   command -v $tool >/dev/null 2>&1 || need+=($tool)
 done
