@@ -49,8 +49,8 @@ func confSettings(t *testing.T, file string) map[string]string {
 	return settings
 }
 
-// startCluster starts a throwaway PostgreSQL with settings, stopped when
-// the test ends. Like pgtest, it fails under CI without PostgreSQL and
+// startCluster starts a throwaway PostgreSQL with settings, stopped and
+// removed when the test ends. Like pgtest, it fails under CI without PostgreSQL and
 // skips elsewhere.
 func startCluster(t *testing.T, settings map[string]string) *pgcluster.Cluster {
 	t.Helper()
@@ -66,6 +66,11 @@ func startCluster(t *testing.T, settings map[string]string) *pgcluster.Cluster {
 	t.Cleanup(func() {
 		if err := c.Stop(); err != nil {
 			t.Errorf("stop PostgreSQL: %v", err)
+		}
+		// Run as root, the files live outside the test's folder (see
+		// pgcluster.Config.ReachableDir).
+		if err := os.RemoveAll(c.Dir()); err != nil {
+			t.Errorf("remove PostgreSQL's files: %v", err)
 		}
 	})
 	return c
