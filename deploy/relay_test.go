@@ -3,7 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -108,7 +108,8 @@ func freeAddr(t *testing.T) string {
 // what the origin commits reaches the edge through the relay: a narinfo
 // and its NAR file's location, then their deletion. The edge registers
 // itself and sends its fetch counts to the relay. The relay publishes
-// the very columns, of the very types, the origin publishes.
+// the very columns, of the very types, the origin publishes, and the
+// origin's garbage collection waits for the relay's slot.
 func TestRelay_EdgeStreamsThroughRelay(t *testing.T) {
 	psql := testutil.Tool(t, "psql")
 	bin := buildNarthex(t)
@@ -208,11 +209,24 @@ func TestRelay_EdgeStreamsThroughRelay(t *testing.T) {
 		return c1 == 404 && c2 == 404
 	})
 
-	// The origin sees the relay's slot as the edge relay_eu's, streaming:
-	// garbage collection's payload fence waits for the relay.
-	var active bool
-	q := fmt.Sprintf("SELECT active FROM pg_replication_slots WHERE slot_name = '%s'", relaySlot)
-	if err := origin.QueryRow(t.Context(), q).Scan(&active); err != nil || !active {
-		t.Errorf("relay slot on the origin: active %v, %v", active, err)
+	// Garbage collection's payload fence at the origin waits for the
+	// relay, registered as the edge relay_eu, and knows nothing of the
+	// edge behind it.
+	out, err := exec.CommandContext(t.Context(), bin, "gc", "--dry-run", "--json",
+		"--database-url", originURL, "--local-store", t.TempDir()).Output()
+	if err != nil {
+		t.Fatalf("narthex gc --dry-run: %v", err)
+	}
+	var report struct {
+		Edges []struct {
+			Name, State string
+			Holds       bool
+		}
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("narthex gc --dry-run --json: %v\n%s", err, out)
+	}
+	if len(report.Edges) != 1 || report.Edges[0].Name != "relay_eu" || report.Edges[0].State != "streaming" || !report.Edges[0].Holds {
+		t.Errorf("gc's fence: %+v, want relay_eu alone, streaming and holding it", report.Edges)
 	}
 }
