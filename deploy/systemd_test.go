@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ const installedBinary = "/usr/local/bin/narthex"
 // for the test (verify insists that the program exists), and fails on
 // anything it reports: a misspelt or misplaced setting is only a warning
 // to systemd, which then ignores it. Each service's command line must also
-// be one the binary takes.
+// be one the binary takes, and its sandbox must stay tight.
 func TestSystemdUnits_Verify(t *testing.T) {
 	analyze := testutil.Tool(t, "systemd-analyze")
 	bin := buildNarthex(t)
@@ -54,7 +55,20 @@ func TestSystemdUnits_Verify(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 	checkCommands(t, bin, units)
+
+	// The services' sandboxes, scored by systemd's own measure of what a
+	// compromised service could reach: 0 is none, 10 everything; a unit
+	// that loses its hardening scores above the bound.
+	services := slices.DeleteFunc(slices.Clone(args), func(p string) bool { return !strings.HasSuffix(p, ".service") })
+	cmd = exec.CommandContext(t.Context(), analyze, append([]string{"security", "--offline=true", "--threshold=" + maxExposure}, services...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-analyze security --threshold=%s: %v\n%s", maxExposure, err, out)
+	}
 }
+
+// maxExposure bounds the services' exposure level (systemd-analyze
+// security, in tenths): 2.5 of 10. Each unit scores 2.0 or less.
+const maxExposure = "25"
 
 // checkCommands checks that each service runs a command the binary has,
 // with flags it has: a unit naming a command that is gone passes verify
