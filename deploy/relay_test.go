@@ -146,6 +146,13 @@ func TestRelay_EdgeStreamsThroughRelay(t *testing.T) {
 			t.Errorf("drop subscription: %v", err)
 		}
 	})
+	// Edges are pointed at the relay once its first copy is done: every
+	// table ready.
+	testutil.Eventually(t, "the relay's first copy", 2*time.Minute, func() bool {
+		var pending int
+		err := relay.QueryRow(t.Context(), "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'").Scan(&pending)
+		return err == nil && pending == 0
+	})
 	if got, want := publishedColumns(t, relay), publishedColumns(t, origin); !slices.Equal(got, want) {
 		t.Errorf("relay publishes\n  %s\nthe origin\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
