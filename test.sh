@@ -4,7 +4,9 @@
 # lacks: the Nix client (nix-bin), the wrk load generator, the gzip, zstd
 # and lzip compressors (Guix's NAR files), headless Chromium (the
 # dashboard's page test), gdnsd and dig (bind9-dnsutils; the GeoDNS
-# test) and a PostgreSQL 15, 16 or 17
+# test), systemd-analyze (the deploy units' test, from systemd), psql (the
+# relay test applies deploy/relay/relay.sql with it) and a PostgreSQL 15,
+# 16 or 17
 # server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
 # pg_config or /usr/lib/postgresql/<version>/bin). Then:
 #   go vet ./...
@@ -44,6 +46,8 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v gdnsd >/dev/null 2>&1 || need+=(gdnsd)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 for tool in gzip zstd lzip; do
   command -v $tool >/dev/null 2>&1 || need+=($tool)
 done

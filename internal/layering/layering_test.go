@@ -78,6 +78,7 @@ var rules = []struct {
 	{"pglock", "the advisory lock knows nothing of what it guards", append([]string{"replication", "replica", "stores", "narinfo", "placement"}, roles...)},
 	{"gc", "the collector works on the database and the stores; it never runs another role", []string{"origin", "edge", "loadtest", "replication", "replica", "cmd/narthex"}},
 	{"pgcluster", "the throwaway PostgreSQL knows nothing of narthex", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
+	{"deploy", "the deployment files have no code of their own", append([]string{"replication", "replica", "stores", "sql", "narinfo", "placement"}, roles...)},
 	{"loadtest", "the load tool reaches servers only through their public surface", []string{"origin", "edge", "gc", "replication", "replica", "stores", "cmd/narthex"}},
 }
 
