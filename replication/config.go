@@ -16,8 +16,9 @@ const (
 	// DefaultStatusInterval keeps the replicator's reports well inside the
 	// server's wal_sender_timeout (60s by default).
 	DefaultStatusInterval = 5 * time.Second
-	// DefaultReceiveTimeout is PostgreSQL's own wal_receiver_timeout.
-	DefaultReceiveTimeout = 60 * time.Second
+	// DefaultReceiveTimeout is ReceiveTimeout with the default
+	// StatusInterval: receiveTimeoutIntervals of them.
+	DefaultReceiveTimeout = receiveTimeoutIntervals * DefaultStatusInterval
 	// DefaultMaxBackoff bounds the wait between reconnection attempts: an
 	// origin back from a restart is found within seconds.
 	DefaultMaxBackoff = 5 * time.Second
@@ -27,6 +28,16 @@ const (
 	// for microseconds.
 	DefaultSwitchGrace = time.Minute
 )
+
+// receiveTimeoutIntervals is how many status intervals may pass without a
+// word from the server before the connection is given up. The server
+// answers each status report at once, since each asks for a reply, so
+// three missed answers mean the server or the path to it is gone. Waiting
+// longer, as PostgreSQL's own wal_receiver_timeout does (60 s), keeps an
+// edge stale long after a network outage ends: the dead connection's
+// retransmissions back off to half a minute and more apart, while a new
+// connection gets through at once.
+const receiveTimeoutIntervals = 3
 
 // Config configures a Replicator. Zero values take the documented defaults.
 type Config struct {
@@ -45,8 +56,8 @@ type Config struct {
 	StatusInterval time.Duration
 	// ReceiveTimeout ends a connection from which nothing has arrived for
 	// this long, although a reply was asked for every StatusInterval: the
-	// server or the network is gone without a word. Default
-	// DefaultReceiveTimeout.
+	// server or the network is gone without a word. Default three
+	// StatusIntervals (DefaultReceiveTimeout with the default interval).
 	ReceiveTimeout time.Duration
 	// MaxBackoff bounds the wait between reconnection attempts. Default
 	// DefaultMaxBackoff.
@@ -70,7 +81,7 @@ func (c Config) withDefaults() Config {
 		c.StatusInterval = DefaultStatusInterval
 	}
 	if c.ReceiveTimeout == 0 {
-		c.ReceiveTimeout = DefaultReceiveTimeout
+		c.ReceiveTimeout = receiveTimeoutIntervals * c.StatusInterval
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = DefaultMaxBackoff
