@@ -5,8 +5,8 @@
 # and lzip compressors (Guix's NAR files), headless Chromium (the
 # dashboard's page test), gdnsd and dig (bind9-dnsutils; the GeoDNS
 # test), systemd-analyze (the deploy units' test, from systemd), psql (the
-# relay test applies deploy/relay/relay.sql with it) and a PostgreSQL 15,
-# 16 or 17
+# relay test applies deploy/relay/relay.sql with it), ip (iproute2; the
+# multi-host test's network namespaces) and a PostgreSQL 15, 16 or 17
 # server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
 # pg_config or /usr/lib/postgresql/<version>/bin). Then:
 #   go vet ./...
@@ -48,6 +48,7 @@ command -v gdnsd >/dev/null 2>&1 || need+=(gdnsd)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 for tool in gzip zstd lzip; do
   command -v $tool >/dev/null 2>&1 || need+=($tool)
 done
