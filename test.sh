@@ -2,9 +2,12 @@
 # Runs all of narthex's tests on this machine. First it installs, with
 # apt-get (as root, or through sudo), what the tests need and the machine
 # lacks: the Nix client (nix-bin), the wrk load generator, the gzip, zstd
-# and lzip compressors (Guix's NAR files), pebble (a test ACME CA, with
-# pebble-challtestsrv as its DNS), headless Chromium (the
-# dashboard's page test) and a PostgreSQL 15, 16 or 17
+# and lzip compressors (Guix's NAR files), headless Chromium (the
+# dashboard's page test), gdnsd and dig (bind9-dnsutils; the GeoDNS
+# test), systemd-analyze (the deploy units' test, from systemd), psql (the
+# relay test applies deploy/relay/relay.sql with it), ip (iproute2; the
+# multi-host test's network namespaces), pebble (a test ACME CA, with
+# pebble-challtestsrv as its DNS; the TLS tests) and a PostgreSQL 15, 16 or 17
 # server, found where narthex finds it ($NARTHEX_PG_BIN, PATH,
 # pg_config or /usr/lib/postgresql/<version>/bin). Then:
 #   go vet ./...
@@ -43,6 +46,11 @@ command -v nix >/dev/null 2>&1 || need+=(nix-bin)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v gdnsd >/dev/null 2>&1 || need+=(gdnsd)
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 for tool in gzip zstd lzip; do
   command -v $tool >/dev/null 2>&1 || need+=($tool)
 done

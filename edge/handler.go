@@ -253,31 +253,12 @@ func (s *Server) readFailed(ctx *fasthttp.RequestCtx, what string, err error) {
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
-	st := s.src.Status()
-	rep := s.src.Replica()
-	switch {
-	case !st.Bootstrapped || rep == nil:
-		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyNoReplica)
-	case rep.Corrupt():
-		s.plain(ctx, fasthttp.StatusServiceUnavailable, bodyCorrupt)
-	case st.CaughtUpAt.IsZero():
-		s.plain(ctx, fasthttp.StatusServiceUnavailable, []byte(notCaughtUp(st.LastCommit)))
-	case time.Since(st.CaughtUpAt) > s.cfg.MaxLag:
-		s.plain(ctx, fasthttp.StatusServiceUnavailable,
-			[]byte("not ready: replica last caught up "+time.Since(st.CaughtUpAt).Round(time.Second).String()+" ago\n"))
-	default:
-		s.plain(ctx, fasthttp.StatusOK, bodyReady)
+	r, body := s.readiness()
+	code := fasthttp.StatusServiceUnavailable
+	if r.Ready {
+		code = fasthttp.StatusOK
 	}
-}
-
-// notCaughtUp says why an edge that has not reached the origin since it
-// started is not ready, and how old its replica is, if known.
-func notCaughtUp(lastCommit time.Time) string {
-	msg := "not ready: the replica has not caught up with the origin since the edge started"
-	if lastCommit.IsZero() {
-		return msg + "; the time of its last applied commit is unknown\n"
-	}
-	return msg + "; its last applied commit is " + time.Since(lastCommit).Round(time.Second).String() + " old\n"
+	s.plain(ctx, code, body)
 }
 
 func (s *Server) notFound(ctx *fasthttp.RequestCtx) {

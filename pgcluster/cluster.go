@@ -43,6 +43,7 @@ type Cluster struct {
 	logPath   string
 	binDir    string
 	port      int
+	netns     string            // Config.Netns
 	settings  map[string]string // defaults merged with Config.Settings
 	acct      account
 	log       *slog.Logger
@@ -54,7 +55,8 @@ type Cluster struct {
 // Start creates the cluster in cfg.Dir unless it exists, starts its server
 // and returns once the server accepts connections.
 //
-// The server listens on 127.0.0.1:Port and on a unix socket in Dir/run, with
+// The server listens on 127.0.0.1:Port (on every address of Config.Netns,
+// when set) and on a unix socket in Dir/run, with
 // wal_level=logical, max_replication_slots=64, max_wal_senders=64 and
 // max_connections=200 unless cfg.Settings says otherwise. Its output goes to
 // Dir/postgres.log, which errors quote when the server does not come up.
@@ -104,6 +106,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 		logPath:   filepath.Join(dir, "postgres.log"),
 		binDir:    binDir,
 		port:      port,
+		netns:     cfg.Netns,
 		settings:  maps.Clone(defaultSettings),
 		acct:      acct,
 		log:       cfg.Logger,
@@ -142,7 +145,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.acct.cred}
-	p, err := startProcess(cmd, c.log)
+	p, err := startProcess(cmd, c.netns, c.log)
 	logFile.Close() // the child holds its own descriptor
 	if err != nil {
 		return c.explain(fmt.Errorf("start postgres: %w", err))
@@ -161,7 +164,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	c.proc = p
-	c.log.Info("postgres started", "dir", c.dir, "port", c.port, "pid", p.pid())
+	c.log.Info("postgres started", "dir", c.dir, "port", c.port, "netns", c.netns, "pid", p.pid())
 	return nil
 }
 
@@ -196,14 +199,19 @@ func (c *Cluster) socketPath() string {
 }
 
 // args are the postgres command-line arguments: the settings in name order,
-// then the ones that keep the server on loopback and inside Dir.
+// then the ones that keep the server on loopback (or in its namespace) and
+// inside Dir.
 func (c *Cluster) args() []string {
+	listen := "127.0.0.1"
+	if c.netns != "" {
+		listen = "*"
+	}
 	args := []string{"-D", c.dataDir}
 	for _, name := range slices.Sorted(maps.Keys(c.settings)) {
 		args = append(args, "-c", name+"="+c.settings[name])
 	}
 	return append(args,
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses="+listen,
 		"-c", "port="+strconv.Itoa(c.port),
 		// Quoted: the setting is a comma-separated list.
 		"-c", `unix_socket_directories="`+c.socketDir+`"`,
@@ -217,12 +225,18 @@ func (c *Cluster) Dir() string { return c.dir }
 // LogPath returns the path of the server log.
 func (c *Cluster) LogPath() string { return c.logPath }
 
-// Port returns the TCP port the server listens on at 127.0.0.1.
+// Port returns the TCP port the server listens on at 127.0.0.1, or at the
+// addresses of its network namespace.
 func (c *Cluster) Port() int { return c.port }
 
 // ConnString returns a URL connecting to database dbname as the postgres
-// superuser over TCP.
+// superuser over TCP, or through the unix socket when the server runs in a
+// network namespace of its own.
 func (c *Cluster) ConnString(dbname string) string {
+	if c.netns != "" {
+		return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable",
+			url.PathEscape(dbname), url.QueryEscape(c.socketDir), c.port)
+	}
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, url.PathEscape(dbname))
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 )
 
@@ -12,7 +13,8 @@ type Config struct {
 	// Dir is the cluster folder: data in Dir/data, unix socket in Dir/run,
 	// server log in Dir/postgres.log. It is created if missing. Required.
 	Dir string
-	// Port is the TCP port on 127.0.0.1. 0 means the port of the last start
+	// Port is the TCP port on 127.0.0.1 (every address of Netns, when set).
+	// 0 means the port of the last start
 	// on this Dir (kept in Dir/port), or a free port the first time.
 	Port int
 	// BinDir holds initdb and postgres, of version MinVersion to
@@ -26,6 +28,12 @@ type Config struct {
 	// override the defaults (see Start), except the three that keep the
 	// server on loopback, which they may not name.
 	Settings map[string]string
+	// Netns is the network namespace the server runs in, by the name ip
+	// netns gives it (a file in /run/netns); empty: this process's own.
+	// There the server listens on every address of the namespace, whose
+	// maker decides what reaches it, and ConnString reaches it through its
+	// unix socket, which no network namespace separates. Needs root.
+	Netns string
 	// Logger receives start, stop and crash events. Default: discard.
 	Logger *slog.Logger
 }
@@ -45,6 +53,9 @@ func (c Config) Validate() error {
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("pgcluster config: Port %d is outside 0-65535", c.Port)
+	}
+	if c.Netns != "" && (c.Netns != filepath.Base(c.Netns) || c.Netns == "." || c.Netns == "..") {
+		return fmt.Errorf("pgcluster config: Netns %q is not a namespace name", c.Netns)
 	}
 	for name := range c.Settings {
 		if !validSettingName(name) {

@@ -13,7 +13,10 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"minimal", Config{Dir: "x"}, ""},
 		{"all fields", Config{Dir: "/tmp/x", Port: 5432, BinDir: "/usr/bin", Settings: map[string]string{"fsync": "off", "auto_explain.log_min_duration": "0"}}, ""},
+		{"netns", Config{Dir: "x", Netns: "host-a"}, ""},
 		{"no dir", Config{}, "Dir"},
+		{"netns path", Config{Dir: "x", Netns: "/run/netns/host-a"}, "Netns"},
+		{"netns parent", Config{Dir: "x", Netns: ".."}, "Netns"},
 		{"negative port", Config{Dir: "x", Port: -1}, "Port"},
 		{"port too big", Config{Dir: "x", Port: 65536}, "Port"},
 		{"empty setting name", Config{Dir: "x", Settings: map[string]string{"": "1"}}, "Settings"},

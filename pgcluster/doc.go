@@ -14,6 +14,10 @@
 // listens on 127.0.0.1 only, and Settings cannot change listen_addresses,
 // port or unix_socket_directories. Authentication is trust, for the superuser
 // named postgres; that is fine on loopback for dev and tests and nowhere else.
+// The one exception is a server started in a network namespace (Netns, which
+// tests make to stand for other hosts): it listens on every address of that
+// namespace, and admits whom its pg_hba.conf admits (the one initdb writes,
+// loopback alone; the hba_file setting names another).
 //
 // When this process runs as root, initdb and postgres run as the postgres
 // system user (PostgreSQL refuses root), and Dir is handed to that user. When
@@ -25,7 +29,8 @@
 // The server binaries are found by FindBinDir (PostgreSQL 15 to 17, on PATH,
 // by pg_config or in Debian's /usr/lib/postgresql/<version>/bin). A cluster
 // started with Port 0 keeps the port it picked, in Dir/port, across
-// restarts. Wait reports a server that dies under its user.
+// restarts. Wait reports a server that dies under its user; Kill makes one
+// die, as a crash would.
 //
 // Example:
 //

@@ -29,6 +29,10 @@ import (
 //
 // The child gets its own process group, so a Ctrl-C in the terminal reaches
 // only this process, which then stops PostgreSQL in its own order.
+//
+// The same locked thread is what puts the child in a network namespace:
+// the thread enters it before the fork, the child inherits it, and since
+// the thread is never unlocked no other goroutine ever runs there.
 type process struct {
 	cmd  *exec.Cmd
 	log  *slog.Logger
@@ -42,7 +46,9 @@ type process struct {
 	stopping atomic.Bool
 }
 
-func startProcess(cmd *exec.Cmd, log *slog.Logger) (*process, error) {
+// startProcess starts cmd in the network namespace netns (empty: this
+// process's own).
+func startProcess(cmd *exec.Cmd, netns string, log *slog.Logger) (*process, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -52,6 +58,12 @@ func startProcess(cmd *exec.Cmd, log *slog.Logger) (*process, error) {
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		if netns != "" {
+			if err := enterNetns(netns); err != nil {
+				started <- err
+				return
+			}
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return

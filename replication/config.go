@@ -16,7 +16,11 @@ const (
 	// DefaultStatusInterval keeps the replicator's reports well inside the
 	// server's wal_sender_timeout (60s by default).
 	DefaultStatusInterval = 5 * time.Second
-	// DefaultReceiveTimeout is PostgreSQL's own wal_receiver_timeout.
+	// DefaultReceiveTimeout is PostgreSQL's own wal_receiver_timeout: a
+	// server busy decoding a transaction whose changes it filters out
+	// answers a status report only once half its wal_sender_timeout (60s
+	// by default) has passed, so waiting less would give up a sound
+	// connection, again at every retry.
 	DefaultReceiveTimeout = 60 * time.Second
 	// DefaultMaxBackoff bounds the wait between reconnection attempts: an
 	// origin back from a restart is found within seconds.
@@ -27,6 +31,16 @@ const (
 	// for microseconds.
 	DefaultSwitchGrace = time.Minute
 )
+
+// unackedIntervals is how many status intervals a report may wait for
+// the server's kernel to acknowledge it before the connection is given
+// up (TCP_USER_TIMEOUT). A server busy decoding still acknowledges at
+// once, so three unacknowledged reports mean the path to it is gone.
+// Waiting for ReceiveTimeout instead keeps an edge stale long after a
+// network outage ends: the dead connection's retransmissions back off to
+// half a minute and more apart, while a new connection gets through at
+// once.
+const unackedIntervals = 3
 
 // Config configures a Replicator. Zero values take the documented defaults.
 type Config struct {
@@ -45,7 +59,9 @@ type Config struct {
 	StatusInterval time.Duration
 	// ReceiveTimeout ends a connection from which nothing has arrived for
 	// this long, although a reply was asked for every StatusInterval: the
-	// server or the network is gone without a word. Default
+	// server or the network is gone without a word. A report the server's
+	// kernel leaves unacknowledged for three StatusIntervals (or
+	// ReceiveTimeout, if shorter) ends the connection sooner. Default
 	// DefaultReceiveTimeout.
 	ReceiveTimeout time.Duration
 	// MaxBackoff bounds the wait between reconnection attempts. Default
@@ -59,6 +75,12 @@ type Config struct {
 	SwitchGrace time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+}
+
+// unackedTimeout is how long data sent on a connection may go
+// unacknowledged before the kernel gives the connection up.
+func (c Config) unackedTimeout() time.Duration {
+	return min(c.ReceiveTimeout, unackedIntervals*c.StatusInterval)
 }
 
 // withDefaults returns c with its zero values replaced by the defaults.

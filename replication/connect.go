@@ -45,14 +45,15 @@ func refused(err error) bool {
 
 // connect opens a replication connection whose socket gives up on a peer
 // that stops answering: keepalive probes find an idle dead path, and
-// TCP_USER_TIMEOUT one with unacknowledged writes, each within about
-// ReceiveTimeout, so no read or write on the connection blocks for longer.
+// TCP_USER_TIMEOUT one with unacknowledged writes (a status report, every
+// StatusInterval), each within about three StatusIntervals, so no read or
+// write on the connection blocks for longer.
 func (r *Replicator) connect(ctx context.Context) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(replicationConnString(r.cfg.ConnString))
 	if err != nil {
 		return nil, err
 	}
-	timeout := r.cfg.ReceiveTimeout
+	timeout := r.cfg.unackedTimeout()
 	probe := max(timeout/4, time.Second)
 	d := &net.Dialer{
 		Timeout:         timeout,

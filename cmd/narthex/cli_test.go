@@ -129,6 +129,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "origin"}, "Usage: narthex origin [flags]"},
 		{[]string{"edge", "-h"}, "Usage: narthex edge [flags]"},
 		{[]string{"help", "migrate"}, "Usage: narthex migrate [flags]"},
+		{[]string{"edges", "list", "-h"}, "Usage: narthex edges list [flags]"},
+		{[]string{"help", "geodns"}, "Usage: narthex geodns [flags]"},
 		{[]string{"help", "token"}, "Usage: narthex token create|revoke NAME [flags]"},
 		{[]string{"token", "create", "-h"}, "Usage: narthex token create|revoke NAME [flags]"},
 		{[]string{"help", "loadtest", "lag"}, "Usage: narthex loadtest lag [flags]"},

@@ -17,6 +17,7 @@ import (
 	"github.com/narthex-cache/narthex/narinfo"
 	"github.com/narthex-cache/narthex/origin"
 	"github.com/narthex-cache/narthex/pgcluster"
+	"github.com/narthex-cache/narthex/registry"
 	"github.com/narthex-cache/narthex/replication"
 	"github.com/narthex-cache/narthex/sql"
 	"golang.org/x/sync/errgroup"
@@ -178,7 +179,8 @@ func dev(ctx context.Context, log *slog.Logger, cfg devConfig) error {
 				EdgeName:   name,
 				Dir:        filepath.Join(abs, "edge-"+name),
 				Logger:     log,
-			}, edge.Config{Logger: log, Presign: newPresigners(gctx, nil).presign}, devCounting, ready)
+			}, edge.Config{Logger: log, Presign: newPresigners(gctx, nil).presign}, devCounting,
+				registering{reg: registry.Registration{Name: name, PublicURL: fmt.Sprintf("http://127.0.0.1:%d", cfg.port+i)}}, ready)
 		})
 	}
 	listeners = nil // the servers own them now

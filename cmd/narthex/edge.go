@@ -50,6 +50,7 @@ func runEdge(ctx context.Context, args []string) error {
 	pprofAddr := f.String("pprof-listen", "", "address to serve Go profiles (/debug/pprof/) on; off when empty")
 	countEvery := f.Duration("analytics-interval", analytics.DefaultInterval, "how often the edge sends its fetch counts (hits, misses, redirects, client families,\nby hour and country) to the origin database; a crash loses at most this much; 0: nothing is counted")
 	maxKeys := f.Int("analytics-max-keys", analytics.DefaultMaxKeys, "distinct keys counted between two sends; past it, counts go under \"other\"")
+	regFlags := defineRegistryFlags(f)
 	tlsf := defineTLSFlags(f)
 	if err := f.parse(args); err != nil {
 		return err
@@ -95,6 +96,10 @@ func runEdge(ctx context.Context, args []string) error {
 	if err := errors.Join(rcfg.Validate(), ecfg.Validate(), count.validate()); err != nil {
 		return flagError(err, edgeFlagNames)
 	}
+	reg, err := regFlags.registering(*name)
+	if err != nil {
+		return err
+	}
 	if err := startPprof(ctx, log, *pprofAddr); err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func runEdge(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
-	return serveEdge(ctx, log, ln, rcfg, ecfg, count, nil)
+	return serveEdge(ctx, log, ln, rcfg, ecfg, count, reg, nil)
 }
 
 // counting is how an edge counts fetches: every interval, at most maxKeys
@@ -249,9 +254,10 @@ func limitHeap(log *slog.Logger, n int64) {
 	log.Debug("go heap soft limit", "bytes", n)
 }
 
-// serveEdge runs a replicator and an edge server on ln until ctx ends. ready,
+// serveEdge runs a replicator, an edge server on ln and the edge's
+// heartbeat, registering reg, until ctx ends. ready,
 // if not nil, is closed once the replica is bootstrapped.
-func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg replication.Config, ecfg edge.Config, c counting, ready chan<- struct{}) error {
+func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg replication.Config, ecfg edge.Config, c counting, reg registering, ready chan<- struct{}) error {
 	flusher, pool, err := startCounting(ctx, log, c, rcfg.EdgeName, rcfg.ConnString, &ecfg)
 	if err != nil {
 		ln.Close()
@@ -274,6 +280,14 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rep.Start(ctx)
+	stopBeat, err := startHeartbeat(ctx, log, reg, rcfg.ConnString, srv)
+	if err != nil {
+		ln.Close()
+		cancel()
+		rep.Close()
+		return err
+	}
+	defer stopBeat()
 	if flusher != nil {
 		flushed := make(chan struct{})
 		go func() {

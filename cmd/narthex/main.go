@@ -21,6 +21,8 @@ Usage:
   narthex migrate  [flags]   bring the database schema up to date
   narthex token    create|revoke NAME [flags]   manage upload tokens
   narthex edge-role create NAME [flags]   make the PostgreSQL role edges connect as
+  narthex edges    list [flags]   the edge registry: every edge, its state, lag and slot
+  narthex geodns   --format gdnsd [flags]   GeoDNS configuration from the edge registry
   narthex stores   add|list|show|set|delete|missing|maintain [NAME] [flags]   manage the stores NAR files live in
   narthex import   SOURCE [PATH...] [flags]   bulk-load an existing binary cache into the origin
   narthex roots    add|list|remove [NAME] [PATH...] [flags]   manage the origin's garbage-collection roots
@@ -42,6 +44,8 @@ var commands = map[string]command{
 	"migrate":   runMigrate,
 	"token":     runToken,
 	"edge-role": runEdgeRole,
+	"edges":     runEdges,
+	"geodns":    runGeoDNS,
 	"stores":    runStores,
 	"import":    runImport,
 	"roots":     runRoots,

@@ -53,6 +53,14 @@ func startNarthexEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "NARTHEX_TEST_AS_MAIN=1"), env...)
+	return startProc(t, cmd, args[0])
+}
+
+// startProc runs cmd, a narthex process set up as startNarthexEnv sets it
+// up (perhaps behind a program that becomes it, such as ip netns exec),
+// and stops it (SIGINT) at cleanup; role names it in the test's log.
+func startProc(t *testing.T, cmd *exec.Cmd, role string) *proc {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +93,7 @@ func startNarthexEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
-			t.Logf("narthex %s stderr:\n%s", args[0], p.logs())
+			t.Logf("narthex %s stderr:\n%s", role, p.logs())
 		}
 	})
 	return p

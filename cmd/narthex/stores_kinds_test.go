@@ -50,7 +50,7 @@ func TestStores_AddS3AndHTTP(t *testing.T) {
 			"--database-url", db}
 	}
 
-	before := registry(t, conn)
+	before := storeRows(t, conn)
 	// A dead endpoint: a port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,7 +74,7 @@ func TestStores_AddS3AndHTTP(t *testing.T) {
 		if code == 0 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want a one-line error naming %q", tc.name, code, out, errOut, tc.want)
 		}
-		if after := registry(t, conn); after != before {
+		if after := storeRows(t, conn); after != before {
 			t.Errorf("%s changed the registry:\n%s\n-- after --\n%s", tc.name, before, after)
 		}
 	}
@@ -102,12 +102,12 @@ func TestStores_AddS3AndHTTP(t *testing.T) {
 	cache := t.TempDir()
 	notCache := httptest.NewServer(http.FileServer(http.Dir(t.TempDir())))
 	defer notCache.Close()
-	before = registry(t, conn)
+	before = storeRows(t, conn)
 	if out, errOut, code := narthex(t, "stores", "add", "mirror", "--kind", "http", "--base-url", notCache.URL, "--database-url", db); code == 0 ||
 		!strings.Contains(errOut, "not a binary cache") {
 		t.Errorf("http store without nix-cache-info: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if after := registry(t, conn); after != before {
+	if after := storeRows(t, conn); after != before {
 		t.Errorf("a refused http store changed the registry")
 	}
 	if err := os.WriteFile(filepath.Join(cache, "nix-cache-info"), []byte("StoreDir: /nix/store\n"), 0o644); err != nil {

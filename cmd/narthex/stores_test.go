@@ -69,8 +69,8 @@ func TestFormatSize(t *testing.T) {
 	}
 }
 
-// registry is the store and payload_location rows as text.
-func registry(t *testing.T, conn *pgx.Conn) string {
+// storeRows is the store and payload_location rows as text.
+func storeRows(t *testing.T, conn *pgx.Conn) string {
 	t.Helper()
 	var s string
 	err := conn.QueryRow(t.Context(), `SELECT
@@ -131,7 +131,7 @@ func TestStores_BadInput(t *testing.T) {
 	local := func(name string, more ...string) []string {
 		return append([]string{"stores", "add", name, "--kind", "local", "--dir", filepath.Join(dir, name), "--base-url", "http://origin.example"}, more...)
 	}
-	before := registry(t, conn)
+	before := storeRows(t, conn)
 	tests := []struct {
 		args []string
 		want string
@@ -198,7 +198,7 @@ func TestStores_BadInput(t *testing.T) {
 			}
 		})
 	}
-	if after := registry(t, conn); after != before {
+	if after := storeRows(t, conn); after != before {
 		t.Errorf("refused commands changed the registry:\n%s\nwant\n%s", after, before)
 	}
 	filepath.WalkDir(filepath.Join(dir, "disk"), func(p string, d fs.DirEntry, err error) error {

@@ -51,7 +51,7 @@ func listModule(t *testing.T) map[string]pkg {
 var roles = []string{"origin", "edge", "gc", "loadtest", "cmd/narthex"}
 
 // testOnly are the packages that exist for tests.
-var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "replica/replicatest", "replica/replicafill", "internal/pebbletest"}
+var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "internal/netnstest", "internal/pebbletest", "replica/replicatest", "replica/replicafill"}
 
 // rules says, for a package (or every package under a prefix ending in
 // "/"), which packages it must never depend on, directly or not.
@@ -74,9 +74,12 @@ var rules = []struct {
 	{"sql", "the schema owns no behaviour", append([]string{"replication", "replica", "stores", "narinfo"}, roles...)},
 	{"certstore", "certificate storage is a building block of the origin and the edges", append([]string{"replication", "replica", "stores", "placement"}, roles...)},
 	{"tlsconf", "TLS is a building block of the origin and the edges", append([]string{"replication", "replica", "stores", "placement", "sql"}, roles...)},
+	{"registry", "the edge registry is a building block of the edge and the tools", append([]string{"replication", "replica", "stores", "placement", "geodns"}, roles...)},
+	{"geodns", "GeoDNS configuration only renders what it is given", append([]string{"replication", "replica", "stores", "placement", "registry", "pgcluster"}, roles...)},
 	{"pglock", "the advisory lock knows nothing of what it guards", append([]string{"replication", "replica", "stores", "narinfo", "placement"}, roles...)},
 	{"gc", "the collector works on the database and the stores; it never runs another role", []string{"origin", "edge", "loadtest", "replication", "replica", "cmd/narthex"}},
 	{"pgcluster", "the throwaway PostgreSQL knows nothing of narthex", append([]string{"replication", "replica", "stores", "narinfo", "sql"}, roles...)},
+	{"deploy", "the deployment files have no code of their own", append([]string{"replication", "replica", "stores", "sql", "narinfo", "placement"}, roles...)},
 	{"loadtest", "the load tool reaches servers only through their public surface", []string{"origin", "edge", "gc", "replication", "replica", "stores", "cmd/narthex"}},
 }
 
