@@ -1,12 +1,12 @@
 package edge
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
 // The uring engine's tests test io_uring, not the epoll loops it falls
@@ -20,31 +20,13 @@ func TestURing_Available(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination that the loops and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Where the kernel refuses io_uring, the uring engine answers on epoll
 // loops, and says so. (Not parallel: it replaces the probe.)
 func TestURing_FallsBackToEpoll(t *testing.T) {
 	probe := uringProbe
 	t.Cleanup(func() { uringProbe = probe })
 	uringProbe = func() error { return errNoURing }
-	var logs lockedBuffer
+	var logs testutil.LockedBuffer
 	addr, _ := serve(t, Config{Engine: EngineURing, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &source{rep: newReplica(t)})
 	c := dial(t, addr)
 	c.write(request("GET", "/"+hitHash+".narinfo"))

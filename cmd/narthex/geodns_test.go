@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,32 +20,14 @@ import (
 // a few checks four seconds apart, on a machine that may be busy.
 const dnsWait = 2 * time.Minute
 
-// lockedBuffer collects a process's output as it is written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startGdnsd runs gdnsd on the configuration directory dir until the test
 // ends.
-func startGdnsd(t *testing.T, gdnsd, dir string) *lockedBuffer {
+func startGdnsd(t *testing.T, gdnsd, dir string) *testutil.LockedBuffer {
 	t.Helper()
 	if out, err := exec.CommandContext(t.Context(), gdnsd, "-S", "-c", dir, "checkconf").CombinedOutput(); err != nil {
 		t.Fatalf("gdnsd checkconf: %v\n%s", err, out)
 	}
-	var logs lockedBuffer
+	var logs testutil.LockedBuffer
 	cmd := exec.Command(gdnsd, "-c", dir, "start")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

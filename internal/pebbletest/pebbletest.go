@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,7 +58,7 @@ type Pebble struct {
 	mgmt     string
 	dnsMgmt  string
 	client   *http.Client
-	out      *syncBuffer
+	out      *testutil.LockedBuffer
 }
 
 // Start starts challtestsrv and pebble, stopped at the test's cleanup.
@@ -78,7 +77,7 @@ func Start(t *testing.T, cfg Config) *Pebble {
 		mgmt:         "https://" + addr(1),
 		dnsMgmt:      "http://" + addr(3),
 		client:       &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
-		out:          &syncBuffer{},
+		out:          &testutil.LockedBuffer{},
 	}
 	if err := os.WriteFile(p.RootFile, rootPEM, 0o644); err != nil {
 		t.Fatal(err)
@@ -205,22 +204,4 @@ func serverCert(t *testing.T, dir string) (rootPEM []byte, certFile, keyFile str
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}), certFile, keyFile
-}
-
-// syncBuffer is a buffer two processes write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,9 +5,11 @@
 package testutil
 
 import (
+	"bytes"
 	"crypto/rand"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 )
@@ -56,4 +58,24 @@ func Tool(t testing.TB, name string) string {
 	}
 	t.Skipf("skipping off CI: %v", err)
 	return ""
+}
+
+// LockedBuffer collects what several goroutines or processes write, such
+// as a server's log, for a test to read while they still write.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
