@@ -160,10 +160,21 @@ func TestEdge_TLSTwoEdgesOneOrder(t *testing.T) {
 		t.Errorf("metrics lack %s:\n%s", want, metrics)
 	}
 
+	// An edge starting later with the same name serves the stored
+	// certificate, without a new order.
+	a.stop(t)
+	c := tt.edge(t, 1, "tls_c")
+	if certC := tt.waitCert(t, c, 1, roots, nil); certC.SerialNumber.Cmp(certA.SerialNumber) != 0 {
+		t.Errorf("an edge started later serves certificate %x, want the stored %x", certC.SerialNumber, certA.SerialNumber)
+	}
+	if n := tt.pebble.Issued(); n != 1 {
+		t.Errorf("pebble issued %d certificates once a third edge started, want 1:\n%s", n, tt.pebble.Log())
+	}
+	c.stop(t)
+
 	// A certificate stored corrupt is replaced by a new order, once, by
 	// the first edge, which DNS does not name: the second edge answers
 	// the challenge from what the first stored.
-	a.stop(t)
 	db := pgtest.Connect(t, tt.url)
 	tag, err := db.Exec(t.Context(), `UPDATE cert_object SET value = 'not a certificate' WHERE key LIKE 'certificates/%/' || $1 || '.crt'`, tt.domain)
 	if err != nil || tag.RowsAffected() != 1 {
