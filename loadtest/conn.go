@@ -18,7 +18,8 @@ const dialTimeout = 5 * time.Second
 // httpConn is one keep-alive HTTP/1.1 connection that sends prebuilt
 // requests and reads the answers with fasthttp's parser: after the first
 // request it allocates nothing. It reconnects after an error or an answer
-// with "Connection: close". Not safe for concurrent use.
+// with "Connection: close", or after every answer when once is set. Not
+// safe for concurrent use.
 type httpConn struct {
 	addr     string      // host:port
 	source   net.Addr    // the local address to connect from; nil for any
@@ -28,6 +29,11 @@ type httpConn struct {
 	br       *bufio.Reader
 	resp     fasthttp.Response
 	reused   bool // nc has answered a request already
+	// once closes the connection after each answer, so that the next
+	// request connects (and, over TLS, shakes hands) anew.
+	once bool
+	// dials counts the connections made.
+	dials int64
 }
 
 func newHTTPConn(addr string, deadline time.Time) *httpConn {
@@ -58,6 +64,7 @@ func (c *httpConn) dial() error {
 		c.br.Reset(nc)
 	}
 	c.nc, c.reused = nc, false
+	c.dials++
 	return nil
 }
 
@@ -89,7 +96,7 @@ func (c *httpConn) roundTrip(req []byte) (int, error) {
 	}
 	c.reused = true
 	status := c.resp.StatusCode()
-	if c.resp.ConnectionClose() {
+	if c.once || c.resp.ConnectionClose() {
 		c.close()
 	}
 	return status, nil
@@ -119,10 +126,16 @@ type getRequest struct {
 }
 
 func newGetRequest(host, prefix, suffix string) *getRequest {
+	return newGetRequestHeaders(host, prefix, suffix, "")
+}
+
+// newGetRequestHeaders is newGetRequest with more header lines, each
+// ending in "\r\n".
+func newGetRequestHeaders(host, prefix, suffix, headers string) *getRequest {
 	b := []byte("GET " + prefix + "/")
 	slot := len(b)
 	b = append(b, make([]byte, HashLen)...)
-	b = append(b, suffix+" HTTP/1.1\r\nHost: "+host+"\r\nUser-Agent: narthex-loadtest\r\n\r\n"...)
+	b = append(b, suffix+" HTTP/1.1\r\nHost: "+host+"\r\nUser-Agent: narthex-loadtest\r\n"+headers+"\r\n"...)
 	return &getRequest{buf: b, slot: slot}
 }
 

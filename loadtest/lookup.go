@@ -85,6 +85,12 @@ type LookupConfig struct {
 	// TLSRoots are the roots trusted for https:// URLs, each connection's
 	// handshake done before the run; nil: the system's.
 	TLSRoots *x509.CertPool
+	// NewConnections sends every request on a connection of its own, with
+	// "Connection: close", the handshake inside the run and inside the
+	// request's latency. Over https:// each is a full TLS handshake: the
+	// client keeps no session, so none is resumed. Connections is then how
+	// many requests are in flight at once.
+	NewConnections bool
 }
 
 // Validate names the first unusable field.
@@ -161,10 +167,13 @@ type LookupResult struct {
 	Dist        Dist    `json:"dist"`
 	// NAR tells that the requests were for NAR files (see LookupConfig),
 	// from Source when it is set.
-	NAR          bool          `json:"nar,omitempty"`
-	WantLocation string        `json:"want_location,omitempty"`
-	Source       string        `json:"source,omitempty"`
-	Elapsed      time.Duration `json:"elapsed_ns"`
+	NAR          bool   `json:"nar,omitempty"`
+	WantLocation string `json:"want_location,omitempty"`
+	Source       string `json:"source,omitempty"`
+	// NewConnections tells that every request had a connection of its
+	// own (see LookupConfig).
+	NewConnections bool          `json:"new_connections,omitempty"`
+	Elapsed        time.Duration `json:"elapsed_ns"`
 	// Requests were sent; Answered got an HTTP answer; Throughput is
 	// Answered per second of Elapsed.
 	Requests   int64   `json:"requests"`
@@ -193,6 +202,14 @@ type LookupResult struct {
 	// answer, which the load generator's own cost does not enter.
 	ServerCPU     time.Duration `json:"server_cpu_ns,omitempty"`
 	CPUPerRequest time.Duration `json:"server_cpu_per_request_ns,omitempty"`
+	// Connects counts the connections made during the run (over https://
+	// each with a handshake): reconnections of kept-alive connections, or
+	// one per request with NewConnections. ConnectRate is that per second
+	// of Elapsed; CPUPerConnect is ServerCPU per connection made, the
+	// handshake's cost with its one answer's under NewConnections.
+	Connects      int64         `json:"connects"`
+	ConnectRate   float64       `json:"connect_rate"`
+	CPUPerConnect time.Duration `json:"server_cpu_per_connect_ns,omitempty"`
 }
 
 // KeyOutcome counts the requests for one kind of key.
@@ -247,6 +264,8 @@ type lookupWorker struct {
 	firstErr  error
 	late      int64
 	finished  time.Time
+	// dialsBefore is how many connections conn made before the run.
+	dialsBefore int64
 	// hitStatus is the answer a hit key wants; wantLoc, when set, is how
 	// its Location must start.
 	hitStatus int
@@ -261,6 +280,10 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 	deadline := time.Now().Add(dialTimeout + cfg.Duration + cfg.Timeout)
 	workers := make([]*lookupWorker, cfg.Connections)
 	suffix, hitStatus := ".narinfo", 200
+	headers := ""
+	if cfg.NewConnections {
+		headers = "Connection: close\r\n"
+	}
 	if cfg.NAR {
 		prefix, suffix, hitStatus = prefix+"/nar", ".nar", 302
 	}
@@ -271,13 +294,15 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 	for i := range workers {
 		w := &lookupWorker{
 			conn:      newHTTPConn(addr, deadline),
-			req:       newGetRequest(u.Host, prefix, suffix),
+			req:       newGetRequestHeaders(u.Host, prefix, suffix, headers),
 			pick:      newPicker(keys, cfg.Dist, cfg.ZipfExponent, cfg.HitRatio, cfg.Seed, i),
 			hist:      newHistogram(),
 			hitStatus: hitStatus,
 		}
-		w.conn.source = source
+		w.conn.source, w.conn.once = source, cfg.NewConnections
 		if u.Scheme == "https" {
+			// No ClientSessionCache: no session is kept, so every
+			// handshake is a full one.
 			w.conn.tls = &tls.Config{RootCAs: cfg.TLSRoots, ServerName: u.Hostname()}
 		}
 		if cfg.WantLocation != "" {
@@ -289,6 +314,12 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 			}
 			return nil, err
 		}
+		if cfg.NewConnections {
+			// The connection only showed that the server is there: the
+			// run's requests make their own.
+			w.conn.close()
+		}
+		w.dialsBefore = w.conn.dials
 		workers[i] = w
 	}
 
@@ -330,7 +361,7 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 	res := &LookupResult{
 		Mode: "closed loop", Rate: cfg.Rate, Connections: cfg.Connections, Keys: cfg.Keys,
 		HitRatio: cfg.HitRatio, Dist: cfg.Dist, Statuses: map[string]int64{},
-		NAR: cfg.NAR, WantLocation: cfg.WantLocation, Source: cfg.Source,
+		NAR: cfg.NAR, WantLocation: cfg.WantLocation, Source: cfg.Source, NewConnections: cfg.NewConnections,
 	}
 	if cfg.Rate > 0 {
 		res.Mode = "open loop"
@@ -347,6 +378,7 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 		res.Misses.add(w.misses)
 		res.TransportErrors += w.transport
 		res.Late += w.late
+		res.Connects += w.conn.dials - w.dialsBefore
 		if w.firstErr != nil && res.FirstError == "" {
 			res.FirstError = w.firstErr.Error()
 		}
@@ -368,6 +400,10 @@ func lookupOne(ctx context.Context, cfg LookupConfig, keys *keySet, u *url.URL, 
 	res.ServerCPU = serverCPU
 	if res.Answered > 0 {
 		res.CPUPerRequest = serverCPU / time.Duration(res.Answered)
+	}
+	res.ConnectRate = float64(res.Connects) / res.Elapsed.Seconds()
+	if res.Connects > 0 {
+		res.CPUPerConnect = serverCPU / time.Duration(res.Connects)
 	}
 	return res, nil
 }

@@ -33,12 +33,22 @@ func (r *LookupResult) table() *table {
 	if r.Rate > 0 {
 		mode = fmt.Sprintf("%s at %s req/s, %d connections", r.Mode, fmtRate(r.Rate), r.Connections)
 	}
+	if r.NewConnections {
+		mode += ", a new connection per request"
+	}
 	t := newTable(fmt.Sprintf("lookup %s  (%s; %d keys, %s, hit ratio %.2f)", r.URL, mode, r.Keys, r.Dist, r.HitRatio))
 	t.add("elapsed", fmtDuration(r.Elapsed))
 	t.add("requests", fmtInt(r.Requests))
 	t.add("throughput", fmtRate(r.Throughput)+" req/s")
 	if r.ServerCPU > 0 {
 		t.add("server CPU", fmt.Sprintf("%s, %s per request", fmtDuration(r.ServerCPU), fmtDuration(r.CPUPerRequest)))
+	}
+	if r.Connects > 0 {
+		line := fmt.Sprintf("%d, %s per second", r.Connects, fmtRate(r.ConnectRate))
+		if r.ServerCPU > 0 {
+			line += fmt.Sprintf(", server CPU %s per connection", fmtDuration(r.CPUPerConnect))
+		}
+		t.add("connections made", line)
 	}
 	for i, h := range latencyHeader {
 		t.add("latency "+h, r.Latency.cells()[i])

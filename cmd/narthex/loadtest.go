@@ -244,7 +244,7 @@ func runGeoIP(_ context.Context, args []string) error {
 func runLookup(ctx context.Context, args []string) error {
 	f := newFlags("loadtest lookup", "Sends narinfo GETs to each --url in turn with the same settings: hits for the --keys\npaths populate made with --seed, misses for hashes nobody makes. A hit not answered 200\nor a miss not answered 404 is an error. --rate 0 is a closed loop (maximum throughput);\n--rate R sends R requests/s on a fixed timeline, latency counted from each intended send.")
 	urls := f.String("url", "", "comma-separated base URLs, http:// or https:// on loopback, each with an optional path prefix (required)")
-	caFile := f.String("ca-file", "", "PEM roots to trust for https:// URLs (default the system's); each connection's\nhandshake is done before the run")
+	caFile := f.String("ca-file", "", "PEM roots to trust for https:// URLs (default the system's); each connection's\nhandshake is done before the run, unless --new-connections")
 	keys := f.Int("keys", 0, "number of paths populate created (required)")
 	seed := f.Int64("seed", 1, "seed populate used")
 	hitRatio := floatFlag(f, "hit-ratio", 0.5, "share of requests for existing paths, 0 to 1")
@@ -259,6 +259,7 @@ func runLookup(ctx context.Context, args []string) error {
 	nar := f.Bool("nar", false, "ask for NAR files (/nar/<hash>.nar, recorded by loadtest locations) instead of narinfos:\na hit wants a 302, a miss a 404")
 	wantLoc := f.String("want-location", "", "with --nar, how every redirect's Location must start (the nearest store's base URL)")
 	source := f.String("source", "", "loopback address to connect from, e.g. 127.1.0.1 (which loadtest geoip places in Frankfurt)")
+	newConns := f.Bool("new-connections", false, "send every request on a new connection (\"Connection: close\"), the handshake in its latency:\nover https:// a full TLS handshake each, no session resumed; --connections is then how many at once")
 	asJSON := f.Bool("json", false, "print one JSON object instead of tables")
 	if err := f.parse(args); err != nil {
 		return err
@@ -282,7 +283,7 @@ func runLookup(ctx context.Context, args []string) error {
 	results, err := loadtest.Lookup(ctx, loadtest.LookupConfig{
 		URLs: list(*urls), Keys: *keys, Seed: *seed, HitRatio: *hitRatio, Dist: loadtest.Dist(*dist), ZipfExponent: *zipfS,
 		Connections: *conns, Duration: *duration, Requests: *requests, Rate: *rate, Timeout: *timeout, ServerPIDs: serverPIDs,
-		NAR: *nar, WantLocation: *wantLoc, Source: *source, TLSRoots: roots,
+		NAR: *nar, WantLocation: *wantLoc, Source: *source, TLSRoots: roots, NewConnections: *newConns,
 	})
 	if len(results) > 0 {
 		table := func(w io.Writer) error { return loadtest.WriteLookupTables(w, results) }
