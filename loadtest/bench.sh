@@ -71,7 +71,8 @@
 #      --gc-only makes only this section and keeps the others.
 #  11. HTTPS lookups (loadtest/bench/https.sh): an edge's --https-listen
 #      vs the ceilings serving HTTPS, hits and misses of the hot set,
-#      64 kept-alive connections, both generators; about 2 minutes.
+#      64 kept-alive connections, both generators, then a full TLS
+#      handshake per request (lookup --new-connections); about 3 minutes.
 #      Only with --https-only, which makes only this section and keeps
 #      the others.
 #

@@ -107,6 +107,10 @@ type benchResult struct {
 	Errors        int64         `json:"errors"` // lookup: wrong answers
 	Late          int64         `json:"late"`
 	CPUPerRequest time.Duration `json:"server_cpu_per_request_ns"`
+	// lookup's connections made during the run, per second and the
+	// server's CPU per connection (see LookupResult).
+	ConnectRate   float64       `json:"connect_rate"`
+	CPUPerConnect time.Duration `json:"server_cpu_per_connect_ns"`
 	// wrk's: its wrong answers are judged from the count of non-2xx.
 	Non2xx         *int64 `json:"non2xx"`
 	ExpectedNon2xx int64  `json:"expected_non2xx"`

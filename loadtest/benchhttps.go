@@ -38,11 +38,13 @@ func (r *BenchResults) writeHTTPS(b *bytes.Buffer) {
 		"two ceilings serving HTTPS the same way (`narthex loadtest ceiling --tls-cert-file`): every\n" +
 		"request answered as the edge answers a hit (200, an 800-byte narinfo) or, with `--miss`, a\n" +
 		"miss. One self-signed P-256 certificate for all three (TLS 1.3, with the cipher each client\n" +
-		"agrees on with Go). 64 kept-alive connections, each handshake done before the run\n" +
-		"(`loadtest lookup`) or in wrk's first moments (`wrk`, 64 handshakes in a run): the figures\n" +
-		"are of requests over established TLS sessions; handshakes per second were not measured.\n" +
-		"Each figure is the median of the repetitions; the servers take turns within a command, and\n" +
-		"each repetition starts with another.\n\n")
+		"agrees on with Go). The edge picks its certificate per handshake through certmagic's\n" +
+		"GetCertificate, even for `--tls-cert-file`; the ceilings serve one static certificate.\n" +
+		"First, 64 kept-alive connections, each handshake done before the run (`loadtest lookup`)\n" +
+		"or in wrk's first moments (`wrk`, 64 handshakes in a run): requests over established TLS\n" +
+		"sessions. Then a full handshake per request: the second table. Each figure is the median\n" +
+		"of the repetitions; the servers take turns within a command, and each repetition starts\n" +
+		"with another.\n\n")
 	b.WriteString("| scenario | generator | CPU/answer edge | ceiling | edge ÷ ceiling CPU | req/s edge | ceiling | edge ÷ ceiling | p50 / p99 edge | ceiling | wrong answers edge / ceiling |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var cmds []string
@@ -84,7 +86,11 @@ func (r *BenchResults) writeHTTPS(b *bytes.Buffer) {
 			}
 		}
 	}
-	b.WriteString("\nSetup and commands (repetition 1; the others rotate the order of `--url` and `--server-pid`):\n\n```sh\n")
+	b.WriteString("\n")
+	if c := r.writeHandshakes(b); c != "" {
+		cmds = append(cmds, c)
+	}
+	b.WriteString("Setup and commands (repetition 1; the others rotate the order of `--url` and `--server-pid`):\n\n```sh\n")
 	for _, id := range []string{"setup-https-dev", "setup-https-populate", "setup-https-cert", "setup-https-edge",
 		"setup-https-ceiling", "setup-https-ceiling-miss"} {
 		if c, ok := r.commands[id]; ok {

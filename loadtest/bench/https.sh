@@ -3,7 +3,8 @@
 # --https-listen (fasthttp over crypto/tls) beside two ceilings serving
 # HTTPS the same way (`narthex loadtest ceiling --tls-cert-file`), all
 # with one self-signed P-256 certificate, under 64 kept-alive connections
-# (each handshake done before the run), in a database of its own on a
+# (each handshake done before the run) and then with a full handshake per
+# request (lookup --new-connections), in a database of its own on a
 # fifth `narthex dev`. Results: https-*.json, named in lookups.jsonl.
 
 # https_join ARRAY NAME...: the values of ARRAY for NAME..., comma-separated.
@@ -73,6 +74,17 @@ https_section() {
 					file: $file}' --args $servers >>"$RES/lookups.jsonl"
 			done
 		done
+		# Handshakes: a new connection per request, each a full TLS
+		# handshake (the client resumes no session). lookup only: wrk's
+		# OpenSSL resumes its session on every reconnection.
+		servers=$(rotate "$rep" edge-https ceiling-https)
+		id=https-lookup-handshakes-$rep
+		log "https: lookup, a full handshake per request, 64 at once, repetition $rep/$LOOKUP_REPS ($servers)"
+		run "$id" "$BIN" loadtest lookup --url "$(https_join URL $servers)" --server-pid "$(https_join PID $servers)" --ca-file "$cert" \
+			--new-connections --keys "$HOT_KEYS" --seed 1 --hit-ratio 1 --connections 64 --duration "$LOOKUP_DUR" --json
+		jq -nc --arg id "$id" --argjson rep "$rep" --arg file "$id.json" \
+			'{id: $id, set: "https", scenario: "handshakes", mode: "c64", generator: "lookup", rep: $rep, servers: $ARGS.positional,
+			file: $file}' --args $servers >>"$RES/lookups.jsonl"
 	done
 	stop_bg https_ceiling_miss
 	stop_bg https_ceiling
