@@ -28,7 +28,8 @@ func (r *BenchResults) writeHandshakes(b *bytes.Buffer) string {
 		"on every reconnection, so it would measure resumed handshakes, not full ones. CPU per\n" +
 		"handshake is the server's CPU per connection made, with its one answer; \"less an answer\"\n" +
 		"takes off the CPU per answer of kept-alive hits above, leaving the handshake and the TCP\n" +
-		"connection's own cost.\n\n")
+		"connection's own cost. `go test -run '^$' -bench BenchmarkHandshake ./tlsconf/` compares\n" +
+		"the edge's TLS configuration with a static one in one process, client and server.\n\n")
 	b.WriteString("| handshakes/s edge | ceiling | edge ÷ ceiling | CPU/handshake edge | ceiling | edge ÷ ceiling | less an answer edge | ceiling | edge ÷ ceiling | p50 / p99 edge | ceiling | wrong answers edge / ceiling |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	ceil := httpsCeilingOf["hits"]
