@@ -25,11 +25,13 @@ func (r *BenchResults) writeHandshakes(b *bytes.Buffer) string {
 		"hits. The client keeps no TLS session, so every handshake is a full one (none resumed;\n" +
 		"`TestLookup_NewConnections` checks this on the server's side); its latency counts from\n" +
 		"connecting to the answer. wrk is left out here: its OpenSSL client resumes its session\n" +
-		"on every reconnection, so it would measure resumed handshakes, not full ones. CPU per\n" +
-		"handshake is the server's CPU per connection made, with its one answer; \"less an answer\"\n" +
-		"takes off the CPU per answer of kept-alive hits above, leaving the handshake and the TCP\n" +
-		"connection's own cost. `go test -run '^$' -bench BenchmarkHandshake ./tlsconf/` compares\n" +
-		"the edge's TLS configuration with a static one in one process, client and server.\n\n")
+		"on every reconnection, so it would measure resumed handshakes, not full ones. The\n" +
+		"client's own handshakes share the machine with the server's, which bounds handshakes\n" +
+		"per second. CPU per handshake is the server's own CPU per connection made, with its one\n" +
+		"answer; \"less an answer\" takes off the CPU per answer of kept-alive hits above, leaving\n" +
+		"the handshake and the TCP connection's own cost. `go test -run '^$' -bench\n" +
+		"BenchmarkHandshake ./tlsconf/` compares the edge's TLS configuration with a static one\n" +
+		"in one process, client and server.\n\n")
 	b.WriteString("| handshakes/s edge | ceiling | edge ÷ ceiling | CPU/handshake edge | ceiling | edge ÷ ceiling | less an answer edge | ceiling | edge ÷ ceiling | p50 / p99 edge | ceiling | wrong answers edge / ceiling |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	ceil := httpsCeilingOf["hits"]
