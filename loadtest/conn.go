@@ -16,10 +16,10 @@ import (
 const dialTimeout = 5 * time.Second
 
 // httpConn is one keep-alive HTTP/1.1 connection that sends prebuilt
-// requests and reads the answers with fasthttp's parser: after the first
-// request it allocates nothing. It reconnects after an error or an answer
-// with "Connection: close", or after every answer when once is set. Not
-// safe for concurrent use.
+// requests and reads the answers with fasthttp's parser: kept alive, it
+// allocates nothing after the first request. It reconnects after an error
+// or an answer with "Connection: close", or after every answer when once
+// is set (each connection allocating its own). Not safe for concurrent use.
 type httpConn struct {
 	addr     string      // host:port
 	source   net.Addr    // the local address to connect from; nil for any
