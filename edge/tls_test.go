@@ -2,50 +2,25 @@ package edge
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/valyala/fasthttp"
 )
-
-// selfSigned is a TLS configuration serving a self-signed certificate for
-// "edge.test", and the roots that trust it.
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "edge.test"},
-		DNSNames: []string{"edge.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}, roots
-}
 
 // serveHTTPS runs an edge with cfg over rep serving HTTPS too, and
 // returns the plain and HTTPS addresses and the roots to trust.
 func serveHTTPS(t *testing.T, cfg Config) (plain, https string, roots *x509.CertPool) {
 	t.Helper()
-	tcfg, roots := selfSigned(t)
+	c := testutil.SelfSigned(t, "edge.test", time.Hour)
+	tcfg, roots := &tls.Config{Certificates: []tls.Certificate{c.TLS}}, c.Roots()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

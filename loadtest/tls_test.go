@@ -2,46 +2,22 @@ package loadtest_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/narthex-cache/narthex/internal/testutil"
 	"github.com/narthex-cache/narthex/loadtest"
 )
-
-// loopbackCert is a self-signed certificate for 127.0.0.1 and the roots
-// that trust it.
-func loopbackCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, roots
-}
 
 // A ceiling serves HTTPS with its TLS configuration, and lookups over
 // https:// check the server's certificate against the roots they are
 // given: every answer right with them, no run without them.
 func TestCeiling_TLS(t *testing.T) {
-	cert, roots := loopbackCert(t)
+	self := testutil.SelfSigned(t, "127.0.0.1", time.Hour)
+	cert, roots := self.TLS, self.Roots()
 	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0",
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 	if err != nil {
@@ -76,7 +52,8 @@ func TestCeiling_TLS(t *testing.T) {
 // each a full TLS handshake that the server sees (none resumed), counted
 // in the result; kept-alive connections shake hands once, before the run.
 func TestLookup_NewConnections(t *testing.T) {
-	cert, roots := loopbackCert(t)
+	self := testutil.SelfSigned(t, "127.0.0.1", time.Hour)
+	cert, roots := self.TLS, self.Roots()
 	var full, resumed atomic.Int64
 	c, err := loadtest.NewCeiling(loadtest.CeilingConfig{Listen: "127.0.0.1:0", TLS: &tls.Config{
 		Certificates: []tls.Certificate{cert},

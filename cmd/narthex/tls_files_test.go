@@ -1,18 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,38 +15,13 @@ import (
 	"github.com/narthex-cache/narthex/internal/testutil"
 )
 
-// writeCert writes a self-signed certificate for name and its key into
-// dir, as base.crt and base.key, and returns their paths and the
-// certificate.
-func writeCert(t *testing.T, dir, base, name string) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour).Truncate(time.Second),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ = x509.ParseCertificate(der)
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	return certFile, keyFile, cert
-}
-
 // Bad TLS settings are refused at start with a one-line reason naming
 // the flag: a certificate that does not match its key among them.
 func TestEdge_TLSFlagErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cert1, key1, _ := writeCert(t, dir, "one", "cache.example")
-	_, key2, _ := writeCert(t, dir, "two", "cache.example")
+	cert1, key1 := testutil.SelfSigned(t, "cache.example", 48*time.Hour).WriteFiles(t, dir, "one")
+	_, key2 := testutil.SelfSigned(t, "cache.example", 48*time.Hour).WriteFiles(t, dir, "two")
 	url := "postgres://edge@127.0.0.1:1/narthex"
 	for _, tc := range []struct {
 		args []string
@@ -88,7 +56,9 @@ func TestEdge_TLSFlagErrors(t *testing.T) {
 func TestOrigin_TLSCertFile(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewOriginDatabase(t)
-	certFile, keyFile, cert := writeCert(t, t.TempDir(), "origin", "origin.example")
+	c := testutil.SelfSigned(t, "origin.example", 48*time.Hour)
+	certFile, keyFile := c.WriteFiles(t, t.TempDir(), "origin")
+	cert := c.Leaf
 	port := freePorts(t, 2)
 	plain, https := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)
 	startNarthex(t, "origin", "--database-url", url, "--local-store", tempDir(t), "--listen", plain,
