@@ -114,6 +114,11 @@ func (c Config) withDefaults() Config {
 	}
 	c.Zone = strings.TrimSuffix(strings.ToLower(c.Zone), ".")
 	c.Name = strings.ToLower(c.Name)
+	ns := make([]string, len(c.Nameservers))
+	for i, n := range c.Nameservers {
+		ns[i] = strings.TrimSuffix(strings.ToLower(n), ".")
+	}
+	c.Nameservers = ns
 	return c
 }
 
@@ -138,7 +143,7 @@ func (c Config) Validate() error {
 		return &config.Error{Field: "Nameservers", Value: `""`, Problem: "is required: the host names of the zone's name servers"}
 	}
 	for _, ns := range c.Nameservers {
-		if n := strings.TrimSuffix(strings.ToLower(ns), "."); !hostName.MatchString(n) || !strings.Contains(n, ".") {
+		if !hostName.MatchString(ns) || !strings.Contains(ns, ".") {
 			return &config.Error{Field: "Nameservers", Value: fmt.Sprintf("%q", ns), Problem: "must be a fully qualified host name such as ns1.example.org"}
 		}
 	}

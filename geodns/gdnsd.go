@@ -267,7 +267,7 @@ func gdnsdZone(cfg Config) []byte {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	ns := make([]string, len(cfg.Nameservers))
 	for i, n := range cfg.Nameservers {
-		ns[i] = strings.TrimSuffix(strings.ToLower(n), ".") + "."
+		ns[i] = n + "."
 	}
 	p("; zone %s., made by narthex geodns; it is made anew at each run.", cfg.Zone)
 	p("$TTL 3600")

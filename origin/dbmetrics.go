@@ -84,7 +84,7 @@ func newDBCollector(db dbQuerier, log *slog.Logger) *dbCollector {
 		noGoodCopy: d("narthex_origin_nar_files_without_good_copy",
 			"NAR files with a location but no good one: their narinfos are out of service until a good copy returns.", nil, nil),
 		edgeSeen: d("narthex_origin_edge_last_seen_timestamp_seconds",
-			"When a registered edge was last seen: connecting, streaming, beating or sending fetch counts (Unix time).", edge, nil),
+			"When a registered edge was last seen: connecting, rebuilding, beating, or streaming when the origin's sweep last looked (Unix time).", edge, nil),
 		edgeActive: d("narthex_origin_edge_slot_active",
 			"1 while a registered edge's replication slot is streaming to it.", edge, nil),
 		edgeSlotLag: d("narthex_origin_edge_slot_lag_bytes",

@@ -124,7 +124,7 @@ func (h *Heartbeat) Beat(ctx context.Context) error {
 		lag = &us
 	}
 	tag, err := h.db.Exec(ctx, qHeartbeat, r.Name, r.Region, r.Latitude, r.Longitude,
-		addressTexts(r.PublicAddresses), r.PublicURL, health.Ready, lag)
+		r.PublicAddresses, r.PublicURL, health.Ready, lag)
 	if err != nil {
 		return err
 	}

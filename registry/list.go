@@ -14,8 +14,8 @@ type State string
 
 // The states of an edge, in the order List decides them.
 const (
-	// StateAway: not seen (no heartbeat, no streaming slot, no fetch
-	// counts) for longer than the away time.
+	// StateAway: last_seen (its connections, its heartbeat, its slot
+	// streaming at the origin's last sweep) older than the away time.
 	StateAway State = "away"
 	// StateRebuilding: bootstrapping a new replica while serving its old
 	// one.
@@ -77,19 +77,10 @@ func List(ctx context.Context, db Querier, awayAfter time.Duration) ([]Edge, err
 	}
 	edges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Edge, error) {
 		var e Edge
-		var addrs []string
-		if err := row.Scan(&e.Name, &e.Region, &e.Latitude, &e.Longitude, &addrs, &e.PublicURL,
+		if err := row.Scan(&e.Name, &e.Region, &e.Latitude, &e.Longitude, &e.PublicAddresses, &e.PublicURL,
 			&e.LastSeen, &e.SecondsSinceSeen, &e.Ready, &e.ReplicaLagSeconds, &e.RebuildingSince,
 			&e.Slot, &e.SlotExists, &e.SlotActive, &e.LagBytes, &e.RetainedBytes); err != nil {
 			return e, err
-		}
-		e.PublicAddresses = make([]netip.Addr, 0, len(addrs))
-		for _, s := range addrs {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return e, fmt.Errorf("edge %s: address %q: %w", e.Name, s, err)
-			}
-			e.PublicAddresses = append(e.PublicAddresses, a)
 		}
 		e.State = e.state(awayAfter)
 		return e, nil

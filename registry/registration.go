@@ -73,12 +73,3 @@ func (r Registration) Validate() error {
 func inRange(v, limit float64) bool {
 	return !math.IsNaN(v) && v >= -limit && v <= limit
 }
-
-// addressTexts are addrs as PostgreSQL's inet reads them.
-func addressTexts(addrs []netip.Addr) []string {
-	s := make([]string, len(addrs))
-	for i, a := range addrs {
-		s[i] = a.String()
-	}
-	return s
-}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,8 +194,9 @@ func TestHeartbeat_Run(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
+	var beats atomic.Int64 // Health is asked once a beat
 	hb, err := NewHeartbeat(HeartbeatConfig{Registration: Registration{Name: "sin1", Region: "ap-southeast"},
-		Health: func() Health { return Health{Ready: true} }, Interval: time.Hour, RetryInterval: 10 * time.Millisecond}, pool)
+		Health: func() Health { beats.Add(1); return Health{Ready: true} }, Interval: time.Hour, RetryInterval: 10 * time.Millisecond}, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +206,7 @@ func TestHeartbeat_Run(t *testing.T) {
 		defer close(done)
 		hb.Run(ctx)
 	}()
-	time.Sleep(50 * time.Millisecond) // a few beats find no row
+	testutil.Eventually(t, "beats finding no row", time.Minute, func() bool { return beats.Load() >= 2 })
 	if _, err := admin.Exec(t.Context(), `INSERT INTO edge (name, slot_name) VALUES ('sin1', 'narthex_sin1_00000000')`); err != nil {
 		t.Fatal(err)
 	}

@@ -294,7 +294,8 @@ func serveEdge(ctx context.Context, log *slog.Logger, ln net.Listener, rcfg repl
 			defer close(flushed)
 			flusher.Run(ctx) // flushes once more when ctx ends
 		}()
-		defer func() { <-flushed }()
+		// An edge that stops on an error stops the flusher too.
+		defer func() { cancel(); <-flushed }()
 	}
 	go func() {
 		// A replicator that gives up (the origin refuses an edge with no

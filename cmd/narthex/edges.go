@@ -59,9 +59,6 @@ func runEdgesList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []registry.Edge{}
-	}
 	return report(*asJSON, list, func(w io.Writer) error { return writeEdgeList(w, list) })
 }
 

@@ -47,6 +47,7 @@ func startGdnsd(t *testing.T, gdnsd, dir string) *testutil.LockedBuffer {
 			<-exited
 		}
 		if t.Failed() {
+			t.Logf("gdnsd:\n%s", logs.String())
 		}
 	})
 	return &logs

@@ -1,5 +1,6 @@
 -- Each registered edge, read when the origin's metrics are scraped: when
--- it last connected (last_seen), whether its slot is streaming and how
+-- it was last seen (last_seen: connecting, beating, or streaming at the
+-- origin's last sweep), whether its slot is streaming and how
 -- many bytes of WAL the slot has not confirmed (pg_replication_slots,
 -- readable by any role; NULL when the slot is gone), and when its last
 -- batch of fetch counts was flushed (NULL when it sent none kept): one

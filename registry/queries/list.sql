@@ -8,7 +8,7 @@
 -- costs the origin's disk). One row per edge; the slot is found by its
 -- unique name.
 SELECT e.name, e.region, e.latitude, e.longitude,
-       ARRAY(SELECT host(a) FROM unnest(e.public_addresses) WITH ORDINALITY AS u(a, i) ORDER BY i),
+       e.public_addresses,
        e.public_url,
        e.last_seen,
        extract(epoch FROM greatest(now() - e.last_seen, interval '0'))::double precision,
