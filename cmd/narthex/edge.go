@@ -148,13 +148,8 @@ func startCounting(ctx context.Context, log *slog.Logger, c counting, edgeName, 
 	if c.interval == 0 {
 		return nil, nil, nil
 	}
-	pcfg, err := pgxpool.ParseConfig(connString)
-	if err != nil {
-		return nil, nil, fmt.Errorf("analytics: %w", err)
-	}
 	// One batch is sent at a time.
-	pcfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	pool, err := smallPool(ctx, connString, 1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analytics: %w", err)
 	}
@@ -168,6 +163,20 @@ func startCounting(ctx context.Context, log *slog.Logger, c counting, edgeName, 
 	ecfg.Analytics = counter
 	ecfg.Collectors = append(ecfg.Collectors, f.Collectors()...)
 	return f, pool, nil
+}
+
+// smallPool opens a pool of at most n plain connections to the database
+// an edge's connString names (replication=database, if set there, is
+// dropped: the replicator adds it to its own connections), for one of the
+// edge's few writers: fetch counts, the heartbeat, certificate storage.
+func smallPool(ctx context.Context, connString string, n int32) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, err
+	}
+	delete(pcfg.ConnConfig.RuntimeParams, "replication")
+	pcfg.MaxConns = n
+	return pgxpool.NewWithConfig(ctx, pcfg)
 }
 
 // edgeFlagNames maps the Config fields of the replicator and the server to the

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/narthex-cache/narthex/edge"
 	"github.com/narthex-cache/narthex/registry"
 )
@@ -111,13 +109,8 @@ func parseAddresses(flag, s string) ([]netip.Addr, error) {
 // own to connString, until ctx ends or the returned function is called,
 // which stops it, waits for it and closes the connection.
 func startHeartbeat(ctx context.Context, log *slog.Logger, g registering, connString string, srv *edge.Server) (func(), error) {
-	pcfg, err := pgxpool.ParseConfig(connString)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
 	// One beat at a time.
-	pcfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	pool, err := smallPool(ctx, connString, 1)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}

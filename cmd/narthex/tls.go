@@ -121,14 +121,9 @@ func (t *tlsFlags) setUp(ctx context.Context, log *slog.Logger, db *pgxpool.Pool
 
 func (n *tlsNode) openStorage(ctx context.Context, db *pgxpool.Pool, dbURL string, lease time.Duration, log *slog.Logger) error {
 	if db == nil {
-		pcfg, err := pgxpool.ParseConfig(dbURL)
-		if err != nil {
-			return fmt.Errorf("certificate storage: %w", err)
-		}
 		// Certificates are stored and locked by plain queries.
-		delete(pcfg.ConnConfig.RuntimeParams, "replication")
-		pcfg.MaxConns = 2
-		if n.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		var err error
+		if n.pool, err = smallPool(ctx, dbURL, 2); err != nil {
 			return fmt.Errorf("certificate storage: %w", err)
 		}
 		db = n.pool
