@@ -142,13 +142,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
+	// One listener failing ends the other.
 	go func() {
-		errc <- serveFastHTTP(ctx, s.https, tls.NewListener(s.cfg.HTTPS.Listener, s.cfg.HTTPS.TLS))
+		err := serveFastHTTP(ctx, s.https, tls.NewListener(s.cfg.HTTPS.Listener, s.cfg.HTTPS.TLS))
+		if err == nil && ctx.Err() == nil {
+			err = errHTTPSClosed
+		}
+		cancel()
+		errc <- err
 	}()
 	err := s.servePlain(ctx, ln)
-	cancel() // one listener failing ends the other
+	cancel()
 	return errors.Join(err, <-errc)
 }
+
+// errHTTPSClosed is Serve's error when the HTTPS listener closed before
+// Serve was told to stop.
+var errHTTPSClosed = errors.New("https: the listener closed")
 
 // servePlain answers plain HTTP on ln with the configured engine.
 func (s *Server) servePlain(ctx context.Context, ln net.Listener) error {

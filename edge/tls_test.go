@@ -121,3 +121,45 @@ func TestServer_HTTPSLookupAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per HTTPS round trip, want at most crypto/tls's %d", n, tlsRecordReads)
 	}
 }
+
+// An HTTPS listener that fails ends Serve, plain HTTP included, with its
+// error: an edge is not left serving half of what it was told to.
+func TestServer_HTTPSFailureEndsServe(t *testing.T) {
+	for _, engine := range []string{EngineFastHTTP, EngineEventLoop} {
+		t.Run(engine, func(t *testing.T) {
+			c := testutil.SelfSigned(t, "edge.test", time.Hour)
+			https, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := New(Config{Engine: engine, HTTPS: &HTTPS{Listener: https,
+				TLS: &tls.Config{Certificates: []tls.Certificate{c.TLS}}}}, &source{rep: newReplica(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(t.Context(), plain) }()
+			testutil.Eventually(t, "plain HTTP answering", time.Minute, func() bool {
+				resp, err := http.Get("http://" + plain.Addr().String() + "/nix-cache-info")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode == 200
+			})
+			https.Close()
+			select {
+			case err := <-served:
+				if err == nil {
+					t.Error("Serve returned no error after its HTTPS listener failed")
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Serve goes on after its HTTPS listener failed")
+			}
+		})
+	}
+}
