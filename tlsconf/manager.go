@@ -3,6 +3,7 @@ package tlsconf
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 			m.cache.Stop()
 			return nil, fmt.Errorf("certificate %s and key %s: %w", cfg.CertFile, cfg.KeyFile, err)
 		}
-		m.fileNames = pair.Leaf.DNSNames
+		m.fileNames = certNames(pair.Leaf)
 		if _, err := m.magic.CacheUnmanagedCertificatePEMFile(ctx, cfg.CertFile, cfg.KeyFile, nil); err != nil {
 			m.cache.Stop()
 			return nil, fmt.Errorf("certificate %s: %w", cfg.CertFile, err)
@@ -92,6 +94,19 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	})
 	m.fast = fasthttpadaptor.NewFastHTTPHandler(challenge)
 	return m, nil
+}
+
+// certNames are the names cert is served for, as certmagic indexes them:
+// its DNS names and IP addresses, or its common name when it has neither.
+func certNames(cert *x509.Certificate) []string {
+	names := slices.Clone(cert.DNSNames)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 && cert.Subject.CommonName != "" {
+		names = append(names, cert.Subject.CommonName)
+	}
+	return names
 }
 
 func hostPort(addr string) (string, int) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,8 +62,7 @@ func TestOrigin_TLSCertFile(t *testing.T) {
 	plain, https := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)
 	startNarthex(t, "origin", "--database-url", url, "--local-store", tempDir(t), "--listen", plain,
 		"--https-listen", https, "--tls-cert-file", certFile, "--tls-key-file", keyFile)
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
+	roots := c.Roots()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "origin.example"}}}
 	var body string
