@@ -163,7 +163,8 @@ func TestRelay_EdgeStreamsThroughRelay(t *testing.T) {
 	var logs bytes.Buffer
 	edge := exec.Command(bin, "edge", "--name", "fra1", "--listen", addr, "--http-engine", "fasthttp",
 		"--database-url", withUser(t, relayURL, "edge_fra"), "--replica-dir", filepath.Join(t.TempDir(), "replica"),
-		"--analytics-interval", "1s")
+		"--analytics-interval", "1s", "--heartbeat-interval", "1s",
+		"--region", "eu-central", "--latitude", "50.11", "--longitude", "8.68", "--public-address", "192.0.2.10")
 	edge.Stdout, edge.Stderr = &logs, &logs
 	if err := edge.Start(); err != nil {
 		t.Fatal(err)
@@ -199,6 +200,16 @@ func TestRelay_EdgeStreamsThroughRelay(t *testing.T) {
 	var slot string
 	if err := relay.QueryRow(t.Context(), "SELECT slot_name FROM edge WHERE name = 'fra1'").Scan(&slot); err != nil {
 		t.Errorf("the edge is not registered at the relay: %v", err)
+	}
+	testutil.Eventually(t, "the edge's heartbeat at the relay", 2*time.Minute, func() bool {
+		var ready bool
+		err := relay.QueryRow(t.Context(), "SELECT coalesce(ready, false) FROM edge WHERE name = 'fra1' AND region = 'eu-central'").Scan(&ready)
+		return err == nil && ready
+	})
+	// The relay's registry reads as the origin's does.
+	list, err := exec.CommandContext(t.Context(), bin, "edges", "list", "--json", "--database-url", relayURL).CombinedOutput()
+	if err != nil || !strings.Contains(string(list), `"fra1"`) {
+		t.Errorf("narthex edges list at the relay: %v\n%s", err, list)
 	}
 	testutil.Eventually(t, "fetch counts at the relay", 2*time.Minute, func() bool {
 		var n int

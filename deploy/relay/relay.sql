@@ -19,7 +19,7 @@
 -- other columns are NOT NULL and never arrive); their primary keys are the
 -- origin's, which are the tables' replica identity on both sides, so that
 -- updates and deletes reach the relay and, through it, the edges. They
--- match the publication of sql/migrations up to 010; a migration that
+-- match the publication of sql/migrations up to 011; a migration that
 -- changes the publication changes this file too (deploy's tests compare
 -- the two).
 
@@ -59,7 +59,7 @@ CREATE TABLE narinfo (
 
 -- What the edges write, kept here: each edge behind the relay registers
 -- itself and the slot it follows on the relay, and records its rebuilds
--- (as on the origin, sql/migrations 001 and 008).
+-- and its heartbeat (as on the origin, sql/migrations 001, 008 and 011).
 CREATE TABLE edge (
     name             text PRIMARY KEY CHECK (name ~ '^[a-z0-9_]{1,40}$'),
     slot_name        text NOT NULL UNIQUE,
@@ -69,7 +69,14 @@ CREATE TABLE edge (
     public_url       text NOT NULL DEFAULT '',
     last_seen        timestamptz NOT NULL DEFAULT now(),
     rebuilding_since timestamptz,
-    serving_lsn      pg_lsn
+    serving_lsn      pg_lsn,
+    public_addresses inet[] NOT NULL DEFAULT '{}',
+    ready            boolean,
+    replica_lag      interval,
+    CONSTRAINT edge_coordinates CHECK (
+        (latitude IS NULL) = (longitude IS NULL)
+        AND latitude BETWEEN -90 AND 90
+        AND longitude BETWEEN -180 AND 180)
 );
 
 -- Fetch counts of the edges behind the relay (as on the origin,
