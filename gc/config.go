@@ -31,8 +31,9 @@ const (
 	// network outage or a weekend, short enough that a dead edge does not
 	// keep every deleted payload forever.
 	DefaultEdgeTimeout = 24 * time.Hour
-	// DefaultBatchSize is how many paths (or NAR files, or objects) one
-	// sweep transaction deletes. An upload that refers to a path in the
+	// DefaultBatchSize is how many paths (or objects) one sweep
+	// transaction deletes; NAR files are retired at most retireBatch a
+	// transaction. An upload that refers to a path in the
 	// batch waits for the transaction; a few thousand rows commit in well
 	// under a second even on a slow disk.
 	DefaultBatchSize = 2000

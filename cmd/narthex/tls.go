@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,16 +28,15 @@ type tlsFlags struct {
 
 func defineTLSFlags(f *flags) *tlsFlags {
 	return &tlsFlags{
-		domains:     f.String("domain", "", "comma-separated names to get certificates for by ACME; turns HTTPS on. Certificates,\nACME accounts and locks are kept in the origin database, shared by every node"),
-		httpsListen: f.String("https-listen", "", "address to serve HTTPS on (default :443 when HTTPS is on); it answers ACME TLS-ALPN-01\nchallenges, --listen keeps serving plain HTTP and answers HTTP-01 challenges"),
-		ca:          f.String("acme-ca", tlsconf.DefaultCA, "ACME directory URL"),
-		email:       f.String("acme-email", "", "contact address of the ACME account (optional)"),
-		caRoot:      f.String("acme-ca-root", "", "PEM file of the roots to trust for the ACME server's HTTPS (a test CA's); default the system's"),
-		certFile:    f.String("tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with, instead of ACME; turns HTTPS on"),
-		keyFile:     f.String("tls-key-file", "", "PEM private key of --tls-cert-file"),
-		lockLease:   f.Duration("tls-lock-lease", certstore.DefaultLease, "how long the certificate lock of a node that died mid-order keeps other nodes waiting"),
-		renewalRatio: envParsed(f, "acme-renewal-ratio", tlsconf.DefaultRenewalWindowRatio, "share of a certificate's lifetime, before its expiry, in which it is renewed",
-			func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, f.FlagSet.Float64),
+		domains:      f.String("domain", "", "comma-separated names to get certificates for by ACME; turns HTTPS on. Certificates,\nACME accounts and locks are kept in the origin database, shared by every node"),
+		httpsListen:  f.String("https-listen", "", "address to serve HTTPS on (default :443 when HTTPS is on); it answers ACME TLS-ALPN-01\nchallenges, --listen keeps serving plain HTTP and answers HTTP-01 challenges"),
+		ca:           f.String("acme-ca", tlsconf.DefaultCA, "ACME directory URL"),
+		email:        f.String("acme-email", "", "contact address of the ACME account (optional)"),
+		caRoot:       f.String("acme-ca-root", "", "PEM file of the roots to trust for the ACME server's HTTPS (a test CA's); default the system's"),
+		certFile:     f.String("tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with, instead of ACME; turns HTTPS on"),
+		keyFile:      f.String("tls-key-file", "", "PEM private key of --tls-cert-file"),
+		lockLease:    f.Duration("tls-lock-lease", certstore.DefaultLease, "how long the certificate lock of a node that died mid-order keeps other nodes waiting"),
+		renewalRatio: floatFlag(f, "acme-renewal-ratio", tlsconf.DefaultRenewalWindowRatio, "share of a certificate's lifetime, before its expiry, in which it is renewed"),
 	}
 }
 
@@ -72,10 +70,8 @@ type tlsNode struct {
 func (t *tlsFlags) setUp(ctx context.Context, log *slog.Logger, db *pgxpool.Pool, dbURL, plain string) (*tlsNode, error) {
 	cfg := tlsconf.Config{CA: *t.ca, Email: *t.email, CertFile: *t.certFile, KeyFile: *t.keyFile,
 		HTTPAddr: plain, HTTPSAddr: *t.httpsListen, RenewalWindowRatio: *t.renewalRatio, Logger: log}
-	for _, d := range strings.Split(*t.domains, ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			cfg.Domains = append(cfg.Domains, strings.ToLower(d))
-		}
+	for _, d := range list(*t.domains) {
+		cfg.Domains = append(cfg.Domains, strings.ToLower(d))
 	}
 	if !cfg.Enabled() {
 		if *t.httpsListen != "" {

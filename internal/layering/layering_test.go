@@ -51,7 +51,7 @@ func listModule(t *testing.T) map[string]pkg {
 var roles = []string{"origin", "edge", "gc", "loadtest", "cmd/narthex"}
 
 // testOnly are the packages that exist for tests.
-var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "internal/netnstest", "internal/pebbletest", "replica/replicatest", "replica/replicafill"}
+var testOnly = []string{"internal/testutil", "internal/pgtest", "internal/nixtest", "internal/layering", "internal/s3test", "internal/netnstest", "internal/pebbletest", "deploy", "replica/replicatest", "replica/replicafill"}
 
 // rules says, for a package (or every package under a prefix ending in
 // "/"), which packages it must never depend on, directly or not.
