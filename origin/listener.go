@@ -29,21 +29,30 @@ const refusalReason = "too many open connections from your address\n"
 // the bound is only there to keep the accept loop moving if it did.
 const refusalWriteTimeout = 100 * time.Millisecond
 
-// clientLimitListener accepts at most max open connections per client IP
-// address; it answers the ones over the limit with the refusal and closes
-// them at once.
-type clientLimitListener struct {
-	net.Listener
-	max     int
-	refused prometheus.Counter
-	log     *slog.Logger
-
+// clientConns counts the open connections of each client IP address,
+// over every listener of a server: plain HTTP and HTTPS share the limit.
+type clientConns struct {
 	mu   sync.Mutex
 	open map[netip.Addr]int
 }
 
-func newClientLimitListener(ln net.Listener, max int, refused prometheus.Counter, log *slog.Logger) *clientLimitListener {
-	return &clientLimitListener{Listener: ln, max: max, refused: refused, log: log, open: map[netip.Addr]int{}}
+func newClientConns() *clientConns { return &clientConns{open: map[netip.Addr]int{}} }
+
+// clientLimitListener accepts at most max open connections per client IP
+// address, counted in conns; it closes the ones over the limit at once,
+// answering them with the refusal first when answer is set (plain HTTP: a
+// TLS client could not read it).
+type clientLimitListener struct {
+	net.Listener
+	max     int
+	answer  bool
+	conns   *clientConns
+	refused prometheus.Counter
+	log     *slog.Logger
+}
+
+func newClientLimitListener(ln net.Listener, conns *clientConns, max int, answer bool, refused prometheus.Counter, log *slog.Logger) *clientLimitListener {
+	return &clientLimitListener{Listener: ln, max: max, answer: answer, conns: conns, refused: refused, log: log}
 }
 
 // Accept returns the next connection whose address is under the limit.
@@ -62,27 +71,31 @@ func (l *clientLimitListener) Accept() (net.Conn, error) {
 		}
 		l.refused.Inc()
 		l.log.Debug("connection refused: too many from its address", "addr", addr, "limit", l.max)
-		c.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
-		io.WriteString(c, refusal)
+		if l.answer {
+			c.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+			io.WriteString(c, refusal)
+		}
 		c.Close()
 	}
 }
 
 func (l *clientLimitListener) acquire(addr netip.Addr) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.open[addr] >= l.max {
+	c := l.conns
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[addr] >= l.max {
 		return false
 	}
-	l.open[addr]++
+	c.open[addr]++
 	return true
 }
 
 func (l *clientLimitListener) release(addr netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.open[addr]--; l.open[addr] <= 0 {
-		delete(l.open, addr)
+	c := l.conns
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[addr]--; c.open[addr] <= 0 {
+		delete(c.open, addr)
 	}
 }
 

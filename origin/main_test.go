@@ -72,7 +72,7 @@ func newHarness(t testing.TB, change func(*Config)) *harness {
 	}
 	// The server and listener Serve would use, with their bounds.
 	ts.Config = srv.httpServer()
-	ts.Listener = srv.limitListener(ts.Listener)
+	ts.Listener = srv.limitListener(ts.Listener, true)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	token, err := CreateToken(ctx, db, "uploader")

@@ -32,13 +32,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.renewLoop(sweepCtx) })
 
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(s.limitListener(ln)) }()
+	go func() { errc <- hs.Serve(s.limitListener(ln, true)) }()
 	servers := []*http.Server{hs}
 	if h := s.cfg.HTTPS; h != nil {
 		hss := s.httpServer()
 		hss.TLSConfig = h.TLS
 		servers = append(servers, hss)
-		go func() { errc <- hss.Serve(tls.NewListener(s.limitListener(h.Listener), h.TLS)) }()
+		go func() { errc <- hss.Serve(tls.NewListener(s.limitListener(h.Listener, false), h.TLS)) }()
 	}
 	var err error
 	select {
@@ -69,7 +69,9 @@ func (s *Server) httpServer() *http.Server {
 	}
 }
 
-// limitListener bounds the open connections per client address of ln.
-func (s *Server) limitListener(ln net.Listener) net.Listener {
-	return newClientLimitListener(ln, s.cfg.MaxConnsPerClient, s.metrics.connsRefused, s.log)
+// limitListener bounds the open connections per client address of ln,
+// counted with those of the server's other listener; answer sends
+// refused connections the plain-HTTP refusal.
+func (s *Server) limitListener(ln net.Listener, answer bool) net.Listener {
+	return newClientLimitListener(ln, s.conns, s.cfg.MaxConnsPerClient, answer, s.metrics.connsRefused, s.log)
 }

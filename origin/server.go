@@ -30,6 +30,7 @@ type Server struct {
 	opened     openedStores // stores other than the local one that uploads landed in
 	log        *slog.Logger
 	metrics    *metrics
+	conns      *clientConns        // open connections by client address, over all listeners
 	verifyKeys []narinfo.PublicKey // TrustedKeys and the public halves of SigningKeys
 	cacheInfo  []byte              // the nix-cache-info body
 
@@ -60,6 +61,7 @@ func New(ctx context.Context, cfg Config, db *pgxpool.Pool) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		conns:     newClientConns(),
 		cfg:       cfg,
 		db:        db,
 		payloads:  local,
