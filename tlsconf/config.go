@@ -17,6 +17,7 @@ package tlsconf
 import (
 	"crypto/x509"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,14 @@ type Config struct {
 	// and HTTPS listeners, which answer the challenges: certmagic must
 	// not listen on their ports itself.
 	HTTPAddr, HTTPSAddr string
+	// Challenges are the ACME challenge types the node's orders offer:
+	// ChallengeHTTP (answered on the plain HTTP listener, for every
+	// node's orders, only when offered) and ChallengeTLSALPN (on the
+	// HTTPS listener).
+	// Behind a load balancer that terminates TLS, TLS-ALPN-01 cannot
+	// reach the node; without plain HTTP from the CA, HTTP-01 cannot.
+	// Default both.
+	Challenges []string
 	// RenewalWindowRatio is the share of a certificate's lifetime before
 	// its expiry in which it is renewed, in (0, 1). Default
 	// DefaultRenewalWindowRatio.
@@ -74,7 +83,19 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// The challenge types of Config.Challenges.
+const (
+	ChallengeHTTP    = "http-01"
+	ChallengeTLSALPN = "tls-alpn-01"
+)
+
+// offers reports whether c's orders offer challenge type kind.
+func (c Config) offers(kind string) bool { return slices.Contains(c.Challenges, kind) }
+
 func (c Config) withDefaults() Config {
+	if len(c.Challenges) == 0 {
+		c.Challenges = []string{ChallengeHTTP, ChallengeTLSALPN}
+	}
 	if c.CA == "" {
 		c.CA = DefaultCA
 	}
@@ -120,6 +141,11 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.CA, "https://") {
 		return &config.Error{Field: "CA", Value: c.CA, Problem: "must be an https:// URL of an ACME directory"}
+	}
+	for _, ch := range c.Challenges {
+		if ch != ChallengeHTTP && ch != ChallengeTLSALPN {
+			return &config.Error{Field: "Challenges", Value: strings.Join(c.Challenges, ","), Problem: "must be " + ChallengeHTTP + ", " + ChallengeTLSALPN + " or both"}
+		}
 	}
 	if !(c.RenewalWindowRatio > 0 && c.RenewalWindowRatio < 1) {
 		return &config.Error{Field: "RenewalWindowRatio", Value: c.RenewalWindowRatio, Problem: "must be between 0 and 1"}

@@ -81,10 +81,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		TrustedRoots: cfg.CARoots,
 		// The node's own listeners answer the challenges: certmagic,
 		// finding their ports taken, leaves them to these.
-		ListenHost:     httpHost,
-		AltHTTPPort:    httpPort,
-		AltTLSALPNPort: tlsPort,
-		Logger:         zl,
+		ListenHost:              httpHost,
+		AltHTTPPort:             httpPort,
+		AltTLSALPNPort:          tlsPort,
+		DisableHTTPChallenge:    !cfg.offers(ChallengeHTTP),
+		DisableTLSALPNChallenge: !cfg.offers(ChallengeTLSALPN),
+		Logger:                  zl,
 	})
 	m.magic.Issuers = []certmagic.Issuer{m.issuer}
 	challenge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

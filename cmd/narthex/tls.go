@@ -21,9 +21,9 @@ import (
 
 // tlsFlags are the HTTPS settings of "narthex origin" and "narthex edge".
 type tlsFlags struct {
-	domains, httpsListen, ca, email, caRoot, certFile, keyFile *string
-	lockLease                                                  *time.Duration
-	renewalRatio                                               *float64
+	domains, httpsListen, ca, email, caRoot, certFile, keyFile, challenges *string
+	lockLease                                                              *time.Duration
+	renewalRatio                                                           *float64
 }
 
 func defineTLSFlags(f *flags) *tlsFlags {
@@ -36,6 +36,7 @@ func defineTLSFlags(f *flags) *tlsFlags {
 		certFile:     f.String("tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with, instead of ACME; turns HTTPS on"),
 		keyFile:      f.String("tls-key-file", "", "PEM private key of --tls-cert-file"),
 		lockLease:    f.Duration("tls-lock-lease", certstore.DefaultLease, "how long the certificate lock of a node that died mid-order keeps other nodes waiting"),
+		challenges:   f.String("acme-challenges", tlsconf.ChallengeHTTP+","+tlsconf.ChallengeTLSALPN, "ACME challenge types this node's orders offer: "+tlsconf.ChallengeHTTP+" (answered on --listen)\nand/or "+tlsconf.ChallengeTLSALPN+" (on --https-listen; not behind a load balancer that ends TLS); without\n"+tlsconf.ChallengeHTTP+" it answers no node's HTTP-01 challenge"),
 		renewalRatio: floatFlag(f, "acme-renewal-ratio", tlsconf.DefaultRenewalWindowRatio, "share of a certificate's lifetime, before its expiry, in which it is renewed"),
 	}
 }
@@ -43,11 +44,12 @@ func defineTLSFlags(f *flags) *tlsFlags {
 // tlsFlagNames maps the Config fields of tlsconf and certstore to the
 // flags that set them.
 var tlsFlagNames = map[string]string{
-	"Domains":  "--domain",
-	"CA":       "--acme-ca",
-	"CertFile": "--tls-cert-file",
-	"KeyFile":  "--tls-key-file",
-	"Lease":    "--tls-lock-lease",
+	"Domains":    "--domain",
+	"CA":         "--acme-ca",
+	"CertFile":   "--tls-cert-file",
+	"KeyFile":    "--tls-key-file",
+	"Lease":      "--tls-lock-lease",
+	"Challenges": "--acme-challenges",
 
 	"RenewalWindowRatio": "--acme-renewal-ratio",
 }
@@ -69,7 +71,7 @@ type tlsNode struct {
 // ordered before start.
 func (t *tlsFlags) setUp(ctx context.Context, log *slog.Logger, db *pgxpool.Pool, dbURL, plain string) (*tlsNode, error) {
 	cfg := tlsconf.Config{CA: *t.ca, Email: *t.email, CertFile: *t.certFile, KeyFile: *t.keyFile,
-		HTTPAddr: plain, HTTPSAddr: *t.httpsListen, RenewalWindowRatio: *t.renewalRatio, Logger: log}
+		HTTPAddr: plain, HTTPSAddr: *t.httpsListen, RenewalWindowRatio: *t.renewalRatio, Challenges: list(*t.challenges), Logger: log}
 	for _, d := range list(*t.domains) {
 		cfg.Domains = append(cfg.Domains, strings.ToLower(d))
 	}

@@ -37,6 +37,7 @@ func TestEdge_TLSFlagErrors(t *testing.T) {
 		{[]string{"--domain", "cache.example", "--tls-lock-lease", "1s"}, "--tls-lock-lease 1s must be at least 3s"},
 		{[]string{"--domain", "cache.example", "--acme-ca-root", cert1 + ".missing"}, "--acme-ca-root: open"},
 		{[]string{"--https-listen", "127.0.0.1:0"}, "--https-listen needs --domain or --tls-cert-file"},
+		{[]string{"--domain", "cache.example", "--acme-challenges", "dns-01"}, "--acme-challenges dns-01 must be http-01, tls-alpn-01 or both"},
 	} {
 		p := startNarthex(t, append([]string{"edge", "--name", "tls", "--replica-dir", tempDir(t), "--database-url", url,
 			"--listen", "127.0.0.1:0", "--https-listen", "127.0.0.1:0"}, tc.args...)...)

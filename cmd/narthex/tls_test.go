@@ -310,10 +310,10 @@ func TestEdge_TLSRenewedOnce(t *testing.T) {
 }
 
 // An origin orders its certificate while the CA reaches an edge alone (an
-// edge managing another name): the edge answers the origin's HTTP-01 or
-// TLS-ALPN-01 challenge from what the origin stored in the database, and
-// the origin serves its certificate over HTTPS. The other way round, the
-// origin answers the challenge of an edge's order.
+// edge managing another name): the edge answers the origin's HTTP-01
+// challenge (the only type the origin offers) from what the origin stored
+// in the database, and the origin serves its certificate over HTTPS. The
+// other way round, the origin answers an edge's TLS-ALPN-01 challenge.
 func TestOrigin_TLSOrderAnsweredByEdge(t *testing.T) {
 	t.Parallel()
 	tt := newTLSTest(t, 2, 0)
@@ -334,7 +334,8 @@ func TestOrigin_TLSOrderAnsweredByEdge(t *testing.T) {
 	})
 	o := startNarthex(t, "origin", "--database-url", tt.url, "--local-store", tempDir(t),
 		"--listen", fmt.Sprintf("%s:%d", tt.addr(1), tt.httpPort), "--https-listen", fmt.Sprintf("%s:%d", tt.addr(1), tt.https),
-		"--domain", tt.domain, "--acme-ca", tt.pebble.DirectoryURL, "--acme-ca-root", tt.pebble.RootFile)
+		"--domain", tt.domain, "--acme-ca", tt.pebble.DirectoryURL, "--acme-ca-root", tt.pebble.RootFile,
+		"--acme-challenges", "http-01")
 	tt.waitCert(t, o, 1, roots, nil)
 	o.waitLog(t, "certificate stored for every node", certWait)
 	if n := tt.pebble.Issued(); n != 2 {
@@ -348,7 +349,7 @@ func TestOrigin_TLSOrderAnsweredByEdge(t *testing.T) {
 	}
 
 	tt.pebble.SetAddress(t, "third.narthex.test", tt.addr(1))
-	c := tt.edge(t, 3, "tls_c", "--domain", "third.narthex.test")
+	c := tt.edge(t, 3, "tls_c", "--domain", "third.narthex.test", "--acme-challenges", "tls-alpn-01")
 	testutil.Eventually(t, "the third node's certificate, validated at the origin", certWait, func() bool {
 		if _, err := tt.servedCert(3, "third.narthex.test", roots); err != nil {
 			select {
